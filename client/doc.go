@@ -1,0 +1,66 @@
+// Package client is the OAuth2 client oauthkit delegates all protocol work
+// to: a Go port of httpx-oauth's BaseOAuth2 (authorization URL, code
+// exchange, refresh, revocation, id/email lookup, client_secret_basic and
+// client_secret_post, PKCE) plus provider clients.
+//
+// It follows golang.org/x/oauth2 in shape: a Config validated by a
+// constructor that does no I/O, context.Context first on every network
+// call, one injectable *http.Client reused for every request, and response
+// bodies read through a 1 MiB cap (MaxResponseBytes).
+//
+// # Fixes over upstream
+//
+//   - Revocation authenticates with the revocation auth method.
+//   - Basic credentials are form-encoded before base64 (RFC 6749 §2.3.1).
+//   - A token response with an "error" member is an error, whatever its status.
+//   - A response without access_token is an error (ErrMissingAccessToken).
+//   - Form-encoded and text/plain token responses are accepted.
+//   - expires_in may be a number or a numeric string; huge values are clamped.
+//   - A refresh response without a refresh token keeps the old one.
+//   - A nil Scopes uses the base scopes; an empty non-nil Scopes, or empty
+//     base scopes, sends no scope parameter (upstream sends "scope=").
+//   - An authorize endpoint with a query string keeps it and stays valid.
+//   - Extra parameters cannot silently override state, PKCE, nonce, client_id,
+//     redirect_uri or response_type.
+//   - Redirects from the provider are never followed (a 307 would re-send the
+//     client secret); they fail with ErrRedirect.
+//
+// # Errors
+//
+// Upstream's exception names map to Go as follows. Operation failures are a
+// *RequestError whose Op is the sentinel of the operation, so both
+// errors.Is(err, ErrGetAccessToken) and errors.As(err, &*OAuthError) work.
+//
+//	httpx-oauth                         Go
+//	OAuth2Error                         ErrOAuth2 (errors.Is matches every protocol error)
+//	OAuth2RequestError                  *RequestError (cause: *OAuthError, *HTTPError, transport error, ...)
+//	GetAccessTokenError                 ErrGetAccessToken
+//	RefreshTokenError                   ErrRefreshToken
+//	RevokeTokenError                    ErrRevokeToken
+//	RefreshTokenNotSupportedError       ErrRefreshNotSupported
+//	RevokeTokenNotSupportedError        ErrRevokeNotSupported
+//	NotSupportedAuthMethodError         *NotSupportedAuthMethodError, ErrNotSupportedAuthMethod
+//	MissingRevokeTokenAuthMethodError   ErrMissingRevokeTokenAuthMethod
+//	GetProfileError                     ErrGetProfile
+//	GetIdEmailError                     ErrGetIDEmail
+//	GetLongLivedAccessTokenError        ErrGetLongLivedAccessToken
+//	OpenIDConfigurationError            ErrOpenIDConfiguration
+//	NotImplementedError (get_id_email)  ErrIDEmailNotSupported, ErrProfileNotSupported
+//
+// Upstream's Response attribute becomes the cause: an *OAuthError (RFC 6749
+// §5.2 fields and the HTTP status) or an *HTTPError (status, content type and
+// at most 512 sanitised bytes of the body); StatusCode(err) reads either.
+// Transport errors and timeouts are wrapped with %w. Error strings never
+// contain the client secret, tokens or codes.
+//
+// # Method mapping
+//
+//	get_authorization_url   AuthorizationURL (typed extras) / AuthCodeURL (url.Values)
+//	get_access_token        AccessToken
+//	refresh_token           RefreshToken
+//	revoke_token            RevokeToken
+//	get_profile             Profile
+//	get_id_email            IDEmail
+//	OAuth2Token             Token
+//	OAuth2Token.is_expired  Token.Expired
+package client

@@ -1,0 +1,46 @@
+package client
+
+import "net/url"
+
+// Params is implemented by the extra authorization parameters of a client:
+// upstream's generic type T. Provider clients use typed structs (such as
+// GoogleParams) so a misspelt parameter is a compile error; the generic
+// OAuth2 client uses Values.
+type Params interface {
+	// AuthParams returns the parameters to add to the authorization URL.
+	AuthParams() url.Values
+}
+
+// Values is the untyped extra parameters of the generic OAuth2 client.
+type Values url.Values
+
+// AuthParams implements Params.
+func (v Values) AuthParams() url.Values { return url.Values(v) }
+
+// AuthURLOptions are the per-call values of an authorization URL.
+type AuthURLOptions struct {
+	// State is the CSRF state; sent whenever non-empty.
+	State string
+	// Scopes replaces the client's base scopes when non-nil. A non-nil empty
+	// slice sends no scope parameter at all (upstream falls back to the base
+	// scopes, and sends "scope=" for empty base scopes: both are fixed here).
+	Scopes []string
+	// CodeChallenge and CodeChallengeMethod are the PKCE values (RFC 7636).
+	CodeChallenge       string
+	CodeChallengeMethod string
+	// Nonce is the OpenID Connect nonce; sent whenever non-empty.
+	Nonce string
+}
+
+// reservedParams cannot be set through extra parameters: they carry the
+// security of the flow (state, PKCE) or its identity (client, redirect), and
+// upstream's silent override of them is a footgun.
+var reservedParams = map[string]bool{
+	"response_type":         true,
+	"client_id":             true,
+	"redirect_uri":          true,
+	"state":                 true,
+	"code_challenge":        true,
+	"code_challenge_method": true,
+	"nonce":                 true,
+}

@@ -1,0 +1,19 @@
+package client
+
+import (
+	"crypto/rand"
+
+	"golang.org/x/oauth2"
+)
+
+// GenerateVerifier returns a PKCE code verifier: 32 bytes from crypto/rand,
+// base64url without padding (43 characters), per RFC 7636 §4.1. It
+// delegates to golang.org/x/oauth2 rather than re-implementing it.
+func GenerateVerifier() string { return oauth2.GenerateVerifier() }
+
+// S256Challenge returns the S256 code challenge of a verifier (RFC 7636 §4.2).
+func S256Challenge(verifier string) string { return oauth2.S256ChallengeFromVerifier(verifier) }
+
+// GenerateState returns an unguessable state value with 128 bits of entropy
+// from crypto/rand, in a URL-safe alphabet.
+func GenerateState() string { return rand.Text() }

@@ -1,0 +1,271 @@
+package client
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"mime"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// DefaultExpiryLeeway is how long before its expiry a token counts as
+// expired, so a request started just before expiry does not reach the
+// provider with a dead token (the same 10 s as x/oauth2).
+const DefaultExpiryLeeway = 10 * time.Second
+
+// Token is a successful token-endpoint response (upstream's OAuth2Token).
+// Its fields are plain values, so it stores as it is in any scs store.
+type Token struct {
+	AccessToken  string
+	TokenType    string
+	RefreshToken string
+	Scope        string
+	IDToken      string
+	// Expiry is when the access token expires; the zero time means unknown
+	// (no expires_in in the response), which never counts as expired.
+	Expiry time.Time
+	// Raw is the response body as JSON (form-encoded responses are converted),
+	// so members this type does not name remain readable through Extra.
+	Raw json.RawMessage
+}
+
+// Expired reports whether the token expires within DefaultExpiryLeeway of now.
+func (t *Token) Expired(now time.Time) bool {
+	return t.ExpiresWithin(now, DefaultExpiryLeeway)
+}
+
+// ExpiresWithin reports whether the token expires within leeway of now.
+func (t *Token) ExpiresWithin(now time.Time, leeway time.Duration) bool {
+	if t == nil || t.Expiry.IsZero() {
+		return false
+	}
+	return !now.Add(leeway).Before(t.Expiry)
+}
+
+// Extra returns a member of the raw response, or nil when absent.
+func (t *Token) Extra(key string) any {
+	if t == nil || len(t.Raw) == 0 {
+		return nil
+	}
+	var m map[string]any
+	if json.Unmarshal(t.Raw, &m) != nil {
+		return nil
+	}
+	return m[key]
+}
+
+// OAuth2 converts t for use with golang.org/x/oauth2 and provider SDKs built
+// on it. Raw members are carried over as extras.
+func (t *Token) OAuth2() *oauth2.Token {
+	ot := &oauth2.Token{
+		AccessToken:  t.AccessToken,
+		TokenType:    t.TokenType,
+		RefreshToken: t.RefreshToken,
+		Expiry:       t.Expiry,
+	}
+	var m map[string]any
+	if len(t.Raw) > 0 && json.Unmarshal(t.Raw, &m) == nil {
+		ot = ot.WithExtra(m)
+	}
+	return ot
+}
+
+// FromOAuth2 converts a golang.org/x/oauth2 token. The raw extras of ot are
+// not reachable through its API, so only id_token and scope are carried.
+func FromOAuth2(ot *oauth2.Token) *Token {
+	if ot == nil {
+		return nil
+	}
+	t := &Token{
+		AccessToken:  ot.AccessToken,
+		TokenType:    ot.TokenType,
+		RefreshToken: ot.RefreshToken,
+		Expiry:       ot.Expiry,
+	}
+	if s, ok := ot.Extra("id_token").(string); ok {
+		t.IDToken = s
+	}
+	if s, ok := ot.Extra("scope").(string); ok {
+		t.Scope = s
+	}
+	return t
+}
+
+// parseTokenBody turns a 2xx token-endpoint body into fields, accepting JSON
+// and (as GitHub sends without Accept, and x/oauth2 accepts) form encoding.
+// An RFC 6749 error member makes it an *OAuthError whatever the status.
+func parseTokenBody(status int, contentType string, body []byte) (map[string]any, error) {
+	m, err := decodeBody(contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	if oe := oauthErrorFrom(status, m); oe != nil {
+		return nil, oe
+	}
+	return m, nil
+}
+
+// decodeBody decodes a JSON object, or a form-encoded body when the content
+// type says so. Numbers are kept as json.Number so large ids stay exact.
+func decodeBody(contentType string, body []byte) (map[string]any, error) {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" {
+		vals, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, fmt.Errorf("%w: form body: %v", ErrInvalidResponse, err)
+		}
+		m := make(map[string]any, len(vals))
+		for k := range vals {
+			m[k] = vals.Get(k)
+		}
+		return m, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil || m == nil {
+		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)
+	}
+	return m, nil
+}
+
+// oauthErrorFrom returns the RFC 6749 §5.2 error carried by m, if any.
+func oauthErrorFrom(status int, m map[string]any) *OAuthError {
+	v, ok := m["error"]
+	if !ok || v == nil {
+		return nil
+	}
+	code := stringify(v)
+	if code == "" {
+		return nil
+	}
+	return &OAuthError{
+		StatusCode:  status,
+		Code:        code,
+		Description: stringify(m["error_description"]),
+		URI:         stringify(m["error_uri"]),
+	}
+}
+
+// stringify renders scalar JSON values (Reddit sends "error": 401).
+func stringify(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	default:
+		return ""
+	}
+}
+
+// tokenFromFields builds a Token from a decoded success body.
+func tokenFromFields(m map[string]any, now time.Time) (*Token, error) {
+	at, ok := m["access_token"].(string)
+	if !ok {
+		if _, present := m["access_token"]; present {
+			return nil, fmt.Errorf("%w: access_token is not a string", ErrInvalidResponse)
+		}
+		return nil, ErrMissingAccessToken
+	}
+	if at == "" {
+		return nil, ErrMissingAccessToken
+	}
+	t := &Token{AccessToken: at}
+	var err error
+	if t.TokenType, err = optString(m, "token_type"); err != nil {
+		return nil, err
+	}
+	if t.TokenType != "" && !strings.EqualFold(t.TokenType, "bearer") {
+		return nil, fmt.Errorf("%w: %q", ErrUnsupportedTokenType, sanitize(t.TokenType, 32))
+	}
+	if t.RefreshToken, err = optString(m, "refresh_token"); err != nil {
+		return nil, err
+	}
+	if t.Scope, err = optString(m, "scope"); err != nil {
+		return nil, err
+	}
+	if t.IDToken, err = optString(m, "id_token"); err != nil {
+		return nil, err
+	}
+	if t.Expiry, err = expiryFrom(m, now); err != nil {
+		return nil, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+	}
+	t.Raw = raw
+	return t, nil
+}
+
+func optString(m map[string]any, key string) (string, error) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return "", nil
+	}
+	s, ok := v.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: %s is not a string", ErrInvalidResponse, key)
+	}
+	return s, nil
+}
+
+// expiryFrom computes the expiry from expires_at (absolute, wins as
+// upstream) or expires_in, which may be a number or a numeric string
+// (PayPal). Values are clamped to 2^31-1 seconds as x/oauth2 does; values
+// <= 0 mean unknown, so no refresh loop can start from them.
+func expiryFrom(m map[string]any, now time.Time) (time.Time, error) {
+	if v, ok := m["expires_at"]; ok && v != nil {
+		n, err := seconds(v)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: expires_at: %v", ErrInvalidResponse, err)
+		}
+		if n <= 0 {
+			return time.Time{}, nil
+		}
+		return time.Unix(n, 0), nil
+	}
+	v, ok := m["expires_in"]
+	if !ok || v == nil {
+		return time.Time{}, nil
+	}
+	n, err := seconds(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: expires_in: %v", ErrInvalidResponse, err)
+	}
+	if n <= 0 {
+		return time.Time{}, nil
+	}
+	return now.Add(time.Duration(n) * time.Second), nil
+}
+
+func seconds(v any) (int64, error) {
+	var s string
+	switch x := v.(type) {
+	case json.Number:
+		s = x.String()
+	case string:
+		s = strings.TrimSpace(x)
+	case float64:
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	default:
+		return 0, fmt.Errorf("not a number")
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return min(n, math.MaxInt32), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("not a number")
+	}
+	return int64(max(min(f, math.MaxInt32), math.MinInt32)), nil
+}

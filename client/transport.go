@@ -1,0 +1,168 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// MaxResponseBytes caps every response body this package reads. A larger
+// body fails with ErrResponseTooLarge instead of being buffered.
+const MaxResponseBytes = 1 << 20
+
+type response struct {
+	status      int
+	contentType string
+	header      http.Header
+	body        []byte
+}
+
+// doRequest sends req and returns the capped body of a 2xx answer. Any other
+// status becomes an *OAuthError (when the body is an RFC 6749 error) or an
+// *HTTPError; transport failures are wrapped with their cause, with any URL
+// query (which could hold a token) removed from the message.
+func doRequest(hc *http.Client, userAgent string, req *http.Request, op error) (*response, error) {
+	if req.Header.Get("Accept") == "" {
+		req.Header.Set("Accept", "application/json")
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, &RequestError{Op: op, Err: redactURLError(err)}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
+	if err != nil {
+		return nil, &RequestError{Op: op, Err: redactURLError(err)}
+	}
+	if len(body) > MaxResponseBytes {
+		return nil, &RequestError{Op: op, Err: ErrResponseTooLarge}
+	}
+	res := &response{
+		status:      resp.StatusCode,
+		contentType: resp.Header.Get("Content-Type"),
+		header:      resp.Header,
+		body:        body,
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		return nil, &RequestError{Op: op, Err: fmt.Errorf("%w: %w", ErrRedirect, httpError(res))}
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		if m, err := decodeBody(res.contentType, body); err == nil {
+			if oe := oauthErrorFrom(res.status, m); oe != nil {
+				return nil, &RequestError{Op: op, Err: oe}
+			}
+		}
+		return nil, &RequestError{Op: op, Err: httpError(res)}
+	}
+	return res, nil
+}
+
+func httpError(res *response) *HTTPError {
+	return &HTTPError{
+		StatusCode:  res.status,
+		ContentType: res.contentType,
+		Body:        sanitize(string(res.body), maxExcerpt),
+	}
+}
+
+// redactURLError strips the query of the URL inside a *url.Error: Go puts the
+// whole URL in the message, and a provider API URL may carry a token.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	if u, perr := url.Parse(ue.URL); perr == nil && u.RawQuery != "" {
+		u.RawQuery = "redacted"
+		return &url.Error{Op: ue.Op, URL: u.String(), Err: ue.Err}
+	}
+	return err
+}
+
+// apiRequest describes one call to a provider's user API.
+type apiRequest struct {
+	method string
+	url    string
+	header http.Header
+	form   url.Values // sent as a form body when non-nil
+}
+
+// bearer is the header most user APIs take.
+func bearer(accessToken string) http.Header {
+	return http.Header{"Authorization": {"Bearer " + accessToken}}
+}
+
+// getJSON performs a user-API call and decodes the JSON object answer (with
+// json.Number for numbers, so large ids stay exact) into out.
+func getJSON(ctx context.Context, cfg *Config, op error, r apiRequest, out any) error {
+	var body io.Reader
+	if r.form != nil {
+		body = strings.NewReader(r.form.Encode())
+	}
+	method := r.method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, r.url, body)
+	if err != nil {
+		return &RequestError{Op: op, Err: redactURLError(err)}
+	}
+	for k, vs := range r.header {
+		req.Header[k] = vs
+	}
+	if r.form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	res, err := doRequest(cfg.HTTPClient, cfg.UserAgent, req, op)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(res.body)))
+	dec.UseNumber()
+	if err := dec.Decode(out); err != nil {
+		return &RequestError{Op: op, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
+	}
+	return nil
+}
+
+// identityError wraps a missing or malformed field of a user-API answer.
+func identityError(op error, format string, args ...any) error {
+	return &RequestError{Op: op, Err: fmt.Errorf("%w: "+format, append([]any{ErrMissingID}, args...)...)}
+}
+
+// idString turns a JSON id (string or json.Number) into a non-empty string;
+// anything else (missing, null, "", 0, objects) is rejected, so two users can
+// never share an empty or default id.
+func idString(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, strings.TrimSpace(x) != ""
+	case json.Number:
+		s := x.String()
+		return s, s != "0" && s != ""
+	default:
+		return "", false
+	}
+}
+
+// apiJSON is getJSON with this client's HTTP client and User-Agent; provider
+// clients use it for their user APIs.
+func (c *BaseOAuth2[P]) apiJSON(ctx context.Context, op error, r apiRequest, out any) error {
+	return getJSON(ctx, &c.cfg, op, r, out)
+}
+
+// asIDEmailError re-labels a profile failure as an id/email failure, keeping
+// its cause, as every upstream provider does.
+func asIDEmailError(err error) error {
+	var re *RequestError
+	if errors.As(err, &re) && re.Op == ErrGetProfile {
+		return &RequestError{Op: ErrGetIDEmail, Err: re.Err}
+	}
+	return err
+}
