@@ -121,8 +121,10 @@ func (e *OAuthError) Error() string {
 	return s
 }
 
-// HTTPError is a non-2xx response that is not an RFC 6749 error document.
-// Body holds at most 512 sanitised bytes of the response.
+// HTTPError is a non-2xx response that is not an RFC 6749 error document,
+// or a 2xx token response that could not be used (wrapped next to the cause,
+// such as ErrInvalidResponse). Body holds at most 512 sanitised bytes of the
+// response.
 type HTTPError struct {
 	StatusCode  int
 	ContentType string
@@ -130,7 +132,7 @@ type HTTPError struct {
 }
 
 func (e *HTTPError) Error() string {
-	return fmt.Sprintf("unexpected HTTP status %d (%s)", e.StatusCode, sanitize(e.ContentType, 64))
+	return fmt.Sprintf("HTTP %d response (%s)", e.StatusCode, sanitize(e.ContentType, 64))
 }
 
 // NotSupportedAuthMethodError is upstream's NotSupportedAuthMethodError.

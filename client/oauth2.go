@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -188,13 +189,24 @@ func (c *BaseOAuth2[P]) tokenRequest(ctx context.Context, op error, endpoint str
 	}
 	m, err := parseTokenBody(res.status, res.contentType, res.body)
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		var oe *OAuthError
+		if errors.As(err, &oe) {
+			return nil, &RequestError{Op: op, Err: err}
+		}
+		return nil, unusableResponse(op, err, res)
 	}
 	t, err := tokenFromFields(m, c.cfg.Now())
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		return nil, unusableResponse(op, err, res)
 	}
 	return t, nil
+}
+
+// unusableResponse keeps the 2xx response that could not be turned into a
+// token next to the cause (upstream's error.response), so StatusCode and
+// errors.As(*HTTPError) report what the server answered.
+func unusableResponse(op, cause error, res *response) error {
+	return &RequestError{Op: op, Err: fmt.Errorf("%w: %w", cause, httpError(res))}
 }
 
 // formRequest builds a POST with exactly one client authentication method.

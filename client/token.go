@@ -48,13 +48,16 @@ func (t *Token) ExpiresWithin(now time.Time, leeway time.Duration) bool {
 	return !now.Add(leeway).Before(t.Expiry)
 }
 
-// Extra returns a member of the raw response, or nil when absent.
+// Extra returns a member of the raw response, or nil when absent. Numbers
+// are json.Number, so large ids (a user id in the token response) stay exact.
 func (t *Token) Extra(key string) any {
 	if t == nil || len(t.Raw) == 0 {
 		return nil
 	}
+	dec := json.NewDecoder(bytes.NewReader(t.Raw))
+	dec.UseNumber()
 	var m map[string]any
-	if json.Unmarshal(t.Raw, &m) != nil {
+	if dec.Decode(&m) != nil {
 		return nil
 	}
 	return m[key]
@@ -254,7 +257,14 @@ func seconds(v any) (int64, error) {
 	case json.Number:
 		s = x.String()
 	case string:
-		s = strings.TrimSpace(x)
+		// A string must hold an integer, as x/oauth2 requires: "3600.5" is
+		// rejected (security.md catalogue row 24), only JSON numbers may
+		// have a fraction, which is truncated as upstream's int() does.
+		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("not an integer")
+		}
+		return min(n, math.MaxInt32), nil
 	case float64:
 		s = strconv.FormatFloat(x, 'f', -1, 64)
 	default:
