@@ -1,0 +1,305 @@
+package oauthkit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// Input bounds, checked before any session lookup. The kit issues 26-byte
+// states; codes are opaque but never kilobytes long.
+const (
+	maxStateLen = 256
+	maxCodeLen  = 4096
+	maxQueryLen = 16 << 10
+)
+
+// LoginHandler starts a login with the named provider: GET only. It creates a
+// state, a PKCE verifier (and a nonce for OpenID Connect clients), saves them
+// as a pending login with the "next" return-to (kept only if SafeReturnTo
+// accepts it), commits the session, and redirects (302) to the provider.
+func (k *Kit) LoginHandler(provider string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		p, ok := k.providers[provider]
+		if !ok {
+			k.fail(w, r, provider, ErrUnknownProvider)
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			k.fail(w, r, provider, ErrMethodNotAllowed)
+			return
+		}
+		returnTo, _ := SafeReturnTo(r.URL.Query().Get("next"))
+		now := k.cfg.Now()
+		pl := newPendingLogin(p.name, p.nonce, returnTo, now)
+		authURL, err := p.Client.AuthCodeURL(p.RedirectURL, client.AuthURLOptions{
+			State:               pl.State,
+			Scopes:              p.Scopes,
+			CodeChallenge:       client.S256Challenge(pl.Verifier),
+			CodeChallengeMethod: "S256",
+			Nonce:               pl.Nonce,
+		}, p.AuthParams)
+		if err != nil {
+			k.fail(w, r, provider, err)
+			return
+		}
+		ctx := r.Context()
+		k.addPending(ctx, pl)
+		if _, signedIn := k.CurrentUser(ctx); !signedIn {
+			// An anonymous session only has to outlive the pending login.
+			k.sm.SetDeadline(ctx, now.Add(k.cfg.PendingTTL))
+		}
+		// Commit now so a failing store means an error page, never a trip
+		// to the provider that can only end in "no pending login".
+		if _, _, err := k.sm.Commit(ctx); err != nil {
+			k.fail(w, r, provider, wrap(ErrSession, err))
+			return
+		}
+		http.Redirect(w, r, authURL, http.StatusFound)
+	})
+}
+
+// CallbackHandler completes a login with the named provider: GET only. It
+// validates the callback before anything else (state present, sane, pending
+// in this session for this provider, not expired), consumes the pending
+// login, then handles provider errors, checks iss, exchanges the code with
+// the PKCE verifier, reads the identity, runs OnLogin, renews the session
+// token, stores the user and tokens, and redirects (302) to the return-to.
+func (k *Kit) CallbackHandler(provider string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		p, ok := k.providers[provider]
+		if !ok {
+			k.fail(w, r, provider, ErrUnknownProvider)
+			return
+		}
+		if r.Method != http.MethodGet {
+			w.Header().Set("Allow", http.MethodGet)
+			k.fail(w, r, provider, ErrMethodNotAllowed)
+			return
+		}
+		dest, err := k.callback(r.Context(), p, r.URL.RawQuery)
+		if err != nil {
+			k.fail(w, r, provider, err)
+			return
+		}
+		http.Redirect(w, r, dest, http.StatusFound)
+	})
+}
+
+// callback is the callback logic; it returns where to send the user.
+func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (string, error) {
+	if len(rawQuery) > maxQueryLen {
+		return "", wrap(ErrInvalidCallback, errors.New("query too long"))
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "", wrap(ErrInvalidCallback, errors.New("malformed query"))
+	}
+	state, err := single(q, "state", maxStateLen)
+	if err != nil || state == "" {
+		return "", wrap(ErrInvalidCallback, errors.New("state missing, repeated or too long"))
+	}
+	now := k.cfg.Now()
+	pl, ok := k.takePending(ctx, state, now)
+	if !ok {
+		return "", ErrStateNotFound
+	}
+	// Persist the consumption before talking to the provider, so a replay on
+	// another instance sharing the store cannot exchange the code again.
+	if _, _, err := k.sm.Commit(ctx); err != nil {
+		return "", wrap(ErrSession, err)
+	}
+	if pl.Provider != p.name {
+		return "", ErrProviderMismatch
+	}
+	if now.Sub(pl.Created) > k.cfg.PendingTTL {
+		return "", ErrStateExpired
+	}
+	if err := checkIssuer(p, q); err != nil {
+		return "", err
+	}
+	if len(q["error"]) > 0 {
+		code, _ := single(q, "error", 64)
+		if code == "access_denied" {
+			return "", ErrAccessDenied
+		}
+		desc, _ := single(q, "error_description", 1024)
+		return "", &ProviderError{Provider: p.name, Code: errorCode(code), Description: desc}
+	}
+	code, err := single(q, "code", maxCodeLen)
+	if err != nil || code == "" {
+		return "", ErrMissingCode
+	}
+
+	pctx, cancel := context.WithTimeout(ctx, k.cfg.ProviderTimeout)
+	defer cancel()
+	tok, err := p.Client.AccessToken(pctx, code, p.RedirectURL, pl.Verifier)
+	if err != nil {
+		return "", wrap(ErrExchange, err)
+	}
+	u, err := k.identify(pctx, p, pl, tok)
+	if err != nil {
+		return "", err
+	}
+	u.LoginAt = now
+	if k.cfg.OnLogin != nil {
+		if err := k.cfg.OnLogin(ctx, u); err != nil {
+			return "", wrap(ErrLoginRefused, err)
+		}
+	}
+	if u.UserID == "" {
+		u.UserID = u.Provider + ":" + u.ID
+	}
+	// New session token at every privilege change (session fixation); it
+	// also deletes the old session, pending logins of other tabs included.
+	if err := k.sm.RenewToken(ctx); err != nil {
+		return "", wrap(ErrSession, err)
+	}
+	k.sm.Remove(ctx, keyPending)
+	k.sm.Put(ctx, keyUser, u)
+	k.sm.Put(ctx, keyToken, tok)
+	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
+		return dest, nil
+	}
+	return k.cfg.AfterLoginPath, nil
+}
+
+// identify reads the user id and email, verifying the ID token first when
+// the client is an OpenID Connect client.
+func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, error) {
+	var claims *client.IDClaims
+	if v, ok := p.Client.(client.IDTokenVerifier); ok && (tok.IDToken != "" || v.UsesNonce()) {
+		c, err := v.VerifyIDToken(ctx, tok, pl.Nonce)
+		if err != nil {
+			return nil, wrap(ErrIdentity, err)
+		}
+		claims = c
+	}
+	id, email, err := p.Client.IDEmail(ctx, tok.AccessToken)
+	switch {
+	case errors.Is(err, client.ErrIDEmailNotSupported) && claims != nil:
+		id = claims.Subject
+		if claims.EmailVerified {
+			email = claims.Email
+		}
+	case err != nil:
+		return nil, wrap(ErrIdentity, err)
+	case claims != nil && claims.Subject != id:
+		// OIDC Core §5.3.2: the UserInfo sub must match the ID token's.
+		return nil, wrap(ErrIdentity, errors.New("userinfo sub differs from ID token sub"))
+	}
+	if id == "" {
+		return nil, wrap(ErrIdentity, client.ErrMissingID)
+	}
+	return &User{Provider: p.name, ID: id, Email: email}, nil
+}
+
+// checkIssuer applies RFC 9207: a present iss must equal the provider's
+// issuer exactly; a missing one is refused when the provider requires it.
+func checkIssuer(p *providerState, q url.Values) error {
+	if len(q["iss"]) == 0 {
+		if p.RequireIssuer {
+			return ErrIssuerMismatch
+		}
+		return nil
+	}
+	iss, err := single(q, "iss", 2048)
+	if err != nil {
+		return wrap(ErrInvalidCallback, err)
+	}
+	if p.Issuer != "" && iss != p.Issuer {
+		return ErrIssuerMismatch
+	}
+	return nil
+}
+
+// errorCode keeps an authorization-response error code only if it is in the
+// RFC 6749 §4.1.2.1 alphabet (%x20-21 / %x23-5B / %x5D-7E), so it is safe to
+// log; anything else becomes "invalid_error_code".
+func errorCode(s string) string {
+	if s == "" {
+		return "invalid_error_code"
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return "invalid_error_code"
+		}
+	}
+	return s
+}
+
+// single returns the only value of key; a repeated or oversized parameter is
+// an error (OAuth 2.1 §3.1), a missing one is "".
+func single(q url.Values, key string, max int) (string, error) {
+	vs := q[key]
+	switch {
+	case len(vs) == 0:
+		return "", nil
+	case len(vs) > 1:
+		return "", errors.New(key + " repeated")
+	case len(vs[0]) > max:
+		return "", errors.New(key + " too long")
+	}
+	return vs[0], nil
+}
+
+// LogoutHandler signs the user out: POST only, refused when cross-origin
+// (http.CrossOriginProtection). With RevokeOnLogout it first revokes the
+// provider token; a revocation failure is logged and never blocks the local
+// logout. The session is destroyed and the user sent (303) to
+// AfterLogoutPath.
+func (k *Kit) LogoutHandler() http.Handler {
+	logout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noStore(w)
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			k.fail(w, r, "", ErrMethodNotAllowed)
+			return
+		}
+		ctx := r.Context()
+		if k.cfg.RevokeOnLogout {
+			k.revoke(ctx)
+		}
+		if err := k.sm.Destroy(ctx); err != nil {
+			k.fail(w, r, "", wrap(ErrSession, err))
+			return
+		}
+		http.Redirect(w, r, k.cfg.AfterLogoutPath, http.StatusSeeOther)
+	})
+	return k.cop.Handler(logout)
+}
+
+func (k *Kit) revoke(ctx context.Context) {
+	u, ok := k.CurrentUser(ctx)
+	if !ok {
+		return
+	}
+	t, ok := k.sm.Get(ctx, keyToken).(*client.Token)
+	p, known := k.providers[u.Provider]
+	if !ok || t == nil || !known {
+		return
+	}
+	token, hint := t.AccessToken, "access_token"
+	if t.RefreshToken != "" {
+		// RFC 7009 §2.1: revoking the refresh token should end the grant.
+		token, hint = t.RefreshToken, "refresh_token"
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
+	defer cancel()
+	if err := p.Client.RevokeToken(rctx, token, hint); err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
+		k.cfg.Logger.WarnContext(ctx, "oauthkit: token revocation failed; local logout continues",
+			"provider", u.Provider, "error", err.Error())
+	}
+}
+
+func noStore(w http.ResponseWriter) {
+	w.Header().Set("Cache-Control", "no-store")
+}

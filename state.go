@@ -1,0 +1,169 @@
+package oauthkit
+
+import (
+	"context"
+	"crypto/subtle"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// Session keys. They are namespaced so they cannot collide with the
+// application's own keys in the same session.
+const (
+	keyPending = "oauthkit.pending"
+	keyUser    = "oauthkit.user"
+	keyToken   = "oauthkit.token"
+)
+
+// pendingLogin is one started login, keyed by its state. It never leaves
+// the server.
+type pendingLogin struct {
+	State    string
+	Provider string
+	Verifier string
+	Nonce    string
+	ReturnTo string
+	Created  time.Time
+}
+
+// newPendingLogin draws a fresh state, PKCE verifier and (for OpenID
+// Connect clients) nonce.
+func newPendingLogin(provider string, nonce bool, returnTo string, now time.Time) pendingLogin {
+	p := pendingLogin{
+		State:    client.GenerateState(),
+		Provider: provider,
+		Verifier: client.GenerateVerifier(),
+		ReturnTo: returnTo,
+		Created:  now,
+	}
+	if nonce {
+		p.Nonce = client.GenerateState()
+	}
+	return p
+}
+
+// addPending stores p in the session, dropping expired entries and evicting
+// the oldest beyond max, so one browser can never grow its session without
+// bound however many logins it starts.
+func (k *Kit) addPending(ctx context.Context, p pendingLogin) {
+	old, _ := k.sm.Get(ctx, keyPending).([]pendingLogin)
+	now := p.Created
+	list := make([]pendingLogin, 0, k.cfg.MaxPending)
+	for _, e := range old {
+		if now.Sub(e.Created) <= k.cfg.PendingTTL {
+			list = append(list, e)
+		}
+	}
+	if over := len(list) - (k.cfg.MaxPending - 1); over > 0 {
+		list = list[over:]
+	}
+	k.sm.Put(ctx, keyPending, append(list, p))
+}
+
+// takePending removes and returns the pending login for state, if this
+// session holds it and no concurrent request of this process took it first.
+// A state that is not pending here is not claimed, so a forged callback in
+// another browser cannot cancel the victim's login. The comparison is
+// constant-time per entry so timing does not reveal how much of a guessed
+// state matched.
+func (k *Kit) takePending(ctx context.Context, state string, now time.Time) (pendingLogin, bool) {
+	list, _ := k.sm.Get(ctx, keyPending).([]pendingLogin)
+	for i, e := range list {
+		if subtle.ConstantTimeCompare([]byte(e.State), []byte(state)) == 1 {
+			if !k.claims.claim(state, now, k.cfg.PendingTTL) {
+				return pendingLogin{}, false
+			}
+			rest := append(append([]pendingLogin(nil), list[:i]...), list[i+1:]...)
+			if len(rest) == 0 {
+				k.sm.Remove(ctx, keyPending)
+			} else {
+				k.sm.Put(ctx, keyPending, rest)
+			}
+			return e, true
+		}
+	}
+	return pendingLogin{}, false
+}
+
+// claimSet makes a state single-use across the concurrent requests of one
+// process. Each request works on its own copy of the session, so removing
+// the pending login from the session alone would let simultaneous replays of
+// one callback all pass; the first to claim the state wins here.
+type claimSet struct {
+	mu   sync.Mutex
+	seen map[string]time.Time
+}
+
+// claim reports whether state was not claimed before. Entries older than
+// ttl are dropped as new ones arrive, which bounds the set by the number of
+// callbacks within one TTL.
+func (c *claimSet) claim(state string, now time.Time, ttl time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = make(map[string]time.Time)
+	}
+	if _, dup := c.seen[state]; dup {
+		return false
+	}
+	if len(c.seen) >= 64 {
+		for s, t := range c.seen {
+			if now.Sub(t) > ttl {
+				delete(c.seen, s)
+			}
+		}
+	}
+	c.seen[state] = now
+	return true
+}
+
+// maxReturnTo bounds a return-to value; longer ones fall back to the default.
+const maxReturnTo = 2048
+
+// SafeReturnTo returns raw re-serialised if it is a same-site local path
+// ("/x/y?z"), and false otherwise. It rejects scheme-relative ("//host") and
+// backslash ("/\host") forms, schemes, hosts, control characters and their
+// percent-encoded variants, which browsers would turn into a redirect off
+// the site. The fragment is dropped.
+func SafeReturnTo(raw string) (string, bool) {
+	if raw == "" || len(raw) > maxReturnTo || raw[0] != '/' || !cleanPath(raw) {
+		return "", false
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "", false
+	}
+	// The decoded path must be just as clean: "/%2F%2Fevil.com" decodes to
+	// "///evil.com" and "/%5Cevil.com" to "/\evil.com".
+	if !cleanPath(u.Path) {
+		return "", false
+	}
+	if q, err := url.QueryUnescape(u.RawQuery); err != nil || strings.ContainsFunc(q, isControl) {
+		return "", false
+	}
+	out := u.EscapedPath()
+	if u.RawQuery != "" {
+		out += "?" + u.RawQuery
+	}
+	if !cleanPath(out) {
+		return "", false
+	}
+	return out, true
+}
+
+// cleanPath: starts with one "/", no backslash, no control characters.
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	if len(p) > 1 && (p[1] == '/' || p[1] == '\\') {
+		return false
+	}
+	return !strings.ContainsRune(p, '\\') && !strings.ContainsFunc(p, isControl)
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || r == '\uFFFD' }

@@ -1,0 +1,152 @@
+package oauthkit
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// User is the signed-in user, stored in the session. Accounts should be
+// keyed by (Provider, ID), never by Email.
+type User struct {
+	// Provider is the name of the provider the user logged in with.
+	Provider string
+	// ID is the provider's stable user id.
+	ID string
+	// Email is the provider's (verified, where it says so) email, or "".
+	Email string
+	// UserID is the application's own id for the user, set by OnLogin; it
+	// defaults to Provider + ":" + ID.
+	UserID string
+	// LoginAt is when the login completed.
+	LoginAt time.Time
+}
+
+type userKey struct{}
+
+// UserFrom returns the signed-in user that RequireAuth put in ctx. The
+// returned value is shared: do not modify it.
+func UserFrom(ctx context.Context) (*User, bool) {
+	u, ok := ctx.Value(userKey{}).(*User)
+	return u, ok && u != nil
+}
+
+// UserFromRequest is UserFrom(r.Context()).
+func UserFromRequest(r *http.Request) (*User, bool) { return UserFrom(r.Context()) }
+
+// CurrentUser reads the user from the session directly, for handlers that
+// are not behind RequireAuth (a home page that greets signed-in users).
+func (k *Kit) CurrentUser(ctx context.Context) (*User, bool) {
+	u, ok := k.sm.Get(ctx, keyUser).(*User)
+	return u, ok && u != nil
+}
+
+// Token returns the signed-in user's provider token, refreshed first when it
+// has expired (10 s leeway). Concurrent calls for one session, in this
+// process, share one refresh: with refresh-token rotation a second refresh
+// would present an invalidated token, which providers may punish by revoking
+// the grant. The rotated token is saved in the session.
+//
+// When the token cannot be refreshed (no refresh token, provider without
+// refresh, or invalid_grant) the user is signed out and ErrReauthRequired is
+// returned.
+func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
+	u, ok := k.CurrentUser(ctx)
+	if !ok {
+		return nil, ErrNotSignedIn
+	}
+	t, ok := k.sm.Get(ctx, keyToken).(*client.Token)
+	if !ok || t == nil {
+		return nil, ErrNotSignedIn
+	}
+	now := k.cfg.Now()
+	if !t.Expired(now) {
+		return t, nil
+	}
+	p, ok := k.providers[u.Provider]
+	if !ok {
+		return nil, wrap(ErrReauthRequired, ErrUnknownProvider)
+	}
+	if t.RefreshToken == "" {
+		k.signOutLocally(ctx)
+		return nil, ErrReauthRequired
+	}
+	nt, err := k.refreshes.do(t.RefreshToken, now, func() (*client.Token, error) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
+		defer cancel()
+		return p.Client.RefreshToken(rctx, t.RefreshToken)
+	})
+	if err != nil {
+		var oe *client.OAuthError
+		if errors.Is(err, client.ErrRefreshNotSupported) || (errors.As(err, &oe) && oe.Code == "invalid_grant") {
+			k.signOutLocally(ctx)
+			return nil, wrap(ErrReauthRequired, err)
+		}
+		return nil, wrap(ErrExchange, err)
+	}
+	k.sm.Put(ctx, keyToken, nt)
+	if k.cfg.OnTokenRefresh != nil {
+		k.cfg.OnTokenRefresh(ctx, u, nt)
+	}
+	return nt, nil
+}
+
+func (k *Kit) signOutLocally(ctx context.Context) {
+	k.sm.Remove(ctx, keyUser)
+	k.sm.Remove(ctx, keyToken)
+}
+
+// refreshGroup runs at most one refresh per refresh token at a time and
+// remembers the result for a while, so a request that loaded its session
+// before another request saved the rotated token gets the new token instead
+// of sending the old refresh token again.
+type refreshGroup struct {
+	mu    sync.Mutex
+	calls map[string]*refreshCall
+}
+
+type refreshCall struct {
+	done chan struct{}
+	tok  *client.Token
+	err  error
+	at   time.Time
+}
+
+// refreshMemory is how long a completed refresh answers for its old token.
+const refreshMemory = 2 * time.Minute
+
+func (g *refreshGroup) do(key string, now time.Time, fn func() (*client.Token, error)) (*client.Token, error) {
+	g.mu.Lock()
+	if g.calls == nil {
+		g.calls = make(map[string]*refreshCall)
+	}
+	for k, c := range g.calls {
+		if !c.at.IsZero() && now.Sub(c.at) > refreshMemory {
+			delete(g.calls, k)
+		}
+	}
+	if c, ok := g.calls[key]; ok {
+		g.mu.Unlock()
+		<-c.done
+		return c.tok, c.err
+	}
+	c := &refreshCall{done: make(chan struct{})}
+	g.calls[key] = c
+	g.mu.Unlock()
+
+	c.tok, c.err = fn()
+	g.mu.Lock()
+	if c.err != nil {
+		// A failure is not remembered: a later call may succeed.
+		delete(g.calls, key)
+	} else {
+		c.at = now
+	}
+	g.mu.Unlock()
+	close(c.done)
+	return c.tok, c.err
+}
