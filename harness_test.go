@@ -37,7 +37,7 @@ type fakeAS struct {
 	user      fakeUser
 
 	authorizeHits, tokenHits, refreshHits, userHits, revokeHits atomic.Int64
-	lastRevoked                                                atomic.Value
+	lastRevoked                                                 atomic.Value
 
 	// tokenHandler, when set, replaces the token endpoint (fault injection).
 	tokenHandler http.HandlerFunc
