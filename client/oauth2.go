@@ -204,9 +204,11 @@ func (c *BaseOAuth2[P]) tokenRequest(ctx context.Context, op error, endpoint str
 
 // unusableResponse keeps the 2xx response that could not be turned into a
 // token next to the cause (upstream's error.response), so StatusCode and
-// errors.As(*HTTPError) report what the server answered.
+// errors.As(*HTTPError) report what the server answered. The body is left
+// out: a 2xx token response may hold live tokens.
 func unusableResponse(op, cause error, res *response) error {
-	return &RequestError{Op: op, Err: fmt.Errorf("%w: %w", cause, httpError(res))}
+	he := &HTTPError{StatusCode: res.status, ContentType: res.contentType}
+	return &RequestError{Op: op, Err: fmt.Errorf("%w: %w", cause, he)}
 }
 
 // formRequest builds a POST with exactly one client authentication method.
