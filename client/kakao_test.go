@@ -55,8 +55,8 @@ func (c *cannedAPI) count() int {
 	return len(c.reqs)
 }
 
-// idEmailCase is one user-API answer and what IDEmail must make of it.
-type idEmailCase struct {
+// identityCase is one user-API answer and what IDEmail must make of it.
+type identityCase struct {
 	name        string
 	status      int
 	contentType string
@@ -69,12 +69,12 @@ type idEmailCase struct {
 }
 
 const (
-	jsonCT = "application/json"
-	htmlCT = "text/html; charset=utf-8"
+	ctJSON = "application/json"
+	ctHTML = "text/html; charset=utf-8"
 )
 
-// checkIDEmailResult asserts the outcome of one idEmailCase.
-func checkIDEmailResult(t *testing.T, tc idEmailCase, id, email string, err error) {
+// checkIdentityCase asserts the outcome of one identityCase.
+func checkIdentityCase(t *testing.T, tc identityCase, id, email string, err error) {
 	t.Helper()
 	if tc.wantErr == nil {
 		require.NoError(t, err)
@@ -84,7 +84,7 @@ func checkIDEmailResult(t *testing.T, tc idEmailCase, id, email string, err erro
 	}
 	require.Error(t, err)
 	assert.ErrorIs(t, err, ErrGetIDEmail)
-	wantCause(t, err, tc.wantErr)
+	assertCause(t, err, tc.wantErr)
 	assert.Equal(t, tc.wantStatus, StatusCode(err))
 	assert.Empty(t, id)
 	assert.Empty(t, email)
@@ -96,21 +96,21 @@ func checkIDEmailResult(t *testing.T, tc idEmailCase, id, email string, err erro
 	assert.NotContains(t, err.Error(), "TOKEN")
 }
 
-// errHTTP and errOAuth stand for "any *HTTPError / *OAuthError cause" in
-// the wantErr fields of the table tests; wantCause checks them with errors.As.
+// causeHTTP and causeOAuth stand for "any *HTTPError / *OAuthError cause" in
+// the wantErr fields of the table tests; assertCause checks them with errors.As.
 var (
-	errHTTP  = errors.New("want an *HTTPError cause")
-	errOAuth = errors.New("want an *OAuthError cause")
+	causeHTTP  = errors.New("want an *HTTPError cause")
+	causeOAuth = errors.New("want an *OAuthError cause")
 )
 
-// wantCause asserts that err has the cause a table case expects.
-func wantCause(t *testing.T, err, want error) {
+// assertCause asserts that err has the cause a table case expects.
+func assertCause(t *testing.T, err, want error) {
 	t.Helper()
 	switch want {
-	case errHTTP:
+	case causeHTTP:
 		var he *HTTPError
 		assert.ErrorAs(t, err, &he)
-	case errOAuth:
+	case causeOAuth:
 		var oe *OAuthError
 		assert.ErrorAs(t, err, &oe)
 	default:
@@ -172,7 +172,7 @@ func TestKakaoAuthorizationURL(t *testing.T) {
 }
 
 func TestKakaoAccessToken(t *testing.T) {
-	hc, srv := newCannedAPI(t, 200, jsonCT,
+	hc, srv := newCannedAPI(t, 200, ctJSON,
 		`{"token_type":"bearer","access_token":"AT","expires_in":43199,"refresh_token":"RT","refresh_token_expires_in":5183999,"scope":"account_email profile_nickname"}`)
 	k, err := NewKakao("CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
@@ -193,59 +193,59 @@ func TestKakaoAccessToken(t *testing.T) {
 }
 
 func TestKakaoIDEmail(t *testing.T) {
-	for _, tc := range []idEmailCase{
+	for _, tc := range []identityCase{
 		// Upstream: int id turned into a string, email returned.
-		{name: "success", status: 200, contentType: jsonCT,
+		{name: "success", status: 200, contentType: ctJSON,
 			body:   `{"id":4242424242,"connected_at":"2022-04-11T01:45:28Z","kakao_account":{"email_needs_agreement":false,"is_email_valid":true,"is_email_verified":true,"email":"arthur@camelot.bt"}}`,
 			wantID: "4242424242", wantEmail: "arthur@camelot.bt"},
-		{name: "large id stays exact", status: 200, contentType: jsonCT,
+		{name: "large id stays exact", status: 200, contentType: ctJSON,
 			body:   `{"id":1234567890123456789,"kakao_account":{"is_email_valid":true,"is_email_verified":true,"email":"a@b.kr"}}`,
 			wantID: "1234567890123456789", wantEmail: "a@b.kr"},
 		// Upstream: kakao_account {} gives no email.
-		{name: "empty kakao_account", status: 200, contentType: jsonCT,
+		{name: "empty kakao_account", status: 200, contentType: ctJSON,
 			body: `{"id":4242424242,"kakao_account":{}}`, wantID: "4242424242"},
 		// Upstream raised KeyError here.
-		{name: "no kakao_account", status: 200, contentType: jsonCT,
+		{name: "no kakao_account", status: 200, contentType: ctJSON,
 			body: `{"id":4242424242}`, wantID: "4242424242"},
-		{name: "kakao_account null", status: 200, contentType: jsonCT,
+		{name: "kakao_account null", status: 200, contentType: ctJSON,
 			body: `{"id":4242424242,"kakao_account":null}`, wantID: "4242424242"},
-		{name: "email needs agreement", status: 200, contentType: jsonCT,
+		{name: "email needs agreement", status: 200, contentType: ctJSON,
 			body: `{"id":4242424242,"kakao_account":{"email_needs_agreement":true}}`, wantID: "4242424242"},
-		{name: "email not verified", status: 200, contentType: jsonCT,
+		{name: "email not verified", status: 200, contentType: ctJSON,
 			body:   `{"id":4242424242,"kakao_account":{"is_email_valid":true,"is_email_verified":false,"email":"arthur@camelot.bt"}}`,
 			wantID: "4242424242"},
-		{name: "email not valid", status: 200, contentType: jsonCT,
+		{name: "email not valid", status: 200, contentType: ctJSON,
 			body:   `{"id":4242424242,"kakao_account":{"is_email_valid":false,"is_email_verified":true,"email":"arthur@camelot.bt"}}`,
 			wantID: "4242424242"},
-		{name: "flags missing", status: 200, contentType: jsonCT,
+		{name: "flags missing", status: 200, contentType: ctJSON,
 			body: `{"id":4242424242,"kakao_account":{"email":"arthur@camelot.bt"}}`, wantID: "4242424242"},
-		{name: "flags as strings are not true", status: 200, contentType: jsonCT,
+		{name: "flags as strings are not true", status: 200, contentType: ctJSON,
 			body:   `{"id":4242424242,"kakao_account":{"is_email_valid":"true","is_email_verified":"true","email":"arthur@camelot.bt"}}`,
 			wantID: "4242424242"},
 		// Upstream: 400 {"msg":...} is a GetIdEmailError with the response.
-		{name: "400 msg", status: 400, contentType: jsonCT, body: `{"msg":"failed message"}`,
-			wantErr: errHTTP, wantStatus: 400},
-		{name: "401 invalid token", status: 401, contentType: jsonCT,
-			body: `{"msg":"this access token does not exist","code":-401}`, wantErr: errHTTP, wantStatus: 401},
-		{name: "HTML error page", status: 502, contentType: htmlCT,
-			body: `<html><body>Bad Gateway</body></html>`, wantErr: errHTTP, wantStatus: 502},
-		{name: "OAuth error body", status: 401, contentType: jsonCT,
-			body: `{"error":"invalid_token","error_description":"expired"}`, wantErr: errOAuth, wantStatus: 401, wantOAuth: "invalid_token"},
-		{name: "missing id", status: 200, contentType: jsonCT, body: `{"kakao_account":{}}`, wantErr: ErrMissingID},
-		{name: "id zero", status: 200, contentType: jsonCT, body: `{"id":0}`, wantErr: ErrMissingID},
-		{name: "id empty string", status: 200, contentType: jsonCT, body: `{"id":""}`, wantErr: ErrMissingID},
-		{name: "id null", status: 200, contentType: jsonCT, body: `{"id":null}`, wantErr: ErrMissingID},
-		{name: "id object", status: 200, contentType: jsonCT, body: `{"id":{"n":1}}`, wantErr: ErrMissingID},
-		{name: "not an object", status: 200, contentType: jsonCT, body: `[1,2]`, wantErr: ErrInvalidResponse},
-		{name: "not JSON", status: 200, contentType: htmlCT, body: `<html>ok</html>`, wantErr: ErrInvalidResponse},
-		{name: "null body", status: 200, contentType: jsonCT, body: `null`, wantErr: ErrInvalidResponse},
+		{name: "400 msg", status: 400, contentType: ctJSON, body: `{"msg":"failed message"}`,
+			wantErr: causeHTTP, wantStatus: 400},
+		{name: "401 invalid token", status: 401, contentType: ctJSON,
+			body: `{"msg":"this access token does not exist","code":-401}`, wantErr: causeHTTP, wantStatus: 401},
+		{name: "HTML error page", status: 502, contentType: ctHTML,
+			body: `<html><body>Bad Gateway</body></html>`, wantErr: causeHTTP, wantStatus: 502},
+		{name: "OAuth error body", status: 401, contentType: ctJSON,
+			body: `{"error":"invalid_token","error_description":"expired"}`, wantErr: causeOAuth, wantStatus: 401, wantOAuth: "invalid_token"},
+		{name: "missing id", status: 200, contentType: ctJSON, body: `{"kakao_account":{}}`, wantErr: ErrMissingID},
+		{name: "id zero", status: 200, contentType: ctJSON, body: `{"id":0}`, wantErr: ErrMissingID},
+		{name: "id empty string", status: 200, contentType: ctJSON, body: `{"id":""}`, wantErr: ErrMissingID},
+		{name: "id null", status: 200, contentType: ctJSON, body: `{"id":null}`, wantErr: ErrMissingID},
+		{name: "id object", status: 200, contentType: ctJSON, body: `{"id":{"n":1}}`, wantErr: ErrMissingID},
+		{name: "not an object", status: 200, contentType: ctJSON, body: `[1,2]`, wantErr: ErrInvalidResponse},
+		{name: "not JSON", status: 200, contentType: ctHTML, body: `<html>ok</html>`, wantErr: ErrInvalidResponse},
+		{name: "null body", status: 200, contentType: ctJSON, body: `null`, wantErr: ErrInvalidResponse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc, srv := newCannedAPI(t, tc.status, tc.contentType, tc.body)
 			k, err := NewKakao("CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
 			id, email, err := k.IDEmail(context.Background(), "TOKEN")
-			checkIDEmailResult(t, tc, id, email, err)
+			checkIdentityCase(t, tc, id, email, err)
 
 			got := srv.only(t)
 			assert.Equal(t, http.MethodPost, got.Method)
@@ -262,7 +262,7 @@ func TestKakaoIDEmail(t *testing.T) {
 
 func TestKakaoProfile(t *testing.T) {
 	body := `{"id":4242424242,"properties":{"nickname":"Arthur"},"kakao_account":{"profile":{"nickname":"Arthur"}}}`
-	hc, srv := newCannedAPI(t, 200, jsonCT, body)
+	hc, srv := newCannedAPI(t, 200, ctJSON, body)
 	k, err := NewKakao("CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
 	raw, err := k.Profile(context.Background(), "TOKEN")
@@ -275,7 +275,7 @@ func TestKakaoProfile(t *testing.T) {
 	assert.Empty(t, got.Query, "the full profile is asked without property_keys")
 	assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 
-	hc, _ = newCannedAPI(t, 401, jsonCT, `{"msg":"this access token does not exist","code":-401}`)
+	hc, _ = newCannedAPI(t, 401, ctJSON, `{"msg":"this access token does not exist","code":-401}`)
 	k, err = NewKakao("CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
 	_, err = k.Profile(context.Background(), "TOKEN")
@@ -296,11 +296,11 @@ func TestKakaoRevokeToken(t *testing.T) {
 		{name: "unlinked with access token hint", status: 200, body: `{"id":4242424242}`, hint: "access_token"},
 		{name: "empty 200 body is fine", status: 200, body: ``},
 		{name: "401", status: 401, body: `{"msg":"this access token does not exist","code":-401}`,
-			wantErr: errHTTP, wantStatus: 401},
-		{name: "HTML 500", status: 500, body: `<html>oops</html>`, wantErr: errHTTP, wantStatus: 500},
+			wantErr: causeHTTP, wantStatus: 401},
+		{name: "HTML 500", status: 500, body: `<html>oops</html>`, wantErr: causeHTTP, wantStatus: 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			hc, srv := newCannedAPI(t, tc.status, jsonCT, tc.body)
+			hc, srv := newCannedAPI(t, tc.status, ctJSON, tc.body)
 			k, err := NewKakao("CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
 			err = k.RevokeToken(context.Background(), "TOKEN", tc.hint)
@@ -308,7 +308,7 @@ func TestKakaoRevokeToken(t *testing.T) {
 				require.NoError(t, err)
 			} else {
 				assert.ErrorIs(t, err, ErrRevokeToken)
-				wantCause(t, err, tc.wantErr)
+				assertCause(t, err, tc.wantErr)
 				assert.Equal(t, tc.wantStatus, StatusCode(err))
 			}
 			got := srv.only(t)
@@ -322,7 +322,7 @@ func TestKakaoRevokeToken(t *testing.T) {
 	}
 
 	t.Run("refresh token cannot be unlinked", func(t *testing.T) {
-		hc, srv := newCannedAPI(t, 200, jsonCT, `{}`)
+		hc, srv := newCannedAPI(t, 200, ctJSON, `{}`)
 		k, err := NewKakao("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		err = k.RevokeToken(context.Background(), "RT", "refresh_token")
