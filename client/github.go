@@ -1,0 +1,205 @@
+// GitHub client: OAuth Apps and GitHub Apps (user access tokens).
+//
+// Follows https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps,
+// https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens,
+// https://docs.github.com/en/rest/users/users#get-the-authenticated-user and
+// https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user.
+//
+// Default scopes: "read:user" and "user:email" (upstream asks for "user",
+// which also grants write access to the profile; reading is all a login
+// needs). Refresh: yes, at the token URL (GitHub Apps with expiring tokens).
+// Revoke: no (GitHub's revocation API is not RFC 7009).
+//
+// id: the numeric user id of GET /user, as an exact decimal string. It never
+// changes, unlike the login. email: the address of GET /user/emails that is
+// both primary and verified; "" when there is none, when the list is empty,
+// or when the token may not read the list (403/404, no user:email scope).
+// The public email of /user is not used: the API does not say whether it is
+// verified.
+//
+// User-API calls send "Authorization: Bearer" (GitHub accepts it for OAuth
+// and GitHub App tokens; upstream's legacy "token" scheme is not needed),
+// "Accept: application/vnd.github+json" and a pinned X-GitHub-Api-Version.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+const (
+	githubAuthorizeURL = "https://github.com/login/oauth/authorize"
+	githubTokenURL     = "https://github.com/login/oauth/access_token"
+	githubUserURL      = "https://api.github.com/user"
+	githubEmailsURL    = "https://api.github.com/user/emails"
+	// githubAPIVersion pins the REST API version so a future default cannot
+	// change the response shape under us.
+	githubAPIVersion = "2022-11-28"
+)
+
+// GitHubParams are GitHub's extra authorization parameters. Zero fields are
+// not sent, which leaves GitHub's defaults in place.
+type GitHubParams struct {
+	// Login suggests an account to sign in with.
+	Login string
+	// DisallowSignup sends allow_signup=false, so users without an account
+	// are not offered to create one during the flow. GitHub's default is to
+	// offer it, so only the "false" case needs a field (upstream's bool sent
+	// Python's "True"/"False").
+	DisallowSignup bool
+	// Prompt "select_account" forces the account picker.
+	Prompt string
+}
+
+// AuthParams implements Params.
+func (p GitHubParams) AuthParams() url.Values {
+	v := url.Values{}
+	if p.Login != "" {
+		v.Set("login", p.Login)
+	}
+	if p.DisallowSignup {
+		v.Set("allow_signup", "false")
+	}
+	if p.Prompt != "" {
+		v.Set("prompt", p.Prompt)
+	}
+	return v
+}
+
+// GitHub is the GitHub provider client.
+type GitHub struct {
+	*BaseOAuth2[GitHubParams]
+}
+
+var _ Provider = (*GitHub)(nil)
+
+// NewGitHub returns a GitHub client (name "github", display name "GitHub").
+// It does no I/O.
+func NewGitHub(clientID, clientSecret string, opts ...Option) (*GitHub, error) {
+	b, err := newWithOptions[GitHubParams](Config{
+		ClientID:                clientID,
+		ClientSecret:            clientSecret,
+		AuthorizeEndpoint:       githubAuthorizeURL,
+		AccessTokenEndpoint:     githubTokenURL,
+		RefreshTokenEndpoint:    githubTokenURL,
+		Name:                    "github",
+		DisplayName:             "GitHub",
+		BaseScopes:              []string{"read:user", "user:email"},
+		TokenEndpointAuthMethod: ClientSecretPost,
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &GitHub{b}, nil
+}
+
+func githubHeader(accessToken string) http.Header {
+	h := bearer(accessToken)
+	h.Set("Accept", "application/vnd.github+json")
+	h.Set("X-GitHub-Api-Version", githubAPIVersion)
+	return h
+}
+
+// Profile returns the JSON document of GET /user.
+func (c *GitHub) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: githubHeader(accessToken)})
+}
+
+// GitHubEmail is one entry of GET /user/emails. Primary and Verified are true
+// only when GitHub sends the JSON value true.
+type GitHubEmail struct {
+	Email      string
+	Primary    bool
+	Verified   bool
+	Visibility string
+}
+
+// Emails lists the user's addresses (needs the user:email scope). Failures
+// are ErrGetProfile errors.
+func (c *GitHub) Emails(ctx context.Context, accessToken string) ([]GitHubEmail, error) {
+	return c.emails(ctx, ErrGetProfile, accessToken)
+}
+
+func (c *GitHub) emails(ctx context.Context, op error, accessToken string) ([]GitHubEmail, error) {
+	var raw []struct {
+		Email      any `json:"email"`
+		Primary    any `json:"primary"`
+		Verified   any `json:"verified"`
+		Visibility any `json:"visibility"`
+	}
+	if err := c.apiJSON(ctx, op, apiRequest{url: githubEmailsURL, header: githubHeader(accessToken)}, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]GitHubEmail, 0, len(raw))
+	for _, e := range raw {
+		s, _ := e.Email.(string)
+		v, _ := e.Visibility.(string)
+		out = append(out, GitHubEmail{Email: s, Primary: socialTrue(e.Primary), Verified: socialTrue(e.Verified), Visibility: v})
+	}
+	return out, nil
+}
+
+// IDEmail returns the user id of /user and the primary verified address of
+// /user/emails ("" when there is none or the token may not list them).
+func (c *GitHub) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	var u struct {
+		ID any `json:"id"`
+	}
+	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: githubUserURL, header: githubHeader(accessToken)}, &u); err != nil {
+		return "", "", err
+	}
+	id, ok := idString(u.ID)
+	if !ok {
+		return "", "", identityError(ErrGetIDEmail, "github /user has no usable id")
+	}
+	emails, err := c.emails(ctx, ErrGetIDEmail, accessToken)
+	if err != nil {
+		if s := StatusCode(err); s == http.StatusForbidden || s == http.StatusNotFound {
+			// No user:email scope (OAuth app: 404) or permission (GitHub
+			// App: 403): the provider gives no email, which is not a failure.
+			return id, "", nil
+		}
+		return "", "", err
+	}
+	for _, e := range emails {
+		if e.Primary && e.Verified && strings.TrimSpace(e.Email) != "" {
+			return id, e.Email, nil
+		}
+	}
+	return id, "", nil
+}
+
+// socialTrue is the only test of a provider's "verified" flags: the string
+// "true", 1 or a missing value do not count.
+func socialTrue(v any) bool {
+	b, ok := v.(bool)
+	return ok && b
+}
+
+// socialProfile performs a user-API call whose answer must be a JSON object and
+// returns it unchanged, for the Profile methods of the provider clients.
+func socialProfile[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := c.apiJSON(ctx, op, r, &raw); err != nil {
+		return nil, err
+	}
+	if err := socialCheckObject(op, raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// socialCheckObject rejects JSON values other than an object (null, arrays,
+// scalars), which no user API answers on success.
+func socialCheckObject(op error, raw json.RawMessage) error {
+	s := strings.TrimSpace(string(raw))
+	if !strings.HasPrefix(s, "{") {
+		return &RequestError{Op: op, Err: fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)}
+	}
+	return nil
+}
