@@ -1,0 +1,195 @@
+// Shopify, following Shopify's authorization code grant guide
+// (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
+// the Admin REST Shop resource
+// (https://shopify.dev/docs/api/admin-rest/latest/resources/shop) and
+// httpx-oauth's shopify.py.
+//
+// Default scopes: read_orders (upstream's), sent comma-separated as Shopify
+// documents.
+// Id: shop.id of GET https://{shop}.myshopify.com/admin/api/{version}/shop.json,
+// as a decimal string. It identifies the shop, not the person who logged in.
+// Email: shop.email, the shop's contact email as the merchant entered it;
+// Shopify does not say it is verified, so key accounts by id.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// ShopifyDefaultAPIVersion is the Admin API version NewShopify uses for
+// the shop lookup (upstream pinned 2023-04, long retired). Shopify supports
+// each quarterly version for about a year; pass a newer one to
+// NewShopifyWithVersion when this one ages out.
+const ShopifyDefaultAPIVersion = "2025-10"
+
+// ShopifyAccessMode selects the kind of access token Shopify issues.
+type ShopifyAccessMode string
+
+// ShopifyPerUser requests an online (per-user) access token, tied to the
+// staff member who logged in and expiring with their session.
+const ShopifyPerUser ShopifyAccessMode = "per-user"
+
+// ShopifyParams are the extra authorization parameters Shopify documents.
+// Zero fields are not sent.
+type ShopifyParams struct {
+	// AccessMode is sent as Shopify's grant_options[] parameter; empty asks
+	// for an offline token. (Upstream sent it as "access_mode", which
+	// Shopify does not read.)
+	AccessMode ShopifyAccessMode
+}
+
+// AuthParams implements Params.
+func (p ShopifyParams) AuthParams() url.Values {
+	v := url.Values{}
+	if p.AccessMode != "" {
+		v.Set("grant_options[]", string(p.AccessMode))
+	}
+	return v
+}
+
+// Shopify is the client for one shop. Shopify offers neither refresh nor
+// revocation through this flow.
+type Shopify struct {
+	*BaseOAuth2[ShopifyParams]
+	shop       string
+	apiVersion string
+	shopURL    string
+}
+
+var _ Provider = (*Shopify)(nil)
+
+var (
+	shopifyShopName   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	shopifyAPIVersion = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}|unstable)$`)
+)
+
+// NewShopify returns a client for one shop, named "shopify" (display name
+// "Shopify"), using ShopifyDefaultAPIVersion. See NewShopifyWithVersion.
+func NewShopify(clientID, clientSecret, shop string, opts ...Option) (*Shopify, error) {
+	return NewShopifyWithVersion(clientID, clientSecret, shop, ShopifyDefaultAPIVersion, opts...)
+}
+
+// NewShopifyWithVersion is NewShopify with an Admin API version such as
+// "2025-10" (or "unstable"). shop is the shop's subdomain ("my-shop") or its
+// full "my-shop.myshopify.com" domain; it is lowercased. Anything else
+// (other domains, dots, slashes, "@", ports, an empty name) is an error
+// matching ErrInvalidConfig, so a shop name taken from a request cannot send
+// the client secret to another host. It does no I/O.
+func NewShopifyWithVersion(clientID, clientSecret, shop, apiVersion string, opts ...Option) (*Shopify, error) {
+	name, err := shopifyShop(shop)
+	if err != nil {
+		return nil, err
+	}
+	if !shopifyAPIVersion.MatchString(apiVersion) {
+		return nil, fmt.Errorf("%w: Shopify API version %q is not of the form YYYY-MM", ErrInvalidConfig, sanitize(apiVersion, 64))
+	}
+	base := "https://" + name + ".myshopify.com"
+	b, err := newWithOptions[ShopifyParams](Config{
+		ClientID:                clientID,
+		ClientSecret:            clientSecret,
+		AuthorizeEndpoint:       base + "/admin/oauth/authorize",
+		AccessTokenEndpoint:     base + "/admin/oauth/access_token",
+		Name:                    "shopify",
+		DisplayName:             "Shopify",
+		BaseScopes:              []string{"read_orders"},
+		TokenEndpointAuthMethod: ClientSecretPost,
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Shopify{
+		BaseOAuth2: b,
+		shop:       name,
+		apiVersion: apiVersion,
+		shopURL:    base + "/admin/api/" + apiVersion + "/shop.json",
+	}, nil
+}
+
+// shopifyShop normalises and validates a shop name: one DNS label, or that
+// label followed by ".myshopify.com".
+func shopifyShop(shop string) (string, error) {
+	name := strings.ToLower(shop)
+	name = strings.TrimSuffix(name, ".myshopify.com")
+	if len(name) > 63 || !shopifyShopName.MatchString(name) {
+		return "", fmt.Errorf("%w: Shopify shop %q is not a shop name or NAME.myshopify.com", ErrInvalidConfig, sanitize(shop, 64))
+	}
+	return name, nil
+}
+
+// Shop returns the validated shop subdomain, so the app can check that the
+// shop parameter of a callback is the one it started the login with.
+func (s *Shopify) Shop() string { return s.shop }
+
+// APIVersion returns the Admin API version used for the shop lookup.
+func (s *Shopify) APIVersion() string { return s.apiVersion }
+
+// AuthorizationURL builds the shop's authorization URL; see AuthCodeURL.
+func (s *Shopify) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra ShopifyParams) (string, error) {
+	return s.AuthCodeURL(redirectURI, opts, extra.AuthParams())
+}
+
+// AuthCodeURL is the base AuthCodeURL with the scopes joined by commas,
+// Shopify's documented separator (the base joins with spaces). A "scope"
+// value in extra still wins.
+func (s *Shopify) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+	scopes := opts.Scopes
+	if scopes == nil {
+		scopes = s.Config().BaseScopes
+	}
+	opts.Scopes = []string{}
+	ev := url.Values{}
+	if len(scopes) > 0 {
+		ev.Set("scope", strings.Join(scopes, ","))
+	}
+	for k, vs := range extra {
+		ev[k] = vs
+	}
+	return s.BaseOAuth2.AuthCodeURL(redirectURI, opts, ev)
+}
+
+// Profile returns the "shop" object of shop.json. Shopify takes the token
+// in X-Shopify-Access-Token, not as a Bearer credential.
+func (s *Shopify) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+	raw, _, err := s.shopObject(ctx, ErrGetProfile, accessToken)
+	return raw, err
+}
+
+// IDEmail returns the shop id and the shop's contact email ("" when
+// absent). Both describe the shop, not the staff member who logged in.
+func (s *Shopify) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	_, m, err := s.shopObject(ctx, ErrGetIDEmail, accessToken)
+	if err != nil {
+		return "", "", err
+	}
+	id, ok := idString(m["id"])
+	if !ok {
+		return "", "", identityError(ErrGetIDEmail, "shopify: shop.id")
+	}
+	email, _ := m["email"].(string)
+	return id, email, nil
+}
+
+func (s *Shopify) shopObject(ctx context.Context, op error, accessToken string) (json.RawMessage, map[string]any, error) {
+	var doc struct {
+		Shop json.RawMessage `json:"shop"`
+	}
+	if err := s.apiJSON(ctx, op, apiRequest{
+		method: http.MethodGet,
+		url:    s.shopURL,
+		header: http.Header{"X-Shopify-Access-Token": {accessToken}},
+	}, &doc); err != nil {
+		return nil, nil, err
+	}
+	m, err := decodeBody("application/json", doc.Shop)
+	if err != nil {
+		return nil, nil, identityError(op, "shopify: no shop object in shop.json")
+	}
+	return doc.Shop, m, nil
+}
