@@ -57,6 +57,20 @@ type Config struct {
 	Now func() time.Time
 }
 
+// String describes the configuration with the client secret redacted, so a
+// logged or printed Config never leaks it (security.md item 65).
+func (c Config) String() string {
+	type plain Config // no methods, so no recursion
+	p := plain(c)
+	if p.ClientSecret != "" {
+		p.ClientSecret = "REDACTED"
+	}
+	return fmt.Sprintf("%+v", p)
+}
+
+// GoString redacts the secret from %#v output too.
+func (c Config) GoString() string { return "client.Config" + c.String() }
+
 // Option adjusts a provider's Config before it is validated.
 type Option func(*Config)
 

@@ -40,6 +40,14 @@ func newWithOptions[P Params](cfg Config, opts []Option) (*BaseOAuth2[P], error)
 	return New[P](cfg)
 }
 
+// String describes the client with its secret redacted: fmt does not call
+// Config.String on the unexported field, so without this %v of a client (or
+// of a provider embedding it) would print the secret.
+func (c *BaseOAuth2[P]) String() string { return "client.BaseOAuth2" + c.cfg.String() }
+
+// GoString redacts the secret from %#v output too.
+func (c *BaseOAuth2[P]) GoString() string { return c.String() }
+
 // Name returns the client's name.
 func (c *BaseOAuth2[P]) Name() string { return c.cfg.Name }
 

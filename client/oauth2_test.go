@@ -72,6 +72,16 @@ func (r *coreRecorder) count() int {
 	return len(r.reqs)
 }
 
+// last returns the latest request the server saw.
+func (r *coreRecorder) last() recorded {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.reqs) == 0 {
+		return recorded{}
+	}
+	return r.reqs[len(r.reqs)-1]
+}
+
 // only returns the single request the server saw, failing otherwise.
 func (r *coreRecorder) only(t *testing.T) recorded {
 	t.Helper()
@@ -884,10 +894,7 @@ func TestOAuth2RevokeUsesRevocationAuthMethod(t *testing.T) {
 			// The token endpoint still uses the token method.
 			_, err := c.RefreshToken(context.Background(), "RT")
 			require.NoError(t, err)
-			rec.mu.Lock()
-			got := rec.reqs[1]
-			rec.mu.Unlock()
-			coreAssertFormPost(t, got, "/refresh", tt.token, url.Values{
+			coreAssertFormPost(t, rec.last(), "/refresh", tt.token, url.Values{
 				"grant_type":    {"refresh_token"},
 				"refresh_token": {"RT"},
 			})
