@@ -107,7 +107,10 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrInvalidCallback, errors.New("state missing, repeated or too long"))
 	}
 	now := k.cfg.Now()
-	pl, ok := k.takePending(ctx, state, now)
+	pl, ok, err := k.takePending(ctx, state)
+	if err != nil {
+		return "", wrap(ErrSession, err)
+	}
 	if !ok {
 		return "", ErrStateNotFound
 	}

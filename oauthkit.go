@@ -113,6 +113,10 @@ type Config struct {
 	// logout. A failure is logged and never blocks the local logout.
 	RevokeOnLogout bool
 
+	// StateClaimer makes states single-use across concurrent callbacks; the
+	// default works within one process (see StateClaimer).
+	StateClaimer StateClaimer
+
 	// ErrorHandler renders failures; the default shows a short, safe page
 	// with HTTPStatus(err). It receives the full error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
@@ -127,7 +131,7 @@ type Kit struct {
 	cfg       Config
 	sm        *scs.SessionManager
 	providers map[string]*providerState
-	claims    claimSet
+	claimer   StateClaimer
 	refreshes refreshGroup
 	cop       *http.CrossOriginProtection
 }
@@ -162,6 +166,10 @@ func New(cfg Config) (*Kit, error) {
 		sm:        cfg.Sessions,
 		providers: make(map[string]*providerState, len(cfg.Providers)),
 		cop:       http.NewCrossOriginProtection(),
+		claimer:   cfg.StateClaimer,
+	}
+	if k.claimer == nil {
+		k.claimer = &memoryClaims{now: cfg.Now}
 	}
 	issuers := map[string]bool{}
 	for i, p := range cfg.Providers {

@@ -65,50 +65,68 @@ func (k *Kit) addPending(ctx context.Context, p pendingLogin) {
 }
 
 // takePending removes and returns the pending login for state, if this
-// session holds it and no concurrent request of this process took it first.
-// A state that is not pending here is not claimed, so a forged callback in
-// another browser cannot cancel the victim's login. The comparison is
-// constant-time per entry so timing does not reveal how much of a guessed
-// state matched.
-func (k *Kit) takePending(ctx context.Context, state string, now time.Time) (pendingLogin, bool) {
+// session holds it and the StateClaimer grants it (no concurrent request
+// took it first). A state that is not pending here is not claimed, so a
+// forged callback in another browser cannot cancel the victim's login. The
+// comparison is constant-time per entry so timing does not reveal how much
+// of a guessed state matched.
+func (k *Kit) takePending(ctx context.Context, state string) (pendingLogin, bool, error) {
 	list, _ := k.sm.Get(ctx, keyPending).([]pendingLogin)
 	for i, e := range list {
-		if subtle.ConstantTimeCompare([]byte(e.State), []byte(state)) == 1 {
-			if !k.claims.claim(state, now, k.cfg.PendingTTL) {
-				return pendingLogin{}, false
-			}
-			rest := append(append([]pendingLogin(nil), list[:i]...), list[i+1:]...)
-			if len(rest) == 0 {
-				k.sm.Remove(ctx, keyPending)
-			} else {
-				k.sm.Put(ctx, keyPending, rest)
-			}
-			return e, true
+		if subtle.ConstantTimeCompare([]byte(e.State), []byte(state)) != 1 {
+			continue
 		}
+		won, err := k.claimer.Claim(ctx, state, k.cfg.PendingTTL)
+		if err != nil {
+			return pendingLogin{}, false, err
+		}
+		if !won {
+			return pendingLogin{}, false, nil
+		}
+		rest := append(append([]pendingLogin(nil), list[:i]...), list[i+1:]...)
+		if len(rest) == 0 {
+			k.sm.Remove(ctx, keyPending)
+		} else {
+			k.sm.Put(ctx, keyPending, rest)
+		}
+		return e, true, nil
 	}
-	return pendingLogin{}, false
+	return pendingLogin{}, false, nil
 }
 
-// claimSet makes a state single-use across the concurrent requests of one
-// process. Each request works on its own copy of the session, so removing
-// the pending login from the session alone would let simultaneous replays of
-// one callback all pass; the first to claim the state wins here.
-type claimSet struct {
+// StateClaimer makes a state single-use across concurrent callbacks. Each
+// request works on its own copy of the session, so removing the pending
+// login from the session alone would let simultaneous replays of one
+// callback all pass: the first to claim the state wins.
+//
+// The default claims in memory, which covers one process. Sites running
+// several instances can plug in a shared implementation (for example Redis
+// SET NX with the TTL) so that concurrent replays spread over instances give
+// at most one code exchange.
+type StateClaimer interface {
+	// Claim reports whether state had not been claimed before; claims may be
+	// forgotten after ttl, when the state has expired anyway.
+	Claim(ctx context.Context, state string, ttl time.Duration) (bool, error)
+}
+
+// memoryClaims is the in-process StateClaimer.
+type memoryClaims struct {
+	now  func() time.Time
 	mu   sync.Mutex
 	seen map[string]time.Time
 }
 
-// claim reports whether state was not claimed before. Entries older than
-// ttl are dropped as new ones arrive, which bounds the set by the number of
-// callbacks within one TTL.
-func (c *claimSet) claim(state string, now time.Time, ttl time.Duration) bool {
+// Claim drops entries older than ttl as new ones arrive, which bounds the
+// set by the number of callbacks within one TTL.
+func (c *memoryClaims) Claim(_ context.Context, state string, ttl time.Duration) (bool, error) {
+	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seen == nil {
 		c.seen = make(map[string]time.Time)
 	}
 	if _, dup := c.seen[state]; dup {
-		return false
+		return false, nil
 	}
 	if len(c.seen) >= 64 {
 		for s, t := range c.seen {
@@ -118,7 +136,7 @@ func (c *claimSet) claim(state string, now time.Time, ttl time.Duration) bool {
 		}
 	}
 	c.seen[state] = now
-	return true
+	return true, nil
 }
 
 // maxReturnTo bounds a return-to value; longer ones fall back to the default.

@@ -1,0 +1,81 @@
+package client_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// A generic client builds the URL to send the user to. In a real login the
+// state and verifier come from GenerateState and GenerateVerifier and are
+// kept in the user's session; fixed values keep this example's output stable.
+func ExampleBaseOAuth2_AuthorizationURL() {
+	c, err := client.NewOAuth2(client.Config{
+		ClientID:            "my-client",
+		ClientSecret:        "my-secret",
+		AuthorizeEndpoint:   "https://as.example/authorize",
+		AccessTokenEndpoint: "https://as.example/token",
+		BaseScopes:          []string{"openid", "email"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, err := c.AuthorizationURL("https://app.example/callback", client.AuthURLOptions{
+		State:               "af0ifjsldkj",
+		CodeChallenge:       client.S256Challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+		CodeChallengeMethod: "S256",
+	}, client.Values{"prompt": {"consent"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(u)
+	// Output:
+	// https://as.example/authorize?client_id=my-client&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&prompt=consent&redirect_uri=https%3A%2F%2Fapp.example%2Fcallback&response_type=code&scope=openid+email&state=af0ifjsldkj
+}
+
+// The callback exchanges the code (and the PKCE verifier kept in the
+// session) for a token. Here the token endpoint is a local test server.
+func ExampleBaseOAuth2_AccessToken() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil || r.PostForm.Get("code") != "the-code" {
+			http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"example-access-token","token_type":"Bearer","expires_in":3600}`)
+	}))
+	defer srv.Close()
+
+	c, err := client.NewOAuth2(client.Config{
+		ClientID:                "my-client",
+		ClientSecret:            "my-secret",
+		AuthorizeEndpoint:       srv.URL + "/authorize",
+		AccessTokenEndpoint:     srv.URL + "/token",
+		TokenEndpointAuthMethod: client.ClientSecretBasic,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := c.AccessToken(context.Background(), "the-code", "https://app.example/callback", client.GenerateVerifier())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.AccessToken)
+	fmt.Println(tok.TokenType)
+	// Output:
+	// example-access-token
+	// Bearer
+}
+
+// A verifier is 43 characters and so is its S256 challenge; the state is at
+// least 26.
+func ExampleGenerateVerifier() {
+	v := client.GenerateVerifier()
+	fmt.Println(len(v), len(client.S256Challenge(v)), len(client.GenerateState()) >= 26)
+	// Output: 43 43 true
+}
