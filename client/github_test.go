@@ -197,23 +197,57 @@ var (
 	socialHangUp    = socialRoute{hangUp: true}
 )
 
+// socialConfig is the documented table row of a provider client.
+type socialConfig struct {
+	authorize, token, refresh, revoke string
+	scopes                            []string
+	tokenAuth, revokeAuth             AuthMethod
+	name, display                     string
+}
+
+type socialClient interface {
+	Provider
+	Config() Config
+	SupportsRefresh() bool
+	SupportsRevoke() bool
+}
+
+func checkSocialConfig(t *testing.T, c socialClient, want socialConfig) {
+	t.Helper()
+	cfg := c.Config()
+	assert.Equal(t, want.authorize, cfg.AuthorizeEndpoint)
+	assert.Equal(t, want.token, cfg.AccessTokenEndpoint)
+	assert.Equal(t, want.refresh, cfg.RefreshTokenEndpoint)
+	assert.Equal(t, want.revoke, cfg.RevokeTokenEndpoint)
+	assert.Equal(t, want.scopes, cfg.BaseScopes)
+	assert.Equal(t, want.tokenAuth, cfg.TokenEndpointAuthMethod)
+	assert.Equal(t, want.revokeAuth, cfg.RevocationEndpointAuthMethod)
+	assert.Equal(t, want.name, c.Name())
+	assert.Equal(t, want.display, c.DisplayName())
+	assert.Equal(t, want.refresh != "", c.SupportsRefresh())
+	assert.Equal(t, want.revoke != "", c.SupportsRevoke())
+	if want.refresh == "" {
+		_, err := c.RefreshToken(context.Background(), "R")
+		assert.ErrorIs(t, err, ErrRefreshNotSupported)
+	}
+	if want.revoke == "" {
+		assert.ErrorIs(t, c.RevokeToken(context.Background(), "T", ""), ErrRevokeNotSupported)
+	}
+}
+
 // ---- GitHub ----
 
 func TestGitHubConfig(t *testing.T) {
 	c, err := NewGitHub("CID", "SEC")
 	require.NoError(t, err)
-	cfg := c.Config()
-	assert.Equal(t, "https://github.com/login/oauth/authorize", cfg.AuthorizeEndpoint)
-	assert.Equal(t, "https://github.com/login/oauth/access_token", cfg.AccessTokenEndpoint)
-	assert.Equal(t, "https://github.com/login/oauth/access_token", cfg.RefreshTokenEndpoint)
-	assert.Empty(t, cfg.RevokeTokenEndpoint)
-	assert.Equal(t, []string{"read:user", "user:email"}, cfg.BaseScopes)
-	assert.Equal(t, ClientSecretPost, cfg.TokenEndpointAuthMethod)
-	assert.Equal(t, "github", c.Name())
-	assert.Equal(t, "GitHub", c.DisplayName())
-	assert.True(t, c.SupportsRefresh())
-	assert.False(t, c.SupportsRevoke())
-	require.ErrorIs(t, c.RevokeToken(context.Background(), "T", ""), ErrRevokeNotSupported)
+	checkSocialConfig(t, c, socialConfig{
+		authorize: "https://github.com/login/oauth/authorize",
+		token:     "https://github.com/login/oauth/access_token",
+		refresh:   "https://github.com/login/oauth/access_token",
+		scopes:    []string{"read:user", "user:email"},
+		tokenAuth: ClientSecretPost,
+		name:      "github", display: "GitHub",
+	})
 
 	c2, err := NewGitHub("CID", "SEC", WithName("github-enterprise-login"), WithScopes("read:user"))
 	require.NoError(t, err)
