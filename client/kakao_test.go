@@ -96,21 +96,21 @@ func checkIdentityCase(t *testing.T, tc identityCase, id, email string, err erro
 	assert.NotContains(t, err.Error(), "TOKEN")
 }
 
-// causeHTTP and causeOAuth stand for "any *HTTPError / *OAuthError cause" in
+// errCauseHTTP and errCauseOAuth stand for "any *HTTPError / *OAuthError cause" in
 // the wantErr fields of the table tests; assertCause checks them with errors.As.
 var (
-	causeHTTP  = errors.New("want an *HTTPError cause")
-	causeOAuth = errors.New("want an *OAuthError cause")
+	errCauseHTTP  = errors.New("want an *HTTPError cause")
+	errCauseOAuth = errors.New("want an *OAuthError cause")
 )
 
 // assertCause asserts that err has the cause a table case expects.
 func assertCause(t *testing.T, err, want error) {
 	t.Helper()
 	switch want {
-	case causeHTTP:
+	case errCauseHTTP:
 		var he *HTTPError
 		assert.ErrorAs(t, err, &he)
-	case causeOAuth:
+	case errCauseOAuth:
 		var oe *OAuthError
 		assert.ErrorAs(t, err, &oe)
 	default:
@@ -224,13 +224,13 @@ func TestKakaoIDEmail(t *testing.T) {
 			wantID: "4242424242"},
 		// Upstream: 400 {"msg":...} is a GetIdEmailError with the response.
 		{name: "400 msg", status: 400, contentType: ctJSON, body: `{"msg":"failed message"}`,
-			wantErr: causeHTTP, wantStatus: 400},
+			wantErr: errCauseHTTP, wantStatus: 400},
 		{name: "401 invalid token", status: 401, contentType: ctJSON,
-			body: `{"msg":"this access token does not exist","code":-401}`, wantErr: causeHTTP, wantStatus: 401},
+			body: `{"msg":"this access token does not exist","code":-401}`, wantErr: errCauseHTTP, wantStatus: 401},
 		{name: "HTML error page", status: 502, contentType: ctHTML,
-			body: `<html><body>Bad Gateway</body></html>`, wantErr: causeHTTP, wantStatus: 502},
+			body: `<html><body>Bad Gateway</body></html>`, wantErr: errCauseHTTP, wantStatus: 502},
 		{name: "OAuth error body", status: 401, contentType: ctJSON,
-			body: `{"error":"invalid_token","error_description":"expired"}`, wantErr: causeOAuth, wantStatus: 401, wantOAuth: "invalid_token"},
+			body: `{"error":"invalid_token","error_description":"expired"}`, wantErr: errCauseOAuth, wantStatus: 401, wantOAuth: "invalid_token"},
 		{name: "missing id", status: 200, contentType: ctJSON, body: `{"kakao_account":{}}`, wantErr: ErrMissingID},
 		{name: "id zero", status: 200, contentType: ctJSON, body: `{"id":0}`, wantErr: ErrMissingID},
 		{name: "id empty string", status: 200, contentType: ctJSON, body: `{"id":""}`, wantErr: ErrMissingID},
@@ -296,8 +296,8 @@ func TestKakaoRevokeToken(t *testing.T) {
 		{name: "unlinked with access token hint", status: 200, body: `{"id":4242424242}`, hint: "access_token"},
 		{name: "empty 200 body is fine", status: 200, body: ``},
 		{name: "401", status: 401, body: `{"msg":"this access token does not exist","code":-401}`,
-			wantErr: causeHTTP, wantStatus: 401},
-		{name: "HTML 500", status: 500, body: `<html>oops</html>`, wantErr: causeHTTP, wantStatus: 500},
+			wantErr: errCauseHTTP, wantStatus: 401},
+		{name: "HTML 500", status: 500, body: `<html>oops</html>`, wantErr: errCauseHTTP, wantStatus: 500},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc, srv := newCannedAPI(t, tc.status, ctJSON, tc.body)
