@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -673,3 +674,24 @@ func (b *cappedBody) Read(p []byte) (int, error) {
 }
 
 func (b *cappedBody) Close() error { return b.rc.Close() }
+
+// newStaticOIDC builds an OIDC provider client whose endpoints and keys are
+// documented rather than discovered (LinkedIn, Slack, FranceConnect, ...):
+// defaults, then the caller's options, then validation, then the verifier.
+func newStaticOIDC[P Params](cfg Config, opts []Option, issuer, userinfoURL string, keys func(*Config) oidc.KeySet, algs []string) (*BaseOAuth2[P], oidcCore, error) {
+	b, err := newWithOptions[P](cfg, opts)
+	if err != nil {
+		return nil, oidcCore{}, err
+	}
+	return b, newOIDCCoreAlgs(&b.cfg, issuer, userinfoURL, keys(&b.cfg), algs, false), nil
+}
+
+// jwksAt returns a key-set factory for newStaticOIDC.
+func jwksAt(jwksURL string) func(*Config) oidc.KeySet {
+	return func(cfg *Config) oidc.KeySet { return remoteKeySet(cfg, jwksURL) }
+}
+
+// hostnameRE matches a DNS host name of at least two labels, nothing else
+// (no scheme, port, path, userinfo or "@"): the provider domains that are
+// pasted into URLs (Okta domain, Microsoft tenant domain).
+var hostnameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$`)

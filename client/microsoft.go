@@ -1,0 +1,189 @@
+// Microsoft client: Microsoft identity platform (Entra ID, personal
+// accounts) v2.0 endpoints and Microsoft Graph.
+//
+// Follows https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
+// https://learn.microsoft.com/en-us/entra/identity-platform/id-tokens,
+// https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference and
+// https://learn.microsoft.com/en-us/graph/api/user-get.
+//
+// Default scopes: "openid email profile User.Read". Upstream asks for
+// User.Read only; openid and profile add an ID token with the tid and oid
+// claims, so the token can be verified and tied to the Graph user. Add
+// "offline_access" (WithScopes) to get refresh tokens. Refresh: yes (token
+// URL). Revoke: no (Microsoft has no RFC 7009 endpoint).
+//
+// id: the Graph user "id" (the object id, equal to the ID token's "oid").
+// email: Graph "mail", else "userPrincipalName" unless it is a guest UPN
+// ("#EXT#"). Neither is verified by Microsoft: a tenant admin can set any
+// value ("nOAuth"), so never link accounts by this email.
+//
+// ID tokens: the multi-tenant endpoints (common, organizations, consumers)
+// issue tokens whose iss is https://login.microsoftonline.com/{tid}/v2.0 for
+// the user's tenant, which go-oidc's exact issuer match cannot express. The
+// issuer is therefore checked here: tid must be a GUID and iss must be that
+// template; a GUID tenant pins tid, "consumers" requires the personal-account
+// tenant, "organizations" refuses it. A domain tenant ("contoso.com") cannot
+// be mapped to its tid offline, so only the template is checked: configure
+// the tenant GUID to pin it. IDClaims.Subject is the "oid" claim (the Graph
+// id) rather than the pairwise "sub", so CheckSubject against IDEmail's id
+// works. Microsoft does not send the RFC 9207 iss parameter, so this client
+// is not an IssuerProvider.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+const (
+	microsoftLogin     = "https://login.microsoftonline.com/"
+	microsoftGraphMe   = "https://graph.microsoft.com/v1.0/me"
+	microsoftMSATenant = "9188040d-6c67-4c5b-b112-36a304b66dad" // personal accounts
+)
+
+var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// MicrosoftParams are the authorization parameters Microsoft documents.
+// ResponseMode defaults to "query" (as upstream) but a caller's value, such
+// as "form_post", is kept.
+type MicrosoftParams struct {
+	ResponseMode string
+	Prompt       string // login, none, consent, select_account
+	LoginHint    string
+	DomainHint   string // consumers, organizations or a tenant domain
+}
+
+// AuthParams implements Params.
+func (p MicrosoftParams) AuthParams() url.Values {
+	v := url.Values{"response_mode": {"query"}}
+	if p.ResponseMode != "" {
+		v.Set("response_mode", p.ResponseMode)
+	}
+	for k, s := range map[string]string{"prompt": p.Prompt, "login_hint": p.LoginHint, "domain_hint": p.DomainHint} {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	return v
+}
+
+// Microsoft is the Microsoft identity platform client.
+type Microsoft struct {
+	*BaseOAuth2[MicrosoftParams]
+	oidcCore
+	tenant string
+}
+
+var (
+	_ Provider        = (*Microsoft)(nil)
+	_ IDTokenVerifier = (*Microsoft)(nil)
+)
+
+// NewMicrosoft returns a client for tenant: a tenant GUID, a verified
+// domain ("contoso.onmicrosoft.com"), or "common" (the default when empty),
+// "organizations" or "consumers". Anything else is ErrInvalidConfig.
+func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Microsoft, error) {
+	if tenant == "" {
+		tenant = "common"
+	}
+	switch {
+	case tenant == "common" || tenant == "organizations" || tenant == "consumers":
+	case guidRE.MatchString(tenant):
+		tenant = strings.ToLower(tenant)
+	case hostnameRE.MatchString(tenant):
+	default:
+		return nil, fmt.Errorf("%w: Microsoft tenant %q must be a GUID, a domain, common, organizations or consumers", ErrInvalidConfig, sanitize(tenant, 100))
+	}
+	base := microsoftLogin + tenant + "/oauth2/v2.0/"
+	b, err := newWithOptions[MicrosoftParams](Config{
+		ClientID:             clientID,
+		ClientSecret:         clientSecret,
+		AuthorizeEndpoint:    base + "authorize",
+		AccessTokenEndpoint:  base + "token",
+		RefreshTokenEndpoint: base + "token",
+		Name:                 "microsoft",
+		DisplayName:          "Microsoft",
+		BaseScopes:           []string{"openid", "email", "profile", "User.Read"},
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+	m := &Microsoft{BaseOAuth2: b, tenant: tenant}
+	m.oidcCore = newOIDCCoreAlgs(&b.cfg, microsoftLogin+"{tenantid}/v2.0", "",
+		remoteKeySet(&b.cfg, microsoftLogin+tenant+"/discovery/v2.0/keys"), []string{"RS256"}, true)
+	m.checkIssuer = m.checkTenant
+	m.subjectClaim = "oid"
+	return m, nil
+}
+
+// AuthCodeURL adds response_mode=query unless extra sets a response_mode;
+// extra itself is not modified.
+func (m *Microsoft) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+	if extra.Get("response_mode") == "" {
+		cp := url.Values{}
+		for k, v := range extra {
+			cp[k] = v
+		}
+		cp.Set("response_mode", "query")
+		extra = cp
+	}
+	return m.BaseOAuth2.AuthCodeURL(redirectURI, opts, extra)
+}
+
+// checkTenant is the issuer check of Microsoft ID tokens (see the file
+// comment).
+func (m *Microsoft) checkTenant(iss string, claims map[string]any) error {
+	tid, _ := claims["tid"].(string)
+	if !guidRE.MatchString(tid) {
+		return errors.New("tid claim is missing or not a GUID")
+	}
+	tid = strings.ToLower(tid)
+	if iss != microsoftLogin+tid+"/v2.0" {
+		return fmt.Errorf("iss %q does not match tenant %q", iss, tid)
+	}
+	switch {
+	case m.tenant == "consumers" && tid != microsoftMSATenant,
+		m.tenant == "organizations" && tid == microsoftMSATenant,
+		guidRE.MatchString(m.tenant) && tid != m.tenant:
+		return fmt.Errorf("tenant %q is not allowed for this client", tid)
+	}
+	return nil
+}
+
+// Profile returns the Graph /me document.
+func (m *Microsoft) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+	var raw json.RawMessage
+	if err := m.apiJSON(ctx, ErrGetProfile, apiRequest{url: microsoftGraphMe, header: bearer(accessToken)}, &raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// IDEmail returns the Graph user id and mail (else the user principal name).
+func (m *Microsoft) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	raw, err := m.Profile(ctx, accessToken)
+	if err != nil {
+		return "", "", asIDEmailError(err)
+	}
+	p, err := decodeBody("application/json", raw)
+	if err != nil {
+		return "", "", &RequestError{Op: ErrGetIDEmail, Err: err}
+	}
+	id, ok := idString(p["id"])
+	if !ok {
+		return "", "", identityError(ErrGetIDEmail, "Graph user id")
+	}
+	email, _ := p["mail"].(string)
+	if email == "" {
+		if upn, _ := p["userPrincipalName"].(string); !strings.Contains(upn, "#EXT#") {
+			email = upn
+		}
+	}
+	return id, email, nil
+}
