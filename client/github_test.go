@@ -33,8 +33,11 @@ type socialRoute struct {
 type socialAPI struct {
 	t      *testing.T
 	routes map[string]socialRoute
-	mu     sync.Mutex
-	seen   []recorded
+	// guard, when set, may replace the route's answer (for instance with a
+	// 401 when the request lacks the expected client credentials).
+	guard func(*http.Request) (socialRoute, bool)
+	mu    sync.Mutex
+	seen  []recorded
 }
 
 func newSocialAPI(t *testing.T, routes map[string]socialRoute) (*socialAPI, *http.Client) {
@@ -53,6 +56,11 @@ func (a *socialAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})
 	a.mu.Unlock()
 	rt, ok := a.routes[key]
+	if a.guard != nil {
+		if g, hit := a.guard(r); hit {
+			rt, ok = g, true
+		}
+	}
 	if !ok {
 		a.t.Errorf("unexpected request %s", key)
 		http.Error(w, "no route", http.StatusTeapot)
