@@ -44,6 +44,12 @@ func (k *testKey) sign(t *testing.T, claims map[string]any) string {
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.kid))
 	require.NoError(t, err)
+	return signWith(t, s, claims)
+}
+
+// signWith returns the compact JWS of claims made by s.
+func signWith(t *testing.T, s jose.Signer, claims map[string]any) string {
+	t.Helper()
 	payload, err := json.Marshal(claims)
 	require.NoError(t, err)
 	jws, err := s.Sign(payload)

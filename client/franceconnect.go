@@ -1,0 +1,108 @@
+// FranceConnect client (FranceConnect "v1" API, the endpoints upstream
+// targets).
+//
+// Follows https://partenaires.franceconnect.gouv.fr/fcp/fournisseur-service
+// (v1): endpoints https://app.franceconnect.gouv.fr/api/v1/{authorize,token,userinfo}
+// (integration: https://fcp.integ01.dev-franceconnect.fr/api/v1/...), issuer
+// the host URL, UserInfo as JSON, ID tokens signed with HS256 keyed by the
+// client secret (v1 publishes no JWKS). The v2 API (signed JWT UserInfo,
+// JWKS, other hosts) is not covered.
+//
+// Default scopes: "openid email". Refresh and revoke: no. PKCE is kept
+// (upstream drops it). A nonce is required: AuthCodeURL without
+// AuthURLOptions.Nonce fails with ErrNonceRequired instead of inventing one
+// the caller could not verify (upstream generates and forgets it); the kit
+// sends one because this client's UsesNonce is true.
+//
+// id: the UserInfo "sub" (an integer sub becomes "42"). email: the UserInfo
+// email. FranceConnect defines no email_verified claim; its email comes from
+// the identity provider's account and is returned as is, so never link
+// accounts by it.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// FranceConnect is the FranceConnect v1 client.
+type FranceConnect struct {
+	*BaseOAuth2[OpenIDParams]
+	oidcCore
+}
+
+var (
+	_ Provider        = (*FranceConnect)(nil)
+	_ IDTokenVerifier = (*FranceConnect)(nil)
+	_ IssuerProvider  = (*FranceConnect)(nil)
+)
+
+// NewFranceConnect returns the production client, or the integration
+// (testing) platform one when integration is true.
+func NewFranceConnect(clientID, clientSecret string, integration bool, opts ...Option) (*FranceConnect, error) {
+	host := "https://app.franceconnect.gouv.fr"
+	if integration {
+		host = "https://fcp.integ01.dev-franceconnect.fr"
+	}
+	b, core, err := newStaticOIDC[OpenIDParams](Config{
+		ClientID:            clientID,
+		ClientSecret:        clientSecret,
+		AuthorizeEndpoint:   host + "/api/v1/authorize",
+		AccessTokenEndpoint: host + "/api/v1/token",
+		Name:                "franceconnect",
+		DisplayName:         "FranceConnect",
+		BaseScopes:          []string{"openid", "email"},
+	}, opts, host, host+"/api/v1/userinfo", func(cfg *Config) oidc.KeySet {
+		return hmacKeySet{secret: []byte(cfg.ClientSecret)}
+	}, []string{"HS256"})
+	if err != nil {
+		return nil, err
+	}
+	core.unverifiedEmail = true
+	return &FranceConnect{BaseOAuth2: b, oidcCore: core}, nil
+}
+
+// Issuer returns the FranceConnect host URL, the iss of its ID tokens.
+func (f *FranceConnect) Issuer() string { return f.issuer }
+
+// AuthorizationURL is BaseOAuth2.AuthorizationURL with a required nonce.
+func (f *FranceConnect) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra OpenIDParams) (string, error) {
+	return f.AuthCodeURL(redirectURI, opts, extra.AuthParams())
+}
+
+// AuthCodeURL fails with ErrNonceRequired when opts.Nonce is empty.
+func (f *FranceConnect) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+	if opts.Nonce == "" {
+		return "", ErrNonceRequired
+	}
+	return f.BaseOAuth2.AuthCodeURL(redirectURI, opts, extra)
+}
+
+// Profile returns the UserInfo document.
+func (f *FranceConnect) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+	raw, _, err := f.userinfo(ctx, &f.cfg, accessToken)
+	return raw, err
+}
+
+// IDEmail returns the UserInfo sub and email.
+func (f *FranceConnect) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	return f.idEmail(ctx, &f.cfg, accessToken)
+}
+
+// hmacKeySet verifies HS256 ID tokens with the client secret, as
+// FranceConnect v1 signs them (go-oidc only ships asymmetric key sets). The
+// algorithm allow-list is go-oidc's (HS256 only for this client).
+type hmacKeySet struct{ secret []byte }
+
+func (k hmacKeySet) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
+	jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.HS256})
+	if err != nil {
+		return nil, err
+	}
+	return jws.Verify(k.secret)
+}

@@ -1,0 +1,96 @@
+// Slack client: "Sign in with Slack" (OpenID Connect).
+//
+// Follows https://api.slack.com/authentication/sign-in-with-slack,
+// https://api.slack.com/methods/openid.connect.token and
+// https://api.slack.com/methods/openid.connect.userInfo: authorize
+// https://slack.com/openid/connect/authorize, token
+// https://slack.com/api/openid.connect.token, UserInfo
+// https://slack.com/api/openid.connect.userInfo, issuer https://slack.com,
+// JWKS https://slack.com/openid/connect/keys.
+//
+// Default scopes: "openid email profile". Refresh: token URL (only with
+// token rotation enabled). Revoke: no (auth.revoke is not RFC 7009).
+// Slack answers errors with HTTP 200 and {"ok":false,"error":"..."}: at the
+// token endpoint the core already turns the error member into an
+// *OAuthError; for UserInfo this file does.
+//
+// id: the UserInfo "sub" (the Slack user id); email: the UserInfo email when
+// email_verified is true.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Slack is the Sign in with Slack client.
+type Slack struct {
+	*BaseOAuth2[OpenIDParams]
+	oidcCore
+}
+
+var (
+	_ Provider        = (*Slack)(nil)
+	_ IDTokenVerifier = (*Slack)(nil)
+	_ IssuerProvider  = (*Slack)(nil)
+)
+
+// NewSlack returns the Slack client.
+func NewSlack(clientID, clientSecret string, opts ...Option) (*Slack, error) {
+	const token = "https://slack.com/api/openid.connect.token"
+	b, core, err := newStaticOIDC[OpenIDParams](Config{
+		ClientID:             clientID,
+		ClientSecret:         clientSecret,
+		AuthorizeEndpoint:    "https://slack.com/openid/connect/authorize",
+		AccessTokenEndpoint:  token,
+		RefreshTokenEndpoint: token,
+		Name:                 "slack",
+		DisplayName:          "Slack",
+		BaseScopes:           []string{"openid", "email", "profile"},
+	}, opts, "https://slack.com", "https://slack.com/api/openid.connect.userInfo",
+		jwksAt("https://slack.com/openid/connect/keys"), []string{"RS256"})
+	if err != nil {
+		return nil, err
+	}
+	return &Slack{BaseOAuth2: b, oidcCore: core}, nil
+}
+
+// Issuer returns https://slack.com.
+func (s *Slack) Issuer() string { return s.issuer }
+
+// Profile returns the UserInfo document; {"ok":false} is an *OAuthError
+// (HTTP 200) under ErrGetProfile.
+func (s *Slack) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+	raw, m, err := s.userinfo(ctx, &s.cfg, accessToken)
+	if err != nil {
+		return nil, err
+	}
+	if err := slackError(m); err != nil {
+		return nil, err
+	}
+	return raw, nil
+}
+
+// IDEmail returns the UserInfo sub and verified email.
+func (s *Slack) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	_, m, err := s.userinfo(ctx, &s.cfg, accessToken)
+	if err == nil {
+		err = slackError(m)
+	}
+	if err != nil {
+		return "", "", asIDEmailError(err)
+	}
+	return s.idEmailFrom(m)
+}
+
+func slackError(m map[string]any) error {
+	if ok, isBool := m["ok"].(bool); !isBool || ok {
+		return nil
+	}
+	oe := oauthErrorFrom(200, m)
+	if oe == nil {
+		oe = &OAuthError{StatusCode: 200, Code: "ok_false"}
+	}
+	return &RequestError{Op: ErrGetProfile, Err: oe}
+}
