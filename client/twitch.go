@@ -1,0 +1,216 @@
+// Twitch client (not in upstream).
+//
+// Follows https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-grant-flow,
+// https://dev.twitch.tv/docs/authentication/refresh-tokens/,
+// https://dev.twitch.tv/docs/authentication/revoke-tokens/ and
+// https://dev.twitch.tv/docs/api/reference/#get-users.
+//
+// Default scopes: "user:read:email" (the only one a login needs). Refresh:
+// yes, at the token URL. Revoke: yes; Twitch takes client_id and token only,
+// so the secret is not sent there.
+//
+// id: data[0].id of GET /helix/users, an exact decimal string. email:
+// data[0].email, which Twitch only returns when verified and only with the
+// user:read:email scope; "" otherwise.
+//
+// Twitch's token responses carry scope as a JSON array, not the RFC 6749
+// space-separated string; the client joins it before building the Token.
+
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+const (
+	twitchAuthorizeURL = "https://id.twitch.tv/oauth2/authorize"
+	twitchTokenURL     = "https://id.twitch.tv/oauth2/token"
+	twitchRevokeURL    = "https://id.twitch.tv/oauth2/revoke"
+	twitchUsersURL     = "https://api.twitch.tv/helix/users"
+)
+
+// TwitchParams are Twitch's extra authorization parameters.
+type TwitchParams struct {
+	// ForceVerify makes Twitch ask the user to authorize again even when
+	// they already did, so they can switch accounts.
+	ForceVerify bool
+}
+
+// AuthParams implements Params.
+func (p TwitchParams) AuthParams() url.Values {
+	v := url.Values{}
+	if p.ForceVerify {
+		v.Set("force_verify", "true")
+	}
+	return v
+}
+
+// Twitch is the Twitch provider client.
+type Twitch struct {
+	*BaseOAuth2[TwitchParams]
+}
+
+var _ Provider = (*Twitch)(nil)
+
+// NewTwitch returns a Twitch client (name "twitch", display name "Twitch").
+// It does no I/O.
+func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
+	b, err := newWithOptions[TwitchParams](Config{
+		ClientID:                     clientID,
+		ClientSecret:                 clientSecret,
+		AuthorizeEndpoint:            twitchAuthorizeURL,
+		AccessTokenEndpoint:          twitchTokenURL,
+		RefreshTokenEndpoint:         twitchTokenURL,
+		RevokeTokenEndpoint:          twitchRevokeURL,
+		Name:                         "twitch",
+		DisplayName:                  "Twitch",
+		BaseScopes:                   []string{"user:read:email"},
+		TokenEndpointAuthMethod:      ClientSecretPost,
+		RevocationEndpointAuthMethod: ClientSecretPost,
+	}, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Twitch{b}, nil
+}
+
+// AccessToken exchanges an authorization code, accepting Twitch's array
+// scope.
+func (c *Twitch) AccessToken(ctx context.Context, code, redirectURI, codeVerifier string) (*Token, error) {
+	form := url.Values{
+		"grant_type":   {"authorization_code"},
+		"code":         {code},
+		"redirect_uri": {redirectURI},
+	}
+	if codeVerifier != "" {
+		form.Set("code_verifier", codeVerifier)
+	}
+	return c.twitchToken(ctx, ErrGetAccessToken, form)
+}
+
+// RefreshToken uses a refresh token, accepting Twitch's array scope. Twitch
+// rotates refresh tokens; the old one is kept only if none comes back.
+func (c *Twitch) RefreshToken(ctx context.Context, refreshToken string) (*Token, error) {
+	form := url.Values{
+		"grant_type":    {"refresh_token"},
+		"refresh_token": {refreshToken},
+	}
+	t, err := c.twitchToken(ctx, ErrRefreshToken, form)
+	if err != nil {
+		return nil, err
+	}
+	if t.RefreshToken == "" {
+		t.RefreshToken = refreshToken
+	}
+	return t, nil
+}
+
+func (c *Twitch) twitchToken(ctx context.Context, op error, form url.Values) (*Token, error) {
+	req, err := c.formRequest(ctx, c.cfg.AccessTokenEndpoint, form, c.cfg.TokenEndpointAuthMethod)
+	if err != nil {
+		return nil, &RequestError{Op: op, Err: err}
+	}
+	res, err := c.send(req, op)
+	if err != nil {
+		return nil, err
+	}
+	m, err := parseTokenBody(res.status, res.contentType, res.body)
+	if err != nil {
+		var oe *OAuthError
+		if errors.As(err, &oe) {
+			return nil, &RequestError{Op: op, Err: err}
+		}
+		return nil, unusableResponse(op, err, res)
+	}
+	if arr, ok := m["scope"].([]any); ok {
+		parts := make([]string, 0, len(arr))
+		for _, s := range arr {
+			if str, ok := s.(string); ok && str != "" {
+				parts = append(parts, str)
+			}
+		}
+		m["scope"] = strings.Join(parts, " ")
+	}
+	t, err := tokenFromFields(m, c.cfg.Now())
+	if err != nil {
+		return nil, unusableResponse(op, err, res)
+	}
+	return t, nil
+}
+
+// RevokeToken revokes a token with the client_id and token parameters
+// Twitch documents; the client secret is not sent. tokenTypeHint is ignored
+// by Twitch but sent when non-empty, as RFC 7009 allows.
+func (c *Twitch) RevokeToken(ctx context.Context, token, tokenTypeHint string) error {
+	form := url.Values{"client_id": {c.cfg.ClientID}, "token": {token}}
+	if tokenTypeHint != "" {
+		form.Set("token_type_hint", tokenTypeHint)
+	}
+	// No auth method: the form already carries the client id.
+	req, err := c.formRequest(ctx, c.cfg.RevokeTokenEndpoint, form, "")
+	if err != nil {
+		return &RequestError{Op: ErrRevokeToken, Err: err}
+	}
+	_, err = c.send(req, ErrRevokeToken)
+	return err
+}
+
+func (c *Twitch) usersRequest(accessToken string) apiRequest {
+	h := bearer(accessToken)
+	h.Set("Client-Id", c.cfg.ClientID)
+	return apiRequest{url: twitchUsersURL, header: h}
+}
+
+type twitchUsers struct {
+	Data []json.RawMessage `json:"data"`
+}
+
+// Profile returns the user object (data[0]) of GET /helix/users.
+func (c *Twitch) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+	return c.user(ctx, ErrGetProfile, accessToken)
+}
+
+func (c *Twitch) user(ctx context.Context, op error, accessToken string) (json.RawMessage, error) {
+	var page twitchUsers
+	if err := c.apiJSON(ctx, op, c.usersRequest(accessToken), &page); err != nil {
+		return nil, err
+	}
+	if len(page.Data) == 0 {
+		return nil, identityError(op, "twitch /helix/users returned no user")
+	}
+	if err := socialCheckObject(op, page.Data[0]); err != nil {
+		return nil, err
+	}
+	return page.Data[0], nil
+}
+
+// IDEmail returns data[0].id and data[0].email ("" when absent).
+func (c *Twitch) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	raw, err := c.user(ctx, ErrGetIDEmail, accessToken)
+	if err != nil {
+		return "", "", err
+	}
+	var u struct {
+		ID    any `json:"id"`
+		Email any `json:"email"`
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	if err := dec.Decode(&u); err != nil {
+		return "", "", &RequestError{Op: ErrGetIDEmail, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
+	}
+	id, ok := idString(u.ID)
+	if !ok {
+		return "", "", identityError(ErrGetIDEmail, "twitch user has no usable id")
+	}
+	email, _ := u.Email.(string)
+	if strings.TrimSpace(email) == "" {
+		email = ""
+	}
+	return id, email, nil
+}
