@@ -107,7 +107,7 @@ func appleSecretClaims(t *testing.T, body string, pub *ecdsa.PublicKey) (jose.He
 	t.Helper()
 	form, err := url.ParseQuery(body)
 	require.NoError(t, err)
-	jws, err := jose.ParseSigned(form.Get("client_secret"), []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(form.Get("client_secret"), []jose.SignatureAlgorithm{jose.ES256})
 	require.NoError(t, err)
 	payload, err := jws.Verify(pub)
 	require.NoError(t, err)

@@ -100,7 +100,7 @@ func (f *FranceConnect) IDEmail(ctx context.Context, accessToken string) (string
 type hmacKeySet struct{ secret []byte }
 
 func (k hmacKeySet) VerifySignature(_ context.Context, jwt string) ([]byte, error) {
-	jws, err := jose.ParseSigned(jwt, []jose.SignatureAlgorithm{jose.HS256})
+	jws, err := jose.ParseSignedCompact(jwt, []jose.SignatureAlgorithm{jose.HS256})
 	if err != nil {
 		return nil, err
 	}
