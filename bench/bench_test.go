@@ -1,0 +1,182 @@
+package bench
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"testing"
+
+	"golang.org/x/oauth2"
+)
+
+// Each benchmark runs its contenders as sub-benchmarks on identical work;
+// handlers are called in process with a reusable ResponseWriter, and every
+// call to the provider goes over loopback HTTP to the one fake provider.
+
+// BenchmarkProtected: a signed-in request to a protected page.
+func BenchmarkProtected(b *testing.B) {
+	b.Run("scs-floor", func(b *testing.B) {
+		a := newKitApp(b, newMemstore(), redirectURL)
+		runProtected(b, a.floor, newRequest("/profile", a.signedIn(b)))
+	})
+	b.Run("oauthkit", func(b *testing.B) {
+		a := newKitApp(b, newMemstore(), redirectURL)
+		runProtected(b, a.protected, newRequest("/profile", a.signedIn(b)))
+	})
+	b.Run("gorilla-hand", func(b *testing.B) {
+		// The cookie a gologin, gothic or x/oauth2 app holds after login.
+		h := newHandApp()
+		c := callbackOnce(b, h.callback, h.startLogin, "/auth/bench/callback?", true)
+		runProtected(b, requireGorillaUser(h.store, http.HandlerFunc(gorillaProfile)), newRequest("/profile", c))
+	})
+}
+
+func runProtected(b *testing.B, h http.Handler, req *http.Request) {
+	w := newSink()
+	if err := serve(h, w, req, http.StatusOK); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := serve(h, w, req, http.StatusOK); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLoginStart: a new browser asks to log in and is redirected to the
+// provider. The state-B metric is what the contender keeps per pending
+// login: for oauthkit the scs-encoded session in the store (server side),
+// for the peers the cookie sent to the browser.
+func BenchmarkLoginStart(b *testing.B) {
+	b.Run("oauthkit", func(b *testing.B) {
+		a := newKitApp(b, newMemstore(), redirectURL)
+		c, _ := a.startLogin(b)
+		runLogin(b, a.login, newRequest("/auth/bench/login?next=/profile"), http.StatusFound, a.storedBytes(b, c))
+	})
+	b.Run("gologin", func(b *testing.B) {
+		a := newGologinApp()
+		c, _ := a.startLogin(b)
+		runLogin(b, a.login, newRequest("/auth/bench/login"), http.StatusFound, len(c.Value))
+	})
+	b.Run("gothic", func(b *testing.B) {
+		c, _ := gothicStartLogin(b)
+		runLogin(b, gothicLogin, newRequest("/auth/login?provider="+gothicProvider), http.StatusTemporaryRedirect, len(c.Value))
+	})
+	b.Run("xoauth2-hand", func(b *testing.B) {
+		a := newHandApp()
+		c, _ := a.startLogin(b)
+		runLogin(b, a.login, newRequest("/auth/bench/login"), http.StatusFound, len(c.Value))
+	})
+}
+
+func runLogin(b *testing.B, h http.Handler, req *http.Request, want int, stateBytes int) {
+	w := newSink()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := serve(h, w, req, want); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(stateBytes), "state-B") // after the loop: ResetTimer drops metrics
+}
+
+// BenchmarkCallback: the provider redirects back; state check, code
+// exchange, one user API call, session write, redirect. session-B is the
+// signed-in session: scs-encoded bytes in the store for oauthkit, the
+// gorilla cookie for the peers.
+func BenchmarkCallback(b *testing.B) {
+	b.Run("oauthkit", func(b *testing.B) {
+		a := newKitApp(b, newMemstore(), redirectURL)
+		sessionBytes := a.storedBytes(b, a.signedIn(b))
+		reqs := a.callbackRequests(b, b.N) // one pending login per callback: states are single-use
+		w := newSink()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			if err := serve(a.callback, w, reqs[i], http.StatusFound); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(sessionBytes), "session-B")
+	})
+	b.Run("gologin", func(b *testing.B) {
+		a := newGologinApp()
+		runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
+	})
+	b.Run("gothic", func(b *testing.B) {
+		runCallback(b, gothicCallback, gothicStartLogin, "/auth/callback?provider="+gothicProvider+"&", false)
+	})
+	b.Run("xoauth2-hand", func(b *testing.B) {
+		a := newHandApp()
+		runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
+	})
+}
+
+// runCallback replays one started login's callback: the peers keep their
+// flow state in the browser, so the same request is valid every time.
+func runCallback(b *testing.B, h http.Handler, start func(testing.TB) (*http.Cookie, string), prefix string, ctxClient bool) {
+	c := callbackOnce(b, h, start, prefix, ctxClient)
+	flow, state := start(b)
+	req := newRequest(prefix+"code="+benchCode+"&state="+url.QueryEscape(state), flow)
+	if ctxClient {
+		req = withClient(req)
+	}
+	w := newSink()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := serve(h, w, req, http.StatusFound); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(len(c.Value)), "session-B")
+}
+
+// callbackOnce completes one login with a peer and returns its signed-in
+// gorilla cookie.
+func callbackOnce(tb testing.TB, h http.Handler, start func(testing.TB) (*http.Cookie, string), prefix string, ctxClient bool) *http.Cookie {
+	tb.Helper()
+	flow, state := start(tb)
+	req := newRequest(prefix+"code="+benchCode+"&state="+url.QueryEscape(state), flow)
+	if ctxClient {
+		req = withClient(req)
+	}
+	w := newRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusFound {
+		tb.Fatalf("callback: %d %s", w.Code, w.Body)
+	}
+	return cookieNamed(tb, w, appSession)
+}
+
+// BenchmarkTokenExchange: the code exchange alone, same endpoint, same
+// client authentication (client_secret_post), both sending a PKCE verifier.
+func BenchmarkTokenExchange(b *testing.B) {
+	verifier := oauth2.GenerateVerifier()
+	b.Run("client", func(b *testing.B) {
+		c := newClient(b, fp.httpClient())
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if _, err := c.AccessToken(ctx, benchCode, redirectURL, verifier); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("xoauth2", func(b *testing.B) {
+		conf := fp.oauth2Config(redirectURL)
+		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
+		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, fp.httpClient())
+		b.ReportAllocs()
+		b.ResetTimer()
+		for range b.N {
+			if _, err := conf.Exchange(ctx, benchCode, oauth2.VerifierOption(verifier)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
