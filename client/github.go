@@ -26,7 +26,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -179,27 +178,4 @@ func (c *GitHub) IDEmail(ctx context.Context, accessToken string) (string, strin
 func socialTrue(v any) bool {
 	b, ok := v.(bool)
 	return ok && b
-}
-
-// socialProfile performs a user-API call whose answer must be a JSON object and
-// returns it unchanged, for the Profile methods of the provider clients.
-func socialProfile[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, error) {
-	var raw json.RawMessage
-	if err := c.apiJSON(ctx, op, r, &raw); err != nil {
-		return nil, err
-	}
-	if err := socialCheckObject(op, raw); err != nil {
-		return nil, err
-	}
-	return raw, nil
-}
-
-// socialCheckObject rejects JSON values other than an object (null, arrays,
-// scalars), which no user API answers on success.
-func socialCheckObject(op error, raw json.RawMessage) error {
-	s := strings.TrimSpace(string(raw))
-	if !strings.HasPrefix(s, "{") {
-		return &RequestError{Op: op, Err: fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)}
-	}
-	return nil
 }

@@ -14,7 +14,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -145,19 +144,4 @@ func (k *Kakao) IDEmail(ctx context.Context, accessToken string) (string, string
 		email = ""
 	}
 	return id, email, nil
-}
-
-// fetchUserObject performs a user-API call whose answer must be a JSON
-// object, and returns it both raw (for Profile) and decoded with json.Number
-// (for IDEmail). A 2xx answer that is not an object is ErrInvalidResponse.
-func fetchUserObject[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, map[string]any, error) {
-	var raw json.RawMessage
-	if err := c.apiJSON(ctx, op, r, &raw); err != nil {
-		return nil, nil, err
-	}
-	m, err := decodeBody("application/json", raw)
-	if err != nil {
-		return nil, nil, &RequestError{Op: op, Err: fmt.Errorf("%w: user API answer is not a JSON object", ErrInvalidResponse)}
-	}
-	return raw, m, nil
 }

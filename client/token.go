@@ -193,7 +193,7 @@ func tokenFromFields(m map[string]any, now time.Time) (*Token, error) {
 	if t.RefreshToken, err = optString(m, "refresh_token"); err != nil {
 		return nil, err
 	}
-	if t.Scope, err = optString(m, "scope"); err != nil {
+	if t.Scope, err = scopeString(m["scope"]); err != nil {
 		return nil, err
 	}
 	if t.IDToken, err = optString(m, "id_token"); err != nil {
@@ -208,6 +208,30 @@ func tokenFromFields(m map[string]any, now time.Time) (*Token, error) {
 	}
 	t.Raw = raw
 	return t, nil
+}
+
+// scopeString accepts the RFC 6749 space-separated string, and the JSON
+// array of strings some providers (Twitch) send instead.
+func scopeString(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case []any:
+		parts := make([]string, 0, len(x))
+		for _, s := range x {
+			str, ok := s.(string)
+			if !ok {
+				return "", fmt.Errorf("%w: scope array holds a non-string", ErrInvalidResponse)
+			}
+			if str != "" {
+				parts = append(parts, str)
+			}
+		}
+		return strings.Join(parts, " "), nil
+	}
+	return "", fmt.Errorf("%w: scope is not a string", ErrInvalidResponse)
 }
 
 func optString(m map[string]any, key string) (string, error) {

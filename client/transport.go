@@ -166,3 +166,34 @@ func asIDEmailError(err error) error {
 	}
 	return err
 }
+
+// fetchUserObject performs a user-API call whose answer must be a JSON
+// object, and returns it both raw (for Profile) and decoded with json.Number
+// (for IDEmail). A 2xx answer that is not an object is ErrInvalidResponse.
+func fetchUserObject[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, map[string]any, error) {
+	var raw json.RawMessage
+	if err := c.apiJSON(ctx, op, r, &raw); err != nil {
+		return nil, nil, err
+	}
+	m, err := decodeBody("application/json", raw)
+	if err != nil {
+		return nil, nil, &RequestError{Op: op, Err: fmt.Errorf("%w: user API answer is not a JSON object", ErrInvalidResponse)}
+	}
+	return raw, m, nil
+}
+
+// socialProfile is fetchUserObject for Profile methods, which return the
+// document unchanged.
+func socialProfile[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, error) {
+	raw, _, err := fetchUserObject(ctx, c, op, r)
+	return raw, err
+}
+
+// socialCheckObject rejects JSON values other than an object (null, arrays,
+// scalars), which no user API answers on success.
+func socialCheckObject(op error, raw json.RawMessage) error {
+	if _, err := decodeBody("application/json", raw); err != nil {
+		return &RequestError{Op: op, Err: fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)}
+	}
+	return nil
+}

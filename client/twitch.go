@@ -21,7 +21,6 @@ package client
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -77,70 +76,6 @@ func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
 		return nil, err
 	}
 	return &Twitch{b}, nil
-}
-
-// AccessToken exchanges an authorization code, accepting Twitch's array
-// scope.
-func (c *Twitch) AccessToken(ctx context.Context, code, redirectURI, codeVerifier string) (*Token, error) {
-	form := url.Values{
-		"grant_type":   {"authorization_code"},
-		"code":         {code},
-		"redirect_uri": {redirectURI},
-	}
-	if codeVerifier != "" {
-		form.Set("code_verifier", codeVerifier)
-	}
-	return c.twitchToken(ctx, ErrGetAccessToken, form)
-}
-
-// RefreshToken uses a refresh token, accepting Twitch's array scope. Twitch
-// rotates refresh tokens; the old one is kept only if none comes back.
-func (c *Twitch) RefreshToken(ctx context.Context, refreshToken string) (*Token, error) {
-	form := url.Values{
-		"grant_type":    {"refresh_token"},
-		"refresh_token": {refreshToken},
-	}
-	t, err := c.twitchToken(ctx, ErrRefreshToken, form)
-	if err != nil {
-		return nil, err
-	}
-	if t.RefreshToken == "" {
-		t.RefreshToken = refreshToken
-	}
-	return t, nil
-}
-
-func (c *Twitch) twitchToken(ctx context.Context, op error, form url.Values) (*Token, error) {
-	req, err := c.formRequest(ctx, c.cfg.AccessTokenEndpoint, form, c.cfg.TokenEndpointAuthMethod)
-	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
-	}
-	res, err := c.send(req, op)
-	if err != nil {
-		return nil, err
-	}
-	m, err := parseTokenBody(res.status, res.contentType, res.body)
-	if err != nil {
-		var oe *OAuthError
-		if errors.As(err, &oe) {
-			return nil, &RequestError{Op: op, Err: err}
-		}
-		return nil, unusableResponse(op, err, res)
-	}
-	if arr, ok := m["scope"].([]any); ok {
-		parts := make([]string, 0, len(arr))
-		for _, s := range arr {
-			if str, ok := s.(string); ok && str != "" {
-				parts = append(parts, str)
-			}
-		}
-		m["scope"] = strings.Join(parts, " ")
-	}
-	t, err := tokenFromFields(m, c.cfg.Now())
-	if err != nil {
-		return nil, unusableResponse(op, err, res)
-	}
-	return t, nil
 }
 
 // RevokeToken revokes a token with the client_id and token parameters
