@@ -3,7 +3,10 @@ package oauthkit_test
 import (
 	"io"
 	"net/http"
+	"net/url"
 	"testing"
+
+	"github.com/oauthkit/oauthkit"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,4 +58,51 @@ func TestFullLoginFlow(t *testing.T) {
 	assert.EqualValues(t, 1, a.as.revokeHits.Load())
 	res = a.get(b, "/profile")
 	assert.Equal(t, http.StatusFound, res.StatusCode, "signed out")
+}
+
+// formPostProvider is the fake AS's client, declaring form_post like Apple.
+type formPostProvider struct{ *testProvider }
+
+func (formPostProvider) UsesFormPost() bool { return true }
+
+func TestFormPostCallbackBecomesGET(t *testing.T) {
+	var a *app
+	a = newApp(t, func(c *oauthkit.Config) {
+		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*testProvider)}
+	})
+	b := a.browser()
+	cb, err := url.Parse(a.approve(a.startLogin(b, "/auth/test/login?next=/profile")))
+	require.NoError(t, err)
+
+	// The provider's cross-site POST: no cookie would be sent with it, so it
+	// must not be processed, only turned into a same-callback GET.
+	post := &http.Client{Transport: b.Transport, CheckRedirect: b.CheckRedirect}
+	res, err := post.PostForm(a.srv.URL+"/auth/test/callback", url.Values{
+		"code": cb.Query()["code"], "state": cb.Query()["state"], "user": {`{"name":{}}`},
+	})
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	loc, err := url.Parse(res.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/auth/test/callback", loc.Path)
+	assert.Equal(t, cb.Query().Get("code"), loc.Query().Get("code"))
+	assert.Empty(t, loc.Query().Get("user"), "only authorization-response parameters are carried")
+	assert.EqualValues(t, 0, a.as.tokenHits.Load(), "the POST itself exchanges nothing")
+
+	res = a.get(b, loc.RequestURI())
+	require.Equal(t, http.StatusFound, res.StatusCode, "err: %v", a.lastErr())
+	assert.Equal(t, "/profile", res.Header.Get("Location"))
+	assert.EqualValues(t, 1, a.as.tokenHits.Load())
+}
+
+func TestCallbackPOSTRefusedWithoutFormPost(t *testing.T) {
+	a := newApp(t)
+	b := a.browser()
+	res, err := b.PostForm(a.srv.URL+"/auth/test/callback", url.Values{"code": {"c"}, "state": {"s"}})
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+	assert.Equal(t, http.MethodGet, res.Header.Get("Allow"))
+	assert.ErrorIs(t, a.lastErr(), oauthkit.ErrMethodNotAllowed)
 }

@@ -78,6 +78,11 @@ type Provider struct {
 	// RequireIssuer rejects callbacks without iss (set it when the provider
 	// advertises authorization_response_iss_parameter_supported).
 	RequireIssuer bool
+	// FormPost makes the callback accept the provider's response_mode=form_post
+	// POST (Sign in with Apple) by turning it into a GET of itself (303), on
+	// which the SameSite=Lax session cookie is sent. Default: true for
+	// clients that report UsesFormPost.
+	FormPost bool
 }
 
 // Config configures a Kit. Sessions and at least one Provider are required.
@@ -200,6 +205,9 @@ func New(cfg Config) (*Kit, error) {
 		}
 		if p.RequireIssuer && p.Issuer == "" {
 			return nil, fmt.Errorf("oauthkit: provider %q requires iss but has no issuer", name)
+		}
+		if fp, ok := p.Client.(interface{ UsesFormPost() bool }); ok && fp.UsesFormPost() {
+			p.FormPost = true
 		}
 		ps := &providerState{Provider: p, name: name}
 		if v, ok := p.Client.(client.IDTokenVerifier); ok {

@@ -144,6 +144,10 @@ func parseAppleKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
 // Issuer returns https://appleid.apple.com.
 func (a *Apple) Issuer() string { return a.issuer }
 
+// UsesFormPost reports that Apple may answer with response_mode=form_post,
+// so the kit's callback must accept that POST.
+func (a *Apple) UsesFormPost() bool { return true }
+
 // AuthorizationURL is AuthCodeURL with typed parameters.
 func (a *Apple) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra AppleParams) (string, error) {
 	return a.AuthCodeURL(redirectURI, opts, extra.AuthParams())
