@@ -79,6 +79,10 @@ func (k *Kit) CallbackHandler(provider string) http.Handler {
 			k.fail(w, r, provider, ErrUnknownProvider)
 			return
 		}
+		if r.Method == http.MethodPost && p.FormPost {
+			k.formPostToGet(w, r, p)
+			return
+		}
 		if r.Method != http.MethodGet {
 			w.Header().Set("Allow", http.MethodGet)
 			k.fail(w, r, provider, ErrMethodNotAllowed)
@@ -91,6 +95,30 @@ func (k *Kit) CallbackHandler(provider string) http.Handler {
 		}
 		http.Redirect(w, r, dest, http.StatusFound)
 	})
+}
+
+// formPostParams are the authorization-response parameters carried over
+// from a form_post body; anything else in the body is dropped.
+var formPostParams = []string{"code", "state", "iss", "error", "error_description", "error_uri"}
+
+// formPostToGet answers a response_mode=form_post callback (Sign in with
+// Apple) with a 303 to the same callback as a GET. The provider's cross-site
+// POST does not carry a SameSite=Lax session cookie, the top-level GET that
+// follows does; all validation then happens on the GET as usual.
+func (k *Kit) formPostToGet(w http.ResponseWriter, r *http.Request, p *providerState) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxQueryLen)
+	if err := r.ParseForm(); err != nil {
+		k.fail(w, r, p.name, wrap(ErrInvalidCallback, errors.New("malformed form_post body")))
+		return
+	}
+	q := url.Values{}
+	for _, key := range formPostParams {
+		if vs, ok := r.PostForm[key]; ok {
+			q[key] = vs
+		}
+	}
+	u, _ := url.Parse(p.RedirectURL) // validated by New
+	http.Redirect(w, r, u.EscapedPath()+"?"+q.Encode(), http.StatusSeeOther)
 }
 
 // callback is the callback logic; it returns where to send the user.
@@ -194,9 +222,11 @@ func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, t
 		}
 	case err != nil:
 		return nil, wrap(ErrIdentity, err)
-	case claims != nil && claims.Subject != id:
+	default:
 		// OIDC Core §5.3.2: the UserInfo sub must match the ID token's.
-		return nil, wrap(ErrIdentity, errors.New("userinfo sub differs from ID token sub"))
+		if err := client.CheckSubject(claims, id); err != nil {
+			return nil, wrap(ErrIdentity, err)
+		}
 	}
 	if id == "" {
 		return nil, wrap(ErrIdentity, client.ErrMissingID)
