@@ -131,8 +131,14 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrInvalidCallback, errors.New("malformed query"))
 	}
 	state, err := single(q, "state", maxStateLen)
-	if err != nil || state == "" {
-		return "", wrap(ErrInvalidCallback, errors.New("state missing, repeated or too long"))
+	if err != nil || state == "" || !vschar(state) {
+		return "", wrap(ErrInvalidCallback, errors.New("state missing, repeated, too long or not VSCHAR"))
+	}
+	// The code is bounded before the state lookup too, so an oversized,
+	// repeated or malformed code cannot consume the pending login.
+	code, err := single(q, "code", maxCodeLen)
+	if err != nil || !vschar(code) {
+		return "", wrap(ErrInvalidCallback, errors.New("code repeated, too long or not VSCHAR"))
 	}
 	now := k.cfg.Now()
 	pl, ok, err := k.takePending(ctx, state)
@@ -164,8 +170,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		desc, _ := single(q, "error_description", 1024)
 		return "", &ProviderError{Provider: p.name, Code: errorCode(code), Description: desc}
 	}
-	code, err := single(q, "code", maxCodeLen)
-	if err != nil || code == "" {
+	if code == "" {
 		return "", ErrMissingCode
 	}
 
@@ -267,6 +272,17 @@ func errorCode(s string) string {
 		}
 	}
 	return s
+}
+
+// vschar reports whether s is in the RFC 6749 Appendix A VSCHAR alphabet
+// (%x20-7E) that state and code values are made of.
+func vschar(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // single returns the only value of key; a repeated or oversized parameter is

@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,7 +43,9 @@ type fakeAS struct {
 
 	// tokenHandler, when set, replaces the token endpoint (fault injection).
 	tokenHandler http.HandlerFunc
-	expiresIn    int
+	// revokeHandler, when set, replaces the revocation endpoint.
+	revokeHandler http.HandlerFunc
+	expiresIn     int
 }
 
 type fakeUser struct {
@@ -77,6 +81,9 @@ func newFakeAS(t *testing.T) *fakeAS {
 		as.revokeHits.Add(1)
 		_ = r.ParseForm()
 		as.lastRevoked.Store(r.PostForm.Get("token"))
+		if h := as.revokeHandler; h != nil {
+			h(w, r)
+		}
 	})
 	as.srv = httptest.NewServer(mux)
 	t.Cleanup(as.srv.Close)
@@ -94,7 +101,12 @@ func (as *fakeAS) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	code := client.GenerateState()
 	as.mu.Lock()
-	as.codes[code] = grant{challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri"), user: as.user}
+	user := as.user
+	// approveAs picks the user per request, for concurrent distinct users.
+	if id, email, ok := strings.Cut(r.Header.Get("X-Fake-User"), "|"); ok {
+		user = fakeUser{ID: id, Email: email}
+	}
+	as.codes[code] = grant{challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri"), user: user}
 	as.mu.Unlock()
 	back, _ := url.Parse(q.Get("redirect_uri"))
 	bq := url.Values{"code": {code}, "state": {q.Get("state")}}
@@ -336,10 +348,20 @@ func (a *app) startLogin(b *http.Client, path string) *url.URL {
 // the callback path+query it redirects the browser to.
 func (a *app) approve(authURL *url.URL) string {
 	a.t.Helper()
+	return a.approveAs(authURL, fakeUser{})
+}
+
+// approveAs is approve for a given user (zero: the fake AS's current user).
+func (a *app) approveAs(authURL *url.URL, u fakeUser) string {
+	a.t.Helper()
 	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
 		return http.ErrUseLastResponse
 	}}
-	res, err := noFollow.Do(mustReq(a.t, http.MethodGet, authURL.String()))
+	req := mustReq(a.t, http.MethodGet, authURL.String())
+	if u.ID != "" {
+		req.Header.Set("X-Fake-User", u.ID+"|"+u.Email)
+	}
+	res, err := noFollow.Do(req)
 	require.NoError(a.t, err)
 	res.Body.Close()
 	require.Equal(a.t, http.StatusFound, res.StatusCode)
@@ -380,3 +402,113 @@ func (a *app) sessionCookie(b *http.Client) string {
 	}
 	return ""
 }
+
+// withProvider adds a second provider named name, backed by its own fake
+// AS, mounted at /auth/<name>/{login,callback}.
+func withProvider(t *testing.T, name string) (appOption, *fakeAS) {
+	as := newFakeAS(t)
+	return func(cfg *oauthkit.Config) {
+		base := strings.TrimSuffix(cfg.Providers[0].RedirectURL, "/auth/test/callback")
+		cfg.Providers = append(cfg.Providers, oauthkit.Provider{
+			Client:      as.provider(t, name),
+			RedirectURL: base + "/auth/" + name + "/callback",
+		})
+	}, as
+}
+
+// syncBuffer is an io.Writer safe for concurrent use, for captured logs.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.buf.String() }
+
+// withLogs sends the kit's log records, as text, to buf.
+func withLogs(buf *syncBuffer) appOption {
+	return func(cfg *oauthkit.Config) {
+		cfg.Logger = slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+}
+
+// do sends one request from b and returns the response with its body read.
+func (a *app) do(b *http.Client, method, path string, hdr http.Header) (*http.Response, string) {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.srv.URL+path, nil)
+	require.NoError(a.t, err)
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	res, err := b.Do(req)
+	require.NoError(a.t, err)
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.NoError(a.t, err)
+	return res, string(body)
+}
+
+// takeErr returns the error the kit handed to the error handler for the
+// last failed request, failing the test when there was none.
+func (a *app) takeErr() error {
+	a.t.Helper()
+	err := a.lastErr()
+	require.Error(a.t, err, "the error handler was not called")
+	return err
+}
+
+// drainErrs empties the captured errors and returns how many there were.
+func (a *app) drainErrs() int {
+	n := 0
+	for a.lastErr() != nil {
+		n++
+	}
+	return n
+}
+
+// signedIn reports whether b's session holds a user, by asking a
+// RequireAuth page.
+func (a *app) signedIn(b *http.Client) bool {
+	a.t.Helper()
+	res := a.get(b, "/profile")
+	return res.StatusCode == http.StatusOK
+}
+
+// session decodes the stored session behind b's cookie (nil if none).
+func (a *app) session(b *http.Client) map[string]any {
+	a.t.Helper()
+	return a.sessionByToken(a.sessionCookie(b))
+}
+
+func (a *app) sessionByToken(token string) map[string]any {
+	a.t.Helper()
+	if token == "" {
+		return nil
+	}
+	raw, found, err := a.sm.Store.Find(token)
+	require.NoError(a.t, err)
+	if !found {
+		return nil
+	}
+	_, values, err := a.sm.Codec.Decode(raw)
+	require.NoError(a.t, err)
+	return values
+}
+
+// pending counts the pending logins stored in b's session.
+func (a *app) pending(b *http.Client) int {
+	a.t.Helper()
+	v, ok := a.session(b)["oauthkit.pending"]
+	if !ok {
+		return 0
+	}
+	return reflect.ValueOf(v).Len()
+}
+
+// stateOf returns the state of an authorization URL.
+func stateOf(authURL *url.URL) string { return authURL.Query().Get("state") }

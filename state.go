@@ -146,7 +146,8 @@ const maxReturnTo = 2048
 // ("/x/y?z"), and false otherwise. It rejects scheme-relative ("//host") and
 // backslash ("/\host") forms, schemes, hosts, control characters and their
 // percent-encoded variants, which browsers would turn into a redirect off
-// the site. The fragment is dropped.
+// the site, as well as "//", "/./" and "/../" anywhere, raw or decoded, the
+// query included. The fragment is dropped.
 func SafeReturnTo(raw string) (string, bool) {
 	if raw == "" || len(raw) > maxReturnTo || raw[0] != '/' || !cleanPath(raw) {
 		return "", false
@@ -170,7 +171,37 @@ func SafeReturnTo(raw string) (string, bool) {
 	if !cleanPath(out) {
 		return "", false
 	}
+	// As oauth2-proxy's validator: no "//", "/./", "/../" or "/ /" anywhere,
+	// raw (query included: "/?url=//evil.com" is a nested open redirect) or
+	// decoded ("/x/%2f%2e%2e" is "/x//.."), so every line of its open-redirect
+	// corpus falls back to the default.
+	if slashTrick(raw) || slashTrick(u.Path) {
+		return "", false
+	}
 	return out, true
+}
+
+// slashTrick reports a "/" followed by optional spaces or one or two dots
+// and another "/" (backslashes and other whitespace are refused earlier).
+func slashTrick(p string) bool {
+	for i := 0; i < len(p); i++ {
+		if p[i] != '/' {
+			continue
+		}
+		j := i + 1
+		for j < len(p) && p[j] == ' ' {
+			j++
+		}
+		if j == i+1 {
+			for j < len(p) && j < i+3 && p[j] == '.' {
+				j++
+			}
+		}
+		if j < len(p) && p[j] == '/' {
+			return true
+		}
+	}
+	return false
 }
 
 // cleanPath: starts with one "/", no backslash, no control characters.
