@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Config is the app's configuration, read from the environment by
+// configFromEnv. The zero value (no provider) runs the embedded development
+// provider with in-memory sessions.
+type Config struct {
+	// Addr is the listen address (ADDR, default ":8080").
+	Addr string
+	// BaseURL is the public URL of the site (BASE_URL), used to build the
+	// redirect URLs registered at the providers. Empty means
+	// "http://localhost:<port of the listener>", which is
+	// http://localhost:8080 with the default ADDR.
+	BaseURL string
+
+	GitHub *Credentials // GITHUB_CLIENT_ID / GITHUB_CLIENT_SECRET
+	Google *Credentials // GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET
+	OIDC   *OIDCConfig  // OIDC_ISSUER / OIDC_CLIENT_ID / OIDC_CLIENT_SECRET
+
+	// RedisURL (REDIS_URL, redis://host:port/db) selects the Redis session
+	// store, DatabaseURL (DATABASE_URL) the PostgreSQL one; neither means
+	// in-memory sessions. At most one may be set.
+	RedisURL    string
+	DatabaseURL string
+
+	// now is the clock of the kit and the provider clients (tests move it).
+	now func() time.Time
+}
+
+// Credentials are an OAuth client's id and secret.
+type Credentials struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// OIDCConfig is any OpenID Connect issuer, configured through discovery.
+type OIDCConfig struct {
+	Issuer string
+	Credentials
+}
+
+// DevProvider reports whether the embedded development provider runs:
+// exactly when no real provider is configured.
+func (c Config) DevProvider() bool {
+	return c.GitHub == nil && c.Google == nil && c.OIDC == nil
+}
+
+// SecureCookies reports whether the session cookie is Secure: whenever the
+// site is served over https.
+func (c Config) SecureCookies() bool {
+	return strings.HasPrefix(strings.ToLower(c.BaseURL), "https://")
+}
+
+// configFromEnv reads and validates the configuration. Every problem is
+// reported at once, each naming the variable to fix.
+func configFromEnv(getenv func(string) string) (Config, error) {
+	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	cfg := Config{
+		Addr:        env("ADDR"),
+		BaseURL:     strings.TrimSuffix(env("BASE_URL"), "/"),
+		RedisURL:    env("REDIS_URL"),
+		DatabaseURL: env("DATABASE_URL"),
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = ":8080"
+	}
+	var errs []error
+	pair := func(name string) *Credentials {
+		id, secret := env(name+"_CLIENT_ID"), env(name+"_CLIENT_SECRET")
+		switch {
+		case id == "" && secret == "":
+			return nil
+		case id == "":
+			errs = append(errs, fmt.Errorf("%s_CLIENT_SECRET is set but %s_CLIENT_ID is empty: set both or neither", name, name))
+		case secret == "":
+			errs = append(errs, fmt.Errorf("%s_CLIENT_ID is set but %s_CLIENT_SECRET is empty: set both or neither", name, name))
+		}
+		return &Credentials{ClientID: id, ClientSecret: secret}
+	}
+	cfg.GitHub = pair("GITHUB")
+	cfg.Google = pair("GOOGLE")
+
+	issuer := env("OIDC_ISSUER")
+	id, secret := env("OIDC_CLIENT_ID"), env("OIDC_CLIENT_SECRET")
+	if issuer != "" || id != "" || secret != "" {
+		var missing []string
+		for _, v := range []struct{ name, val string }{
+			{"OIDC_ISSUER", issuer}, {"OIDC_CLIENT_ID", id}, {"OIDC_CLIENT_SECRET", secret},
+		} {
+			if v.val == "" {
+				missing = append(missing, v.name)
+			}
+		}
+		if len(missing) > 0 {
+			errs = append(errs, fmt.Errorf("OpenID Connect needs OIDC_ISSUER, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET together; missing: %s", strings.Join(missing, ", ")))
+		} else if err := checkIssuer(issuer); err != nil {
+			errs = append(errs, err)
+		}
+		cfg.OIDC = &OIDCConfig{Issuer: issuer, Credentials: Credentials{ClientID: id, ClientSecret: secret}}
+	}
+
+	if cfg.BaseURL != "" {
+		if err := checkBaseURL(cfg.BaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("ADDR %q is not a host:port listen address (for example :8080 or 127.0.0.1:8080)", cfg.Addr))
+	}
+	if cfg.RedisURL != "" && cfg.DatabaseURL != "" {
+		errs = append(errs, errors.New("REDIS_URL and DATABASE_URL are both set: choose one session store"))
+	}
+	if cfg.RedisURL != "" {
+		if u, err := url.Parse(cfg.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			errs = append(errs, errors.New("REDIS_URL must look like redis://host:port/db (or rediss:// for TLS)"))
+		}
+	}
+	if cfg.DatabaseURL != "" {
+		if u, err := url.Parse(cfg.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			errs = append(errs, errors.New("DATABASE_URL must look like postgres://user:password@host:port/dbname?sslmode=disable"))
+		}
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+	}
+	return cfg, nil
+}
+
+// checkBaseURL accepts an absolute http(s) URL without path, query or
+// fragment; plain http only for loopback hosts, because the kit refuses
+// plain-http redirect URLs anywhere else.
+func checkBaseURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("BASE_URL %q must be an absolute http(s) URL such as https://app.example.com", raw)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("BASE_URL %q must not have a path, query, fragment or user info", raw)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("BASE_URL %q must use https (plain http only on localhost)", raw)
+	}
+	return nil
+}
+
+func checkIssuer(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+		return fmt.Errorf("OIDC_ISSUER %q must be an https URL (http only on localhost), exactly as the issuer names itself", raw)
+	}
+	return nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// joinLines is errors.Join with each error on its own indented line.
+type lineErrors []error
+
+func joinLines(errs []error) error { return lineErrors(errs) }
+
+func (e lineErrors) Error() string {
+	parts := make([]string, len(e))
+	for i, err := range e {
+		parts[i] = err.Error()
+	}
+	return strings.Join(parts, "\n  ")
+}
+
+func (e lineErrors) Unwrap() []error { return e }
