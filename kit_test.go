@@ -66,8 +66,7 @@ type formPostProvider struct{ *testProvider }
 func (formPostProvider) UsesFormPost() bool { return true }
 
 func TestFormPostCallbackBecomesGET(t *testing.T) {
-	var a *app
-	a = newApp(t, func(c *oauthkit.Config) {
+	a := newApp(t, func(c *oauthkit.Config) {
 		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*testProvider)}
 	})
 	b := a.browser()
