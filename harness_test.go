@@ -512,3 +512,43 @@ func (a *app) pending(b *http.Client) int {
 
 // stateOf returns the state of an authorization URL.
 func stateOf(authURL *url.URL) string { return authURL.Query().Get("state") }
+
+// tryLogin is login for goroutines other than the test's: it reports
+// failures as errors instead of failing the test. A non-zero u is the user
+// the fake AS approves.
+func (a *app) tryLogin(b *http.Client, loginPath string, u fakeUser) (*http.Response, error) {
+	res, err := b.Get(a.srv.URL + loginPath)
+	if err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("login: status %d", res.StatusCode)
+	}
+	req, err := http.NewRequest(http.MethodGet, res.Header.Get("Location"), nil)
+	if err != nil {
+		return nil, err
+	}
+	if u.ID != "" {
+		req.Header.Set("X-Fake-User", u.ID+"|"+u.Email)
+	}
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
+	res, err = noFollow.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	res.Body.Close()
+	cb, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || res.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("authorize: status %d, %v", res.StatusCode, err)
+	}
+	res, err = b.Get(a.srv.URL + cb.RequestURI())
+	if err != nil {
+		return nil, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res, nil
+}
