@@ -170,3 +170,19 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "GITHUB_CLIENT_SECRET is empty")
 }
+
+// TestUnreachableStoreFailsFast: a session store that cannot be reached
+// stops the start with a message naming the variable.
+func TestUnreachableStoreFailsFast(t *testing.T) {
+	for _, tt := range []struct{ env, value, msg string }{
+		{"REDIS_URL", "redis://127.0.0.1:1/0", "REDIS_URL: cannot reach Redis"},
+		{"DATABASE_URL", "postgres://postgres@127.0.0.1:1/x?sslmode=disable&connect_timeout=2", "DATABASE_URL: cannot reach PostgreSQL"},
+	} {
+		t.Run(tt.env, func(t *testing.T) {
+			err := run(context.Background(), envMap(map[string]string{"ADDR": "127.0.0.1:0", tt.env: tt.value}),
+				slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.msg)
+		})
+	}
+}

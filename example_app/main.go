@@ -32,7 +32,8 @@ func main() {
 	err := run(ctx, os.Getenv, logger, nil)
 	stop()
 	if err != nil {
-		logger.Error("example_app stopped", "error", err)
+		// Plain text, not a log record: configuration errors span lines.
+		fmt.Fprintf(os.Stderr, "example_app: %v\n", err)
 		os.Exit(1)
 	}
 }

@@ -52,20 +52,20 @@ type app struct {
 // (when no real one is configured), provider clients (discovery happens
 // here, with ctx), the kit and the routes. cfg.BaseURL must be set. Close
 // releases what it started.
-func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (a *app, err error) {
+func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err error) {
 	if cfg.BaseURL == "" {
 		return nil, errors.New("BASE_URL is required")
 	}
 	if logger == nil {
 		logger = slog.Default()
 	}
-	a = &app{cfg: cfg, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"), logger: logger, now: cfg.now}
+	a := &app{cfg: cfg, baseURL: strings.TrimSuffix(cfg.BaseURL, "/"), logger: logger, now: cfg.now}
 	if a.now == nil {
 		a.now = time.Now
 	}
 	defer func() {
 		if err != nil {
-			a.Close()
+			a.Close() // whatever was started before the failure
 		}
 	}()
 	if a.pages, err = parsePages(); err != nil {
@@ -170,6 +170,9 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		add(c, oauthkit.Provider{})
 		a.logger.Info("embedded development provider (no provider configured)",
 			"issuer", dev.Issuer, "users", strings.Join(dev.Users, ", "), "password", devPassword)
+		if u, err := url.Parse(a.baseURL); err == nil && !isLoopback(u.Hostname()) {
+			a.logger.Warn("the embedded provider listens on loopback only: just a browser on this machine can sign in; configure a real provider for " + a.baseURL)
+		}
 		return out, nil
 	}
 	if g := a.cfg.GitHub; g != nil {
