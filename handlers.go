@@ -193,12 +193,12 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if u.UserID == "" {
 		u.UserID = u.Provider + ":" + u.ID
 	}
-	// New session token at every privilege change (session fixation); it
-	// also deletes the old session, pending logins of other tabs included.
+	// New session token at every privilege change (session fixation); the
+	// old token is deleted from the store. The data moves to the new token,
+	// so the pending logins of other tabs can still complete.
 	if err := k.sm.RenewToken(ctx); err != nil {
 		return "", wrap(ErrSession, err)
 	}
-	k.sm.Remove(ctx, keyPending)
 	k.sm.Put(ctx, keyUser, u)
 	k.sm.Put(ctx, keyToken, tok)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {

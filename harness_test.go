@@ -43,6 +43,8 @@ type fakeAS struct {
 
 	// tokenHandler, when set, replaces the token endpoint (fault injection).
 	tokenHandler http.HandlerFunc
+	// now is the clients' clock for token expiry (the app's clock).
+	now func() time.Time
 	// revokeHandler, when set, replaces the revocation endpoint.
 	revokeHandler http.HandlerFunc
 	expiresIn     int
@@ -219,6 +221,7 @@ func (as *fakeAS) provider(t *testing.T, name string) *testProvider {
 		RevocationEndpointAuthMethod: client.ClientSecretPost,
 		Name:                         name,
 		BaseScopes:                   []string{"user"},
+		Now:                          as.now,
 	})
 	require.NoError(t, err)
 	return &testProvider{OAuth2: c, userURL: as.srv.URL + "/user", hc: as.srv.Client()}
@@ -254,6 +257,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	t.Helper()
 	as := newFakeAS(t)
 	a := &app{t: t, as: as, clock: newClock(), errs: make(chan error, 2048)}
+	as.now = a.clock.Now
 	a.sm = scs.New()
 	a.sm.Store = memstore.NewWithCleanupInterval(time.Hour)
 	a.sm.Cookie.Secure = true
@@ -408,6 +412,7 @@ func (a *app) sessionCookie(b *http.Client) string {
 func withProvider(t *testing.T, name string) (appOption, *fakeAS) {
 	as := newFakeAS(t)
 	return func(cfg *oauthkit.Config) {
+		as.now = cfg.Now
 		base := strings.TrimSuffix(cfg.Providers[0].RedirectURL, "/auth/test/callback")
 		cfg.Providers = append(cfg.Providers, oauthkit.Provider{
 			Client:      as.provider(t, name),
