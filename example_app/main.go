@@ -95,5 +95,6 @@ func run(ctx context.Context, getenv func(string) string, logger *slog.Logger, r
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	logger.Info("stopped")
 	return nil
 }
