@@ -1,0 +1,109 @@
+package oauthkit_test
+
+// The handlers are plain http.Handlers: the whole flow (anonymous page →
+// login → provider → callback → page → logout) on the routers users have:
+// http.ServeMux with Go 1.22 patterns, chi and gorilla/mux.
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/gorilla/mux"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit"
+)
+
+func profilePage(w http.ResponseWriter, r *http.Request) {
+	u, ok := oauthkit.UserFromRequest(r)
+	if !ok {
+		http.Error(w, "no user in context", http.StatusInternalServerError)
+		return
+	}
+	_, _ = fmt.Fprintf(w, "%s|%s|%s", u.Provider, u.ID, u.Email)
+}
+
+func TestRouters(t *testing.T) {
+	routers := map[string]func(k *oauthkit.Kit) http.Handler{
+		"ServeMux": func(k *oauthkit.Kit) http.Handler {
+			m := http.NewServeMux()
+			// One pattern per route, with the provider as a path value.
+			m.Handle("GET /auth/{provider}/login", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				k.LoginHandler(r.PathValue("provider")).ServeHTTP(w, r)
+			}))
+			m.Handle("GET /auth/{provider}/callback", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				k.CallbackHandler(r.PathValue("provider")).ServeHTTP(w, r)
+			}))
+			m.Handle("POST /logout", k.LogoutHandler())
+			m.Handle("GET /profile", k.RequireAuth(http.HandlerFunc(profilePage)))
+			return m
+		},
+		"chi": func(k *oauthkit.Kit) http.Handler {
+			r := chi.NewRouter()
+			r.Get("/auth/{provider}/login", func(w http.ResponseWriter, r *http.Request) {
+				k.LoginHandler(chi.URLParam(r, "provider")).ServeHTTP(w, r)
+			})
+			r.Get("/auth/{provider}/callback", func(w http.ResponseWriter, r *http.Request) {
+				k.CallbackHandler(chi.URLParam(r, "provider")).ServeHTTP(w, r)
+			})
+			r.Method(http.MethodPost, "/logout", k.LogoutHandler())
+			r.Group(func(r chi.Router) {
+				r.Use(k.RequireAuth)
+				r.Get("/profile", profilePage)
+			})
+			return r
+		},
+		"gorilla/mux": func(k *oauthkit.Kit) http.Handler {
+			r := mux.NewRouter()
+			for _, p := range k.Providers() {
+				r.Handle("/auth/"+p.Name+"/login", k.LoginHandler(p.Name)).Methods(http.MethodGet)
+				r.Handle("/auth/"+p.Name+"/callback", k.CallbackHandler(p.Name)).Methods(http.MethodGet)
+			}
+			r.Handle("/logout", k.LogoutHandler()).Methods(http.MethodPost)
+			s := r.PathPrefix("/profile").Subrouter()
+			s.Use(k.RequireAuth)
+			s.HandleFunc("", profilePage)
+			return r
+		},
+	}
+	for name, build := range routers {
+		t.Run(name, func(t *testing.T) {
+			opt, other := withProvider(t, "other")
+			a := newApp(t, opt)
+			a.srv.Config.Handler = a.sm.LoadAndSave(build(a.kit))
+
+			for _, provider := range []string{"test", "other"} {
+				b := a.browser()
+				res := a.get(b, "/profile?tab=2")
+				require.Equal(t, http.StatusFound, res.StatusCode)
+				assert.Equal(t, "/auth/test/login?next=%2Fprofile%3Ftab%3D2", res.Header.Get("Location"))
+
+				res = a.login(b, "/auth/"+provider+"/login?next=%2Fprofile%3Ftab%3D2")
+				require.Equal(t, http.StatusFound, res.StatusCode, "%v", a.lastErr())
+				assert.Equal(t, "/profile?tab=2", res.Header.Get("Location"))
+
+				res, body := a.do(b, http.MethodGet, "/profile?tab=2", nil)
+				require.Equal(t, http.StatusOK, res.StatusCode)
+				assert.Equal(t, provider+"|1234567890123456789|ada@example.com", body)
+
+				res, _ = a.do(b, http.MethodPost, "/logout", nil)
+				assert.Equal(t, http.StatusSeeOther, res.StatusCode)
+				assert.False(t, a.signedIn(b))
+			}
+			assert.EqualValues(t, 1, a.as.tokenHits.Load())
+			assert.EqualValues(t, 1, other.tokenHits.Load())
+
+			// A provider the kit does not know is a typed 404, whatever the router.
+			res, body := a.do(a.browser(), http.MethodGet, "/auth/nope/login", nil)
+			if name == "gorilla/mux" {
+				// gorilla/mux routes only the configured names: its own 404.
+				assert.Equal(t, http.StatusNotFound, res.StatusCode)
+				return
+			}
+			a.rejected(res, body, http.StatusNotFound, oauthkit.ErrUnknownProvider)
+		})
+	}
+}
