@@ -1,10 +1,12 @@
 package oauthkit_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/oauthkit/oauthkit"
 
@@ -104,4 +106,41 @@ func TestCallbackPOSTRefusedWithoutFormPost(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
 	assert.Equal(t, http.MethodGet, res.Header.Get("Allow"))
 	assert.ErrorIs(t, a.lastErr(), oauthkit.ErrMethodNotAllowed)
+}
+
+func TestCurrentUserWithoutSessionDoesNotPanic(t *testing.T) {
+	a := newApp(t)
+	_, ok := a.kit.CurrentUser(context.Background())
+	assert.False(t, ok)
+	_, ok = a.kit.PeekToken(context.Background())
+	assert.False(t, ok)
+	_, err := a.kit.Token(context.Background())
+	assert.ErrorIs(t, err, oauthkit.ErrNotSignedIn)
+}
+
+func TestPeekTokenDoesNotRefresh(t *testing.T) {
+	a := newApp(t, func(c *oauthkit.Config) {
+		c.ProviderTimeout = 0
+	})
+	mux := a.srv.Config.Handler
+	a.srv.Config.Handler = a.sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/peek" {
+			tok, ok := a.kit.PeekToken(r.Context())
+			if !ok {
+				http.Error(w, "none", http.StatusNotFound)
+				return
+			}
+			_, _ = io.WriteString(w, tok.Expiry.UTC().Format(time.RFC3339))
+			return
+		}
+		mux.ServeHTTP(w, r)
+	}))
+	b := a.browser()
+	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+	a.clock.Add(2 * time.Hour) // the token is now expired for the kit
+	res, err := b.Get(a.srv.URL + "/peek")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.EqualValues(t, 0, a.as.refreshHits.Load(), "PeekToken never refreshes")
 }

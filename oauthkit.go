@@ -127,7 +127,8 @@ type Config struct {
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 	// Logger receives one record per failure (default: discard).
 	Logger *slog.Logger
-	// Now is the clock (default time.Now); tests inject one.
+	// Now is the clock (default time.Now); tests inject one. Token expiry is
+	// stamped by the client's clock (client.WithClock): inject the same one.
 	Now func() time.Time
 }
 

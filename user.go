@@ -39,10 +39,30 @@ func UserFrom(ctx context.Context) (*User, bool) {
 func UserFromRequest(r *http.Request) (*User, bool) { return UserFrom(r.Context()) }
 
 // CurrentUser reads the user from the session directly, for handlers that
-// are not behind RequireAuth (a home page that greets signed-in users).
+// are not behind RequireAuth (a home page that greets signed-in users). It
+// reports false, rather than panicking as scs does, when ctx carries no
+// session (a handler mounted outside LoadAndSave).
 func (k *Kit) CurrentUser(ctx context.Context) (*User, bool) {
-	u, ok := k.sm.Get(ctx, keyUser).(*User)
+	u, ok := k.sessionValue(ctx, keyUser).(*User)
 	return u, ok && u != nil
+}
+
+// PeekToken returns the stored provider token as it is, without refreshing
+// it (a page that only shows its expiry must not call the provider).
+func (k *Kit) PeekToken(ctx context.Context) (*client.Token, bool) {
+	t, ok := k.sessionValue(ctx, keyToken).(*client.Token)
+	return t, ok && t != nil
+}
+
+// sessionValue is scs's Get without its panic on a context that has no
+// session loaded.
+func (k *Kit) sessionValue(ctx context.Context, key string) (v any) {
+	defer func() {
+		if recover() != nil {
+			v = nil
+		}
+	}()
+	return k.sm.Get(ctx, key)
 }
 
 // Token returns the signed-in user's provider token, refreshed first when it
@@ -59,8 +79,8 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	if !ok {
 		return nil, ErrNotSignedIn
 	}
-	t, ok := k.sm.Get(ctx, keyToken).(*client.Token)
-	if !ok || t == nil {
+	t, ok := k.PeekToken(ctx)
+	if !ok {
 		return nil, ErrNotSignedIn
 	}
 	now := k.cfg.Now()

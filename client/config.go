@@ -88,7 +88,11 @@ func WithUserAgent(ua string) Option { return func(c *Config) { c.UserAgent = ua
 // WithName replaces the client's name (for two clients of one provider).
 func WithName(name string) Option { return func(c *Config) { c.Name = name } }
 
-// WithClock sets the clock used for token expiry.
+// WithDisplayName sets the label of login buttons.
+func WithDisplayName(name string) Option { return func(c *Config) { c.DisplayName = name } }
+
+// WithClock sets the clock used for token expiry. The kit checks expiry with
+// its own Config.Now: give both the same clock.
 func WithClock(now func() time.Time) Option { return func(c *Config) { c.Now = now } }
 
 // defaultHTTPClient is built per client rather than shared as a global.
