@@ -30,7 +30,7 @@ import (
 // and single use of codes like a real one. Counters let tests assert which
 // requests were (not) made.
 type fakeAS struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	mu        sync.Mutex
@@ -60,7 +60,7 @@ type grant struct {
 	user                   fakeUser
 }
 
-func newFakeAS(t *testing.T) *fakeAS {
+func newFakeAS(t testing.TB) *fakeAS {
 	as := &fakeAS{
 		t:         t,
 		codes:     map[string]grant{},
@@ -211,7 +211,7 @@ func (p *testProvider) IDEmail(ctx context.Context, accessToken string) (string,
 	return v.ID.String(), v.Email, nil
 }
 
-func (as *fakeAS) provider(t *testing.T, name string) *testProvider {
+func (as *fakeAS) provider(t testing.TB, name string) *testProvider {
 	c, err := client.NewOAuth2(client.Config{
 		ClientID: "cid", ClientSecret: "csecret",
 		AuthorizeEndpoint:            as.srv.URL + "/authorize",
