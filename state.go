@@ -111,13 +111,21 @@ type StateClaimer interface {
 
 // memoryClaims is the in-process StateClaimer.
 type memoryClaims struct {
-	now  func() time.Time
-	mu   sync.Mutex
-	seen map[string]time.Time
+	now   func() time.Time
+	mu    sync.Mutex
+	seen  map[string]time.Time
+	order []claim // the entries of seen, oldest first
 }
 
-// Claim drops entries older than ttl as new ones arrive, which bounds the
-// set by the number of callbacks within one TTL.
+type claim struct {
+	state string
+	at    time.Time
+}
+
+// Claim drops entries older than ttl, oldest first, as new ones arrive,
+// which bounds the set by the number of callbacks within one TTL and keeps
+// each call O(1) amortised (a full scan per call made every callback, under
+// the lock, cost time proportional to the logins of the last TTL).
 func (c *memoryClaims) Claim(_ context.Context, state string, ttl time.Duration) (bool, error) {
 	now := c.now()
 	c.mu.Lock()
@@ -128,14 +136,13 @@ func (c *memoryClaims) Claim(_ context.Context, state string, ttl time.Duration)
 	if _, dup := c.seen[state]; dup {
 		return false, nil
 	}
-	if len(c.seen) >= 64 {
-		for s, t := range c.seen {
-			if now.Sub(t) > ttl {
-				delete(c.seen, s)
-			}
-		}
+	for len(c.order) > 0 && now.Sub(c.order[0].at) > ttl {
+		delete(c.seen, c.order[0].state)
+		c.order[0] = claim{}
+		c.order = c.order[1:]
 	}
 	c.seen[state] = now
+	c.order = append(c.order, claim{state: state, at: now})
 	return true, nil
 }
 
