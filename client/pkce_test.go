@@ -37,8 +37,8 @@ func TestPKCEGenerateState(t *testing.T) {
 	seen := make(map[string]bool)
 	for range 1000 {
 		s := GenerateState()
-		// 128 bits in base32 is 26 characters.
-		require.GreaterOrEqual(t, len(s), 26)
+		// 256 bits in base64url is 43 characters.
+		require.Regexp(t, `^[A-Za-z0-9_-]{43}$`, s)
 		require.Regexp(t, coreStateAlphabet, s, "URL-safe without escaping")
 		require.Equal(t, s, url.QueryEscape(s))
 		require.False(t, seen[s], "duplicate state %q", s)
