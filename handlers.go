@@ -343,7 +343,13 @@ func (k *Kit) revoke(ctx context.Context) {
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
 	defer cancel()
-	if err := p.Client.RevokeToken(rctx, token, hint); err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
+	err := p.Client.RevokeToken(rctx, token, hint)
+	if hint == "refresh_token" && errors.Is(err, client.ErrRevokeNotSupported) {
+		// Some providers only revoke access tokens (Kakao's unlink, Naver's
+		// delete): revoke that one rather than nothing.
+		err = p.Client.RevokeToken(rctx, t.AccessToken, "access_token")
+	}
+	if err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
 		k.cfg.Logger.WarnContext(ctx, "oauthkit: token revocation failed; local logout continues",
 			"provider", u.Provider, "error", err.Error())
 	}

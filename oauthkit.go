@@ -114,8 +114,10 @@ type Config struct {
 	OnLogin func(ctx context.Context, u *User) error
 	// OnTokenRefresh observes every refreshed provider token.
 	OnTokenRefresh func(ctx context.Context, u *User, t *client.Token)
-	// RevokeOnLogout revokes the provider token (refresh token if any) at
-	// logout. A failure is logged and never blocks the local logout.
+	// RevokeOnLogout revokes the provider token at logout: the refresh token
+	// if there is one, the access token otherwise or when the provider can
+	// revoke only access tokens (Kakao, Naver). A failure is logged and never
+	// blocks the local logout.
 	RevokeOnLogout bool
 
 	// StateClaimer makes states single-use across concurrent callbacks; the
