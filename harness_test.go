@@ -92,7 +92,6 @@ func newFakeAS(t testing.TB) *fakeAS {
 	return as
 }
 
-func (as *fakeAS) setUser(u fakeUser) { as.mu.Lock(); as.user = u; as.mu.Unlock() }
 
 func (as *fakeAS) authorize(w http.ResponseWriter, r *http.Request) {
 	as.authorizeHits.Add(1)
