@@ -74,7 +74,7 @@ func runEndToEnd(b *testing.B, store scs.Store) {
 		if err != nil {
 			return err
 		}
-		if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/profile" || string(body) != userID {
+		if res.StatusCode != http.StatusOK || res.Request.URL.Path != "/profile" || string(body) != string(pageBody) {
 			return &httpStatusError{res.StatusCode}
 		}
 		return nil
