@@ -92,7 +92,6 @@ func newFakeAS(t testing.TB) *fakeAS {
 	return as
 }
 
-
 func (as *fakeAS) authorize(w http.ResponseWriter, r *http.Request) {
 	as.authorizeHits.Add(1)
 	q := r.URL.Query()

@@ -45,6 +45,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -185,6 +186,9 @@ func New(cfg Config) (*Kit, error) {
 			return nil, fmt.Errorf("oauthkit: provider %d has no Client", i)
 		}
 		name := p.Client.Name()
+		if name == "" || strings.ContainsFunc(name, isControl) {
+			return nil, fmt.Errorf("oauthkit: provider %d has an empty name or one with control characters", i)
+		}
 		if _, dup := k.providers[name]; dup {
 			return nil, fmt.Errorf("oauthkit: two providers are named %q", name)
 		}
@@ -278,7 +282,6 @@ func checkRedirectURL(raw string) (bool, error) {
 func registerGobTypes() {
 	gob.Register(&User{})
 	gob.Register(&client.Token{})
-	gob.Register([]pendingLogin{})
 }
 
 // Providers returns the configured providers' names and display names, in
