@@ -199,7 +199,7 @@ func (c *BaseOAuth2[P]) tokenRequest(ctx context.Context, op error, endpoint str
 	if err != nil {
 		var oe *OAuthError
 		if errors.As(err, &oe) {
-			return nil, &RequestError{Op: op, Err: err}
+			return nil, &RequestError{Op: op, Err: redactSecrets(req, err)}
 		}
 		return nil, unusableResponse(op, err, res)
 	}

@@ -50,15 +50,15 @@ func doRequest(hc *http.Client, userAgent string, req *http.Request, op error) (
 		body:        body,
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, &RequestError{Op: op, Err: fmt.Errorf("%w: %w", ErrRedirect, httpError(res))}
+		return nil, &RequestError{Op: op, Err: fmt.Errorf("%w: %w", ErrRedirect, redactSecrets(req, httpError(res)))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if m, err := decodeBody(res.contentType, body); err == nil {
 			if oe := oauthErrorFrom(res.status, m); oe != nil {
-				return nil, &RequestError{Op: op, Err: oe}
+				return nil, &RequestError{Op: op, Err: redactSecrets(req, oe)}
 			}
 		}
-		return nil, &RequestError{Op: op, Err: httpError(res)}
+		return nil, &RequestError{Op: op, Err: redactSecrets(req, httpError(res))}
 	}
 	return res, nil
 }

@@ -1,0 +1,85 @@
+package client
+
+import (
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// redacted replaces a credential a provider echoed back.
+const redacted = "[redacted]"
+
+// secretParams are the form and query parameters that carry credentials.
+var secretParams = []string{
+	"code", "code_verifier", "refresh_token", "access_token", "token",
+	"client_secret", "client_assertion", "appsecret_proof",
+}
+
+// requestSecrets returns the credentials req carries: the Authorization
+// header's credential (the client secret of Basic auth, the token of
+// Bearer), and the secret parameters of its query and form body (read again
+// through GetBody). Values shorter than 4 bytes are left out: replacing them
+// would garble messages without protecting anything.
+func requestSecrets(req *http.Request) []string {
+	var out []string
+	add := func(vs ...string) {
+		for _, v := range vs {
+			if len(v) >= 4 {
+				out = append(out, v)
+			}
+		}
+	}
+	if _, secret, ok := req.BasicAuth(); ok {
+		unescaped, _ := url.QueryUnescape(secret)
+		add(secret, unescaped)
+	} else if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
+		add(strings.TrimSpace(cred))
+	}
+	q := req.URL.Query()
+	for _, k := range secretParams {
+		add(q[k]...)
+	}
+	if req.GetBody != nil {
+		if rc, err := req.GetBody(); err == nil {
+			b, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
+			_ = rc.Close()
+			if form, err := url.ParseQuery(string(b)); err == nil {
+				for _, k := range secretParams {
+					add(form[k]...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// redactSecrets removes every credential of req from the provider-controlled
+// text of err (an *OAuthError's description and URI, an *HTTPError's body
+// excerpt), so a provider that echoes the code, a token or the secret in its
+// error response cannot put it into error strings and logs (security.md
+// item 65). Other errors are returned as they are.
+func redactSecrets(req *http.Request, err error) error {
+	var secrets []string
+	scrub := func(s string) string {
+		if s == "" {
+			return s
+		}
+		if secrets == nil {
+			secrets = requestSecrets(req)
+		}
+		for _, v := range secrets {
+			s = strings.ReplaceAll(s, v, redacted)
+		}
+		return s
+	}
+	switch e := err.(type) {
+	case *OAuthError:
+		e.Code = scrub(e.Code)
+		e.Description = scrub(e.Description)
+		e.URI = scrub(e.URI)
+	case *HTTPError:
+		e.Body = scrub(e.Body)
+	}
+	return err
+}
