@@ -9,8 +9,8 @@ import (
 	"github.com/oauthkit/oauthkit/client"
 )
 
-// Input bounds, checked before any session lookup. The kit issues 26-byte
-// states; codes are opaque but never kilobytes long.
+// Input bounds, checked before any session lookup. The kit issues
+// 43-character states; codes are opaque but never kilobytes long.
 const (
 	maxStateLen = 256
 	maxCodeLen  = 4096
