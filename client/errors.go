@@ -3,6 +3,8 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/http"
+	"time"
 	"strings"
 	"unicode/utf8"
 )
@@ -129,6 +131,17 @@ type HTTPError struct {
 	StatusCode  int
 	ContentType string
 	Body        string
+	// RetryAfter is the provider's Retry-After (seconds or HTTP date) on a
+	// 429 or 503 answer, zero when absent. RFC 7009 §2.2.1: after a 503 the
+	// token must be assumed to still exist, and the request may be retried.
+	RetryAfter time.Duration
+}
+
+// Temporary reports whether the provider said to try again later (429, 503),
+// so a caller may retry after RetryAfter. A code exchange must never be
+// retried: codes are single-use.
+func (e *HTTPError) Temporary() bool {
+	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable
 }
 
 func (e *HTTPError) Error() string {

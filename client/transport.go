@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // MaxResponseBytes caps every response body this package reads. A larger
@@ -64,11 +66,34 @@ func doRequest(hc *http.Client, userAgent string, req *http.Request, op error) (
 }
 
 func httpError(res *response) *HTTPError {
-	return &HTTPError{
+	he := &HTTPError{
 		StatusCode:  res.status,
 		ContentType: res.contentType,
 		Body:        sanitize(string(res.body), maxExcerpt),
 	}
+	if he.Temporary() {
+		he.RetryAfter = retryAfter(res.header.Get("Retry-After"), time.Now())
+	}
+	return he
+}
+
+// retryAfter parses Retry-After as delay-seconds or an HTTP date (RFC 9110
+// §10.2.3); anything else, or a date in the past, is zero.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		return time.Duration(min(secs, 86400)) * time.Second
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
 }
 
 // redactURLError strips the query of the URL inside a *url.Error: Go puts the
