@@ -200,7 +200,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrSession, err)
 	}
 	k.sm.Put(ctx, keyUser, u)
-	k.sm.Put(ctx, keyToken, tok)
+	k.putToken(ctx, tok)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil
 	}
@@ -331,9 +331,9 @@ func (k *Kit) revoke(ctx context.Context) {
 	if !ok {
 		return
 	}
-	t, ok := k.sm.Get(ctx, keyToken).(*client.Token)
+	t, ok := k.PeekToken(ctx)
 	p, known := k.providers[u.Provider]
-	if !ok || t == nil || !known {
+	if !ok || !known {
 		return
 	}
 	token, hint := t.AccessToken, "access_token"

@@ -9,6 +9,7 @@ package oauthkit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -499,7 +500,9 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 				b := a.browser()
 				require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 				old := a.sessionCookie(b)
-				rt := a.session(b)["oauthkit.token"].(*client.Token).RefreshToken
+				var stored client.Token
+				require.NoError(t, json.Unmarshal(a.session(b)["oauthkit.token"].([]byte), &stored))
+				rt := stored.RefreshToken
 				res, _ := a.do(b, http.MethodPost, "/logout", nil)
 				assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 				assert.Nil(t, a.sessionByToken(old), "local session destroyed")

@@ -281,7 +281,6 @@ func checkRedirectURL(raw string) (bool, error) {
 // same types again is harmless.
 func registerGobTypes() {
 	gob.Register(&User{})
-	gob.Register(&client.Token{})
 }
 
 // Providers returns the configured providers' names and display names, in

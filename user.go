@@ -2,6 +2,7 @@ package oauthkit
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"sync"
@@ -50,8 +51,26 @@ func (k *Kit) CurrentUser(ctx context.Context) (*User, bool) {
 // PeekToken returns the stored provider token as it is, without refreshing
 // it (a page that only shows its expiry must not call the provider).
 func (k *Kit) PeekToken(ctx context.Context) (*client.Token, bool) {
-	t, ok := k.sessionValue(ctx, keyToken).(*client.Token)
-	return t, ok && t != nil
+	b, ok := k.sessionValue(ctx, keyToken).([]byte)
+	if !ok {
+		return nil, false
+	}
+	var t client.Token
+	if json.Unmarshal(b, &t) != nil || t.AccessToken == "" {
+		return nil, false
+	}
+	return &t, true
+}
+
+// putToken stores t as JSON bytes. Every request decodes the whole session
+// with scs's gob codec, which compiles a decoder for each struct type it
+// meets; a []byte costs nothing to decode until Token or PeekToken needs it.
+func (k *Kit) putToken(ctx context.Context, t *client.Token) {
+	b, err := json.Marshal(t)
+	if err != nil { // a Token holds only strings, a time and raw JSON
+		return
+	}
+	k.sm.Put(ctx, keyToken, b)
 }
 
 // sessionValue is scs's Get without its panic on a context that has no
@@ -108,7 +127,7 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		}
 		return nil, wrap(ErrExchange, err)
 	}
-	k.sm.Put(ctx, keyToken, nt)
+	k.putToken(ctx, nt)
 	if k.cfg.OnTokenRefresh != nil {
 		k.cfg.OnTokenRefresh(ctx, u, nt)
 	}
