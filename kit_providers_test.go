@@ -160,7 +160,12 @@ func kpRows() []*kpRow {
 				m["expires_in"] = 3920
 				m["scope"] = "https://www.googleapis.com/auth/userinfo.email"
 			},
+			// Google answers with an ID token when asked for openid; the
+			// kit sends a nonce and the client verifies the token against
+			// Google's keys, its subject in the People API's form.
+			oidc: &kpOIDC{issuer: "https://accounts.google.com", sub: "424242424242", email: "arthur@camelot.bt", verified: true},
 			routes: map[string]kpRoute{
+				"www.googleapis.com/oauth2/v3/certs": kpJWKS(),
 				"people.googleapis.com/v1/people/me": kpUser(http.MethodGet,
 					`{"resourceName":"people/424242424242","etag":"e","emailAddresses":[{"metadata":{"primary":true,"verified":true,"source":{"type":"ACCOUNT","id":"424242424242"}},"value":"arthur@camelot.bt"}]}`,
 					kpCheck(func(_ *kpEnv, r *http.Request, _ string) error {

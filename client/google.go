@@ -73,17 +73,30 @@ func (p GoogleParams) AuthParams() url.Values {
 	return v
 }
 
-// Google is the Google provider client.
+// Google is the Google provider client. When "openid" is among the
+// requested scopes Google also returns an ID token, which VerifyIDToken
+// checks (signature against Google's JWKS, iss, aud, exp, nonce); with the
+// default scopes no ID token comes back and identity comes from the People
+// API alone.
 type Google struct {
 	*BaseOAuth2[GoogleParams]
+	oidcCore
 }
+
+// Google's OpenID Connect issuer and keys (accounts.google.com discovery
+// document). go-oidc also accepts the scheme-less "accounts.google.com" iss
+// Google sometimes sends.
+const (
+	googleIssuer  = "https://accounts.google.com"
+	googleJWKSURL = "https://www.googleapis.com/oauth2/v3/certs"
+)
 
 var _ Provider = (*Google)(nil)
 
 // NewGoogle returns a Google client (name "google", display name "Google").
 // It does no I/O.
 func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
-	b, err := newWithOptions[GoogleParams](Config{
+	b, core, err := newStaticOIDC[GoogleParams](Config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    googleAuthorizeURL,
@@ -98,11 +111,23 @@ func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
 		},
 		TokenEndpointAuthMethod:      ClientSecretPost,
 		RevocationEndpointAuthMethod: ClientSecretPost,
-	}, opts)
+	}, opts, googleIssuer, "", jwksAt(googleJWKSURL), []string{"RS256"})
 	if err != nil {
 		return nil, err
 	}
-	return &Google{b}, nil
+	return &Google{BaseOAuth2: b, oidcCore: core}, nil
+}
+
+// VerifyIDToken verifies Google's ID token and reports its subject in the
+// People API's form ("people/<sub>"), the id IDEmail returns, so the kit's
+// subject check compares like with like.
+func (c *Google) VerifyIDToken(ctx context.Context, t *Token, nonce string) (*IDClaims, error) {
+	claims, err := c.oidcCore.VerifyIDToken(ctx, t, nonce)
+	if err != nil || claims == nil {
+		return claims, err
+	}
+	claims.Subject = "people/" + claims.Subject
+	return claims, nil
 }
 
 // Profile returns the People API person (resourceName and emailAddresses).
