@@ -2,6 +2,7 @@ package oauthkit_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -143,4 +144,42 @@ func TestPeekTokenDoesNotRefresh(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.EqualValues(t, 0, a.as.refreshHits.Load(), "PeekToken never refreshes")
+}
+
+// claimerFunc adapts a function to oauthkit.StateClaimer.
+type claimerFunc func(ctx context.Context, state string, ttl time.Duration) (bool, error)
+
+func (f claimerFunc) Claim(ctx context.Context, state string, ttl time.Duration) (bool, error) {
+	return f(ctx, state, ttl)
+}
+
+// A shared StateClaimer decides single use: a refusal is a replay (400), a
+// failure is a store failure (500); neither reaches the token endpoint.
+func TestStateClaimerDecides(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		won    bool
+		err    error
+		status int
+		want   error
+	}{
+		{"claimed elsewhere", false, nil, http.StatusBadRequest, oauthkit.ErrStateNotFound},
+		{"claimer down", false, errors.New("redis: connection refused"), http.StatusInternalServerError, oauthkit.ErrSession},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gotTTL time.Duration
+			a := newApp(t, func(c *oauthkit.Config) {
+				c.StateClaimer = claimerFunc(func(_ context.Context, _ string, ttl time.Duration) (bool, error) {
+					gotTTL = ttl
+					return tc.won, tc.err
+				})
+			})
+			b := a.browser()
+			res := a.get(b, a.approve(a.startLogin(b, "/auth/test/login")))
+			assert.Equal(t, tc.status, res.StatusCode)
+			assert.ErrorIs(t, a.lastErr(), tc.want)
+			assert.EqualValues(t, 0, a.as.tokenHits.Load())
+			assert.Equal(t, oauthkit.DefaultPendingTTL, gotTTL)
+		})
+	}
 }
