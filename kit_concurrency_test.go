@@ -67,8 +67,19 @@ func TestSixthTabEvictsOldest(t *testing.T) {
 }
 
 // Row 39 / item 4 / G4: 1,000 concurrent replays of one callback (same
-// cookie jar, state and code) give one login and one token request.
+// cookie jar, state and code) give one login and one token request,
+// repeated 20 times (once with -short), each round on a fresh app.
 func TestConcurrentCallbackReplays(t *testing.T) {
+	rounds := 20
+	if testing.Short() {
+		rounds = 1
+	}
+	for round := range rounds {
+		t.Run(fmt.Sprintf("round%02d", round), concurrentCallbackReplayRound)
+	}
+}
+
+func concurrentCallbackReplayRound(t *testing.T) {
 	const n = 1000
 	a := newApp(t)
 	b := a.browser()
