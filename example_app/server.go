@@ -161,7 +161,7 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		a.dev = dev
 		a.closers = append(a.closers, dev.Close)
 		c, err := client.DiscoverOpenID(dctx, dev.Issuer, dev.ClientID, dev.ClientSecret,
-			client.WithName("dev"), withDisplayName("Development provider"), clock,
+			client.WithName("dev"), client.WithDisplayName("Development provider"), clock,
 			// offline_access: the example OP issues refresh tokens only then.
 			client.WithScopes("openid", "profile", "email", "offline_access"))
 		if err != nil {
@@ -192,18 +192,13 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 	}
 	if o := a.cfg.OIDC; o != nil {
 		c, err := client.DiscoverOpenID(dctx, o.Issuer, o.ClientID, o.ClientSecret,
-			withDisplayName(issuerLabel(o.Issuer)), clock)
+			client.WithDisplayName(issuerLabel(o.Issuer)), clock)
 		if err != nil {
 			return nil, fmt.Errorf("OIDC_ISSUER %s: discovery failed: %w", o.Issuer, err)
 		}
 		add(c, oauthkit.Provider{Scopes: openIDScopes(c.Metadata())})
 	}
 	return out, nil
-}
-
-// withDisplayName sets the label of the login button.
-func withDisplayName(name string) client.Option {
-	return func(c *client.Config) { c.DisplayName = name }
 }
 
 // issuerLabel is the button label of a generic issuer: its host.
