@@ -106,7 +106,7 @@ func (n *Naver) RevokeToken(ctx context.Context, token, tokenTypeHint string) er
 	}
 	if m, derr := decodeBody(res.contentType, res.body); derr == nil {
 		if oe := oauthErrorFrom(res.status, m); oe != nil {
-			return &RequestError{Op: ErrRevokeToken, Err: oe}
+			return &RequestError{Op: ErrRevokeToken, Err: redactSecrets(req, oe)}
 		}
 	}
 	return nil
@@ -152,11 +152,11 @@ func (n *Naver) profile(ctx context.Context, op error, accessToken string) (json
 		if code == "" {
 			code = "missing resultcode"
 		}
-		return nil, nil, &RequestError{Op: op, Err: &OAuthError{
+		return nil, nil, &RequestError{Op: op, Err: redactValues(&OAuthError{
 			StatusCode:  http.StatusOK,
 			Code:        code,
 			Description: stringify(env.Message),
-		}}
+		}, accessToken)}
 	}
 	m, err := decodeBody("application/json", env.Response)
 	if err != nil {

@@ -60,16 +60,23 @@ func requestSecrets(req *http.Request) []string {
 // error response cannot put it into error strings and logs (security.md
 // item 65). Other errors are returned as they are.
 func redactSecrets(req *http.Request, err error) error {
-	var secrets []string
+	switch err.(type) {
+	case *OAuthError, *HTTPError:
+		return redactValues(err, requestSecrets(req)...)
+	}
+	return err
+}
+
+// redactValues replaces each secret (4 bytes or longer) in the
+// provider-controlled text of err, for providers that report errors inside
+// 2xx documents (Naver's resultcode, Slack's ok:false), where the request
+// is not at hand but the token is.
+func redactValues(err error, secrets ...string) error {
 	scrub := func(s string) string {
-		if s == "" {
-			return s
-		}
-		if secrets == nil {
-			secrets = requestSecrets(req)
-		}
 		for _, v := range secrets {
-			s = strings.ReplaceAll(s, v, redacted)
+			if len(v) >= 4 && s != "" {
+				s = strings.ReplaceAll(s, v, redacted)
+			}
 		}
 		return s
 	}

@@ -66,7 +66,7 @@ func (s *Slack) Profile(ctx context.Context, accessToken string) (json.RawMessag
 	if err != nil {
 		return nil, err
 	}
-	if err := slackError(m); err != nil {
+	if err := slackError(m, accessToken); err != nil {
 		return nil, err
 	}
 	return raw, nil
@@ -76,7 +76,7 @@ func (s *Slack) Profile(ctx context.Context, accessToken string) (json.RawMessag
 func (s *Slack) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
 	_, m, err := s.userinfo(ctx, &s.cfg, accessToken)
 	if err == nil {
-		err = slackError(m)
+		err = slackError(m, accessToken)
 	}
 	if err != nil {
 		return "", "", asIDEmailError(err)
@@ -84,7 +84,9 @@ func (s *Slack) IDEmail(ctx context.Context, accessToken string) (string, string
 	return s.idEmailFrom(m)
 }
 
-func slackError(m map[string]any) error {
+// slackError turns {"ok":false} into an *OAuthError, with the access token
+// redacted should Slack echo it.
+func slackError(m map[string]any, accessToken string) error {
 	if ok, isBool := m["ok"].(bool); !isBool || ok {
 		return nil
 	}
@@ -92,5 +94,5 @@ func slackError(m map[string]any) error {
 	if oe == nil {
 		oe = &OAuthError{StatusCode: 200, Code: "ok_false"}
 	}
-	return &RequestError{Op: ErrGetProfile, Err: oe}
+	return &RequestError{Op: ErrGetProfile, Err: redactValues(oe, accessToken)}
 }
