@@ -4,7 +4,7 @@
 // the library's go.mod. The tests skip unless REDIS_URL / DATABASE_URL are
 // set; .ci/run starts both servers and sets them.
 //
-// It also provides RedisStateClaimer, a StateClaimer shared by every
-// instance, so concurrent replays of one callback spread over instances
-// reach the token endpoint at most once (security.md goal G5).
+// They also test redisclaim.Claimer, the StateClaimer shared by every
+// instance, with which concurrent replays of one callback spread over
+// instances reach the token endpoint at most once (security.md goal G5).
 package integration

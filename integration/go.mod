@@ -11,6 +11,7 @@ require (
 	github.com/gomodule/redigo v1.9.3
 	github.com/lib/pq v1.12.3
 	github.com/oauthkit/oauthkit v0.0.0-00010101000000-000000000000
+	github.com/oauthkit/oauthkit/redisclaim v0.0.0-00010101000000-000000000000
 )
 
 require (
@@ -18,3 +19,5 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.4 // indirect
 	golang.org/x/oauth2 v0.38.0 // indirect
 )
+
+replace github.com/oauthkit/oauthkit/redisclaim => ../redisclaim

@@ -24,6 +24,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/redisclaim"
 )
 
 // Several kit instances sharing one session store (security.md goals G5 and
@@ -360,7 +361,7 @@ func TestRedisSpreadLogins(t *testing.T) {
 	pool := redisPool(t)
 	prefix := redisPrefix(t, pool)
 	c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"), func() oauthkit.StateClaimer {
-		return &RedisStateClaimer{Pool: pool, Prefix: prefix + "state:"}
+		return &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"}
 	})
 	soak(t, c, envInt(t, "KIT_SOAK_LOGINS", 3000), 32)
 }
@@ -386,7 +387,7 @@ func TestRedisReplayAcrossInstances(t *testing.T) {
 	t.Run("redis claimer", func(t *testing.T) {
 		prefix := redisPrefix(t, pool)
 		c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"), func() oauthkit.StateClaimer {
-			return &RedisStateClaimer{Pool: pool, Prefix: prefix + "state:"}
+			return &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"}
 		})
 		logins := c.replayStorm(t, 300)
 		if logins != 1 {
@@ -398,11 +399,11 @@ func TestRedisReplayAcrossInstances(t *testing.T) {
 	})
 }
 
-// TestRedisStateClaimer checks the claimer alone: one winner among
+// TestRedisStateClaimer checks redisclaim.Claimer alone: one winner among
 // concurrent claims, expiry after the TTL.
 func TestRedisStateClaimer(t *testing.T) {
 	pool := redisPool(t)
-	cl := &RedisStateClaimer{Pool: pool, Prefix: redisPrefix(t, pool)}
+	cl := &redisclaim.Claimer{Pool: pool, Prefix: redisPrefix(t, pool)}
 	ctx := context.Background()
 	var wins atomic.Int64
 	var wg sync.WaitGroup

@@ -1,0 +1,64 @@
+// Package redisclaim makes oauthkit's states single-use across instances:
+// a Claimer is an oauthkit.StateClaimer on a Redis that every instance
+// shares, so concurrent replays of one callback spread over several
+// instances end in at most one code exchange.
+//
+// It is its own module so that redigo enters only the go.mod of sites that
+// use it:
+//
+//	kit, err := oauthkit.New(oauthkit.Config{
+//		Sessions:     sm, // redisstore on the same pool
+//		StateClaimer: &redisclaim.Claimer{Pool: pool},
+//		...
+//	})
+package redisclaim
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"github.com/gomodule/redigo/redis"
+
+	"github.com/oauthkit/oauthkit"
+)
+
+// DefaultPrefix is the key prefix when Claimer.Prefix is empty.
+const DefaultPrefix = "oauthkit:state:"
+
+// Claimer claims a state with SET key NX PX ttl, which exactly one caller
+// wins until the key expires. Keys are Prefix plus the SHA-256 of the state,
+// so Redis never holds a state in clear.
+type Claimer struct {
+	Pool   *redis.Pool
+	Prefix string
+}
+
+var _ oauthkit.StateClaimer = (*Claimer)(nil)
+
+// Claim reports whether this call is the first to claim state within ttl. A
+// Redis failure is an error, which the kit reports as a session failure
+// (500) rather than letting the callback through.
+func (c *Claimer) Claim(ctx context.Context, state string, ttl time.Duration) (bool, error) {
+	conn, err := c.Pool.GetContext(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	prefix := c.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	sum := sha256.Sum256([]byte(state))
+	ms := max(ttl.Milliseconds(), 1)
+	reply, err := redis.String(redis.DoContext(conn, ctx, "SET", prefix+hex.EncodeToString(sum[:]), "1", "NX", "PX", ms))
+	if errors.Is(err, redis.ErrNil) {
+		return false, nil // someone else holds the claim
+	}
+	if err != nil {
+		return false, err
+	}
+	return reply == "OK", nil
+}
