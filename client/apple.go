@@ -160,13 +160,8 @@ func (a *Apple) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.V
 	if scopes == nil {
 		scopes = a.cfg.BaseScopes
 	}
-	if len(scopes) > 0 && extra.Get("response_mode") == "" {
-		cp := url.Values{}
-		for k, v := range extra {
-			cp[k] = v
-		}
-		cp.Set("response_mode", "form_post")
-		extra = cp
+	if len(scopes) > 0 {
+		extra = withDefault(extra, "response_mode", "form_post")
 	}
 	return a.BaseOAuth2.AuthCodeURL(redirectURI, opts, extra)
 }

@@ -20,7 +20,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
-	"strings"
 )
 
 const (
@@ -94,9 +93,8 @@ func (c *Discord) IDEmail(ctx context.Context, accessToken string) (string, stri
 	if !ok {
 		return "", "", identityError(ErrGetIDEmail, "discord user has no usable id")
 	}
-	email, _ := u.Email.(string)
-	if !socialTrue(u.Verified) || strings.TrimSpace(email) == "" {
-		email = ""
+	if !socialTrue(u.Verified) {
+		return id, "", nil
 	}
-	return id, email, nil
+	return id, nonBlank(u.Email), nil
 }

@@ -161,9 +161,5 @@ func (c *Facebook) IDEmail(ctx context.Context, accessToken string) (string, str
 	if !ok {
 		return "", "", identityError(ErrGetIDEmail, "facebook /me has no usable id")
 	}
-	email, _ := u.Email.(string)
-	if strings.TrimSpace(email) == "" {
-		email = ""
-	}
-	return id, email, nil
+	return id, nonBlank(u.Email), nil
 }

@@ -125,15 +125,7 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 // AuthCodeURL adds response_mode=query unless extra sets a response_mode;
 // extra itself is not modified.
 func (m *Microsoft) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
-	if extra.Get("response_mode") == "" {
-		cp := url.Values{}
-		for k, v := range extra {
-			cp[k] = v
-		}
-		cp.Set("response_mode", "query")
-		extra = cp
-	}
-	return m.BaseOAuth2.AuthCodeURL(redirectURI, opts, extra)
+	return m.BaseOAuth2.AuthCodeURL(redirectURI, opts, withDefault(extra, "response_mode", "query"))
 }
 
 // checkTenant is the issuer check of Microsoft ID tokens (see the file

@@ -44,3 +44,17 @@ var reservedParams = map[string]bool{
 	"code_challenge_method": true,
 	"nonce":                 true,
 }
+
+// withDefault returns extra with key set to value unless extra already sets
+// it; extra itself is never modified (it may be the caller's map).
+func withDefault(extra url.Values, key, value string) url.Values {
+	if extra.Get(key) != "" {
+		return extra
+	}
+	cp := make(url.Values, len(extra)+1)
+	for k, v := range extra {
+		cp[k] = v
+	}
+	cp.Set(key, value)
+	return cp
+}

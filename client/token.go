@@ -54,10 +54,8 @@ func (t *Token) Extra(key string) any {
 	if t == nil || len(t.Raw) == 0 {
 		return nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(t.Raw))
-	dec.UseNumber()
 	var m map[string]any
-	if dec.Decode(&m) != nil {
+	if decodeExact(t.Raw, &m) != nil {
 		return nil
 	}
 	return m[key]
@@ -129,13 +127,19 @@ func decodeBody(contentType string, body []byte) (map[string]any, error) {
 		}
 		return m, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
 	var m map[string]any
-	if err := dec.Decode(&m); err != nil || m == nil {
+	if err := decodeExact(body, &m); err != nil || m == nil {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)
 	}
 	return m, nil
+}
+
+// decodeExact decodes JSON with numbers as json.Number, so ids above 2^53
+// (snowflakes, 64-bit user ids) stay exact instead of becoming float64.
+func decodeExact(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
 }
 
 // oauthErrorFrom returns the RFC 6749 §5.2 error carried by m, if any.

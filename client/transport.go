@@ -148,9 +148,7 @@ func getJSON(ctx context.Context, cfg *Config, op error, r apiRequest, out any) 
 	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(strings.NewReader(string(res.body)))
-	dec.UseNumber()
-	if err := dec.Decode(out); err != nil {
+	if err := decodeExact(res.body, out); err != nil {
 		return &RequestError{Op: op, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
 	}
 	return nil
@@ -221,4 +219,14 @@ func socialCheckObject(op error, raw json.RawMessage) error {
 		return &RequestError{Op: op, Err: fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)}
 	}
 	return nil
+}
+
+// nonBlank returns v if it is a string with something besides white space,
+// and "" otherwise: a provider's "email": "  " or "email": 42 is no email.
+func nonBlank(v any) string {
+	s, _ := v.(string)
+	if strings.TrimSpace(s) == "" {
+		return ""
+	}
+	return s
 }

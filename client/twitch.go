@@ -23,7 +23,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"strings"
 )
 
 const (
@@ -134,18 +133,12 @@ func (c *Twitch) IDEmail(ctx context.Context, accessToken string) (string, strin
 		ID    any `json:"id"`
 		Email any `json:"email"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.UseNumber()
-	if err := dec.Decode(&u); err != nil {
+	if err := decodeExact(raw, &u); err != nil {
 		return "", "", &RequestError{Op: ErrGetIDEmail, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
 	}
 	id, ok := idString(u.ID)
 	if !ok {
 		return "", "", identityError(ErrGetIDEmail, "twitch user has no usable id")
 	}
-	email, _ := u.Email.(string)
-	if strings.TrimSpace(email) == "" {
-		email = ""
-	}
-	return id, email, nil
+	return id, nonBlank(u.Email), nil
 }
