@@ -1,8 +1,6 @@
 package oauthkit_test
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // Provider faults through the kit (security.md items 62-64, catalogue rows
@@ -47,32 +46,6 @@ type kfFault struct {
 	cause func(t *testing.T, err error)
 	// revokeOK: at the revocation endpoint this answer is a success.
 	revokeOK bool
-}
-
-var kfBomb struct {
-	once sync.Once
-	gz   []byte
-}
-
-// kfGzipBomb is ~100 KiB of gzip expanding to 100 MiB (a header member plus
-// 100 copies of a 1 MiB member; gzip readers read concatenated members).
-func kfGzipBomb() []byte {
-	kfBomb.once.Do(func() {
-		member := func(b []byte) []byte {
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-			_, _ = zw.Write(b)
-			_ = zw.Close()
-			return buf.Bytes()
-		}
-		mib := member(bytes.Repeat([]byte{'a'}, 1<<20))
-		out := member([]byte(`{"access_token":"`))
-		for range 100 {
-			out = append(out, mib...)
-		}
-		kfBomb.gz = out
-	})
-	return kfBomb.gz
 }
 
 func kfHTTPStatus(status int) func(*testing.T, error) {
@@ -116,19 +89,10 @@ func kfFaults() []kfFault {
 			}
 		}},
 		{name: "100 MiB body", huge: true, cause: kfIs(client.ErrResponseTooLarge), handler: func(string) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				_, _ = io.WriteString(w, `{"access_token":"`)
-				chunk := bytes.Repeat([]byte{'A'}, 32<<10)
-				for sent := 0; sent < 100<<20; sent += len(chunk) {
-					if _, err := w.Write(chunk); err != nil {
-						return
-					}
-				}
-			}
+			return func(w http.ResponseWriter, r *http.Request) { providertest.WriteHuge(w) }
 		}},
 		{name: "gzip bomb", huge: true, cause: kfIs(client.ErrResponseTooLarge), handler: func(string) http.HandlerFunc {
-			bomb := kfGzipBomb()
+			bomb := providertest.GzipBomb()
 			return func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Type", "application/json")
 				w.Header().Set("Content-Encoding", "gzip")
@@ -224,16 +188,6 @@ func (e *kfEndpoint) wantHits(f kfFault) int64 {
 	return 1
 }
 
-// kfRewrite sends every request to scheme://host, keeping the path, so a
-// provider client with fixed production URLs reaches the faulty endpoint.
-type kfRewrite struct{ scheme, host string }
-
-func (f kfRewrite) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.URL.Scheme, r.URL.Host, r.Host = f.scheme, f.host, f.host
-	return http.DefaultTransport.RoundTrip(r)
-}
-
 // kfUserAPI is the harness provider with its user API replaced by a real
 // client.GitHub whose requests all go to base.
 type kfUserAPI struct {
@@ -271,37 +225,6 @@ func kfTimeout(f kfFault) appOption {
 	}
 }
 
-func kfHeap() (heap, total uint64) {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc, m.TotalAlloc
-}
-
-// kfSettle closes idle client connections and waits up to 1 s for the
-// goroutine count to come back within 2 of base.
-func kfSettle(t *testing.T, a *app, base int) {
-	t.Helper()
-	closeIdle := func() {
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-		a.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
-		a.as.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
-	}
-	deadline := time.Now().Add(time.Second)
-	closeIdle()
-	n := runtime.NumGoroutine()
-	for n > base+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		closeIdle()
-		n = runtime.NumGoroutine()
-	}
-	if n > base+2 {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("goroutines: %d, baseline %d (+2 allowed)\n%s", n, base, buf)
-	}
-}
-
 // kfLoginFails runs one login against the faulty setup and checks the
 // outcome: status, sentinel, cause, no login, state consumed, no retry.
 func kfLoginFails(t *testing.T, a *app, f kfFault, e *kfEndpoint, sentinel error) {
@@ -312,7 +235,7 @@ func kfLoginFails(t *testing.T, a *app, f kfFault, e *kfEndpoint, sentinel error
 	a.drainErrs()
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	base := runtime.NumGoroutine()
-	heap0, total0 := kfHeap()
+	heap0, total0 := providertest.Heap()
 
 	res, body := a.do(b, http.MethodGet, cb, nil)
 	want := http.StatusBadGateway
@@ -328,11 +251,11 @@ func kfLoginFails(t *testing.T, a *app, f kfFault, e *kfEndpoint, sentinel error
 	assert.Equal(t, e.wantHits(f), e.hits.Load(), "requests to the faulty endpoint (no retry)")
 	assert.Zero(t, e.otherHits.Load(), "redirect target never contacted")
 	if f.huge {
-		heap1, total1 := kfHeap()
+		heap1, total1 := providertest.Heap()
 		assert.Less(t, int64(heap1)-int64(heap0), int64(4<<20), "heap growth")
 		assert.Less(t, total1-total0, uint64(32<<20), "bytes allocated for a capped body")
 	}
-	kfSettle(t, a, base)
+	providertest.Settle(t, base, a.closeIdle)
 
 	assert.False(t, a.signedIn(b), "no login")
 	assert.Zero(t, a.pending(b), "state consumed")
@@ -362,7 +285,7 @@ func TestFaultsUserAPI(t *testing.T) {
 			scheme, host, _ := strings.Cut(e.base, "://")
 			a := newApp(t, kfTimeout(f), withClient(t, func(*client.Config) {}, func(c *client.OAuth2) client.Provider {
 				gh, err := client.NewGitHub("cid", "csecret", client.WithHTTPClient(&http.Client{
-					Transport:     kfRewrite{scheme: scheme, host: host},
+					Transport:     providertest.Rewrite{Scheme: scheme, Host: host},
 					CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 				}))
 				require.NoError(t, err)
@@ -403,7 +326,7 @@ func TestFaultsRevocationNeverBlocksLogout(t *testing.T) {
 			} else {
 				assert.Contains(t, logs.String(), "revocation failed", "the failure is logged")
 			}
-			kfSettle(t, a, base)
+			providertest.Settle(t, base, a.closeIdle)
 			assert.False(t, a.signedIn(b))
 		})
 	}

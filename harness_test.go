@@ -555,3 +555,10 @@ func (a *app) tryLogin(b *http.Client, loginPath string, u fakeUser) (*http.Resp
 	res.Body.Close()
 	return res, nil
 }
+
+// closeIdle drops the idle connections of the app's and the fake AS's test
+// clients, so goroutine counts can settle.
+func (a *app) closeIdle() {
+	a.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
+	a.as.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
+}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // This file is the harness of kit_providers_test.go: one fake that plays
@@ -154,21 +155,6 @@ var kpKeys = sync.OnceValues(func() (*rsa.PrivateKey, *ecdsa.PrivateKey) {
 	return r, ec
 })
 
-// kpRewrite sends every request to the fake, whatever host its URL names,
-// keeping that host in r.Host (as client/helpers_test.go's rewriteTransport).
-type kpRewrite struct {
-	target string
-	base   http.RoundTripper
-}
-
-func (t *kpRewrite) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.Host = req.URL.Host
-	r.URL.Scheme = "http"
-	r.URL.Host = t.target
-	return t.base.RoundTrip(r)
-}
-
 func noFollow(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // newKPEnv starts the fake with the routes of rows and a kit with one
@@ -193,7 +179,7 @@ func newKPEnv(t *testing.T, rows ...*kpRow) *kpEnv {
 	t.Cleanup(srv.Close)
 	tr := &http.Transport{}
 	t.Cleanup(tr.CloseIdleConnections)
-	e.hc = &http.Client{Transport: &kpRewrite{target: srv.Listener.Addr().String(), base: tr}, CheckRedirect: noFollow}
+	e.hc = &http.Client{Transport: &providertest.Loopback{Target: srv.Listener.Addr().String(), Base: tr}, CheckRedirect: noFollow}
 
 	e.a = newApp(t, func(cfg *oauthkit.Config) {
 		e.now = cfg.Now

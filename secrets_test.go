@@ -20,6 +20,7 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // Secret hygiene (security.md item 65, goal G14): with marker values for the
@@ -206,7 +207,7 @@ func newSecretsRig(t *testing.T) *secretsRig {
 		// The user API is a real client.GitHub whose requests go to the
 		// marker provider (/user, then /user/emails).
 		gh, err := client.NewGitHub("cid", markCS, client.WithHTTPClient(&http.Client{
-			Transport:     kfRewrite{scheme: scheme, host: host},
+			Transport:     providertest.Rewrite{Scheme: scheme, Host: host},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}))
 		require.NoError(t, err)

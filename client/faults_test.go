@@ -1,8 +1,6 @@
 package client
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -14,11 +12,12 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // Provider faults (security.md items 62-64, catalogue rows 18-20, 25-29,
@@ -29,49 +28,6 @@ import (
 
 // fltDeadline is the per-call deadline, as the kit's ProviderTimeout in tests.
 const fltDeadline = 200 * time.Millisecond
-
-const fltHugeBytes = 100 << 20 // 100 MiB
-
-var fltBomb struct {
-	once sync.Once
-	gz   []byte
-}
-
-// fltGzipBomb is ~100 KiB of gzip that expands to 100 MiB of JSON string:
-// a header member and 100 copies of one member holding 1 MiB of "a" (gzip
-// readers, Go's included, read concatenated members as one stream), so it
-// is built by compressing 1 MiB once.
-func fltGzipBomb() []byte {
-	fltBomb.once.Do(func() {
-		member := func(b []byte) []byte {
-			var buf bytes.Buffer
-			zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-			_, _ = zw.Write(b)
-			_ = zw.Close()
-			return buf.Bytes()
-		}
-		mib := member(bytes.Repeat([]byte{'a'}, 1<<20))
-		out := member([]byte(`{"access_token":"`))
-		for range fltHugeBytes >> 20 {
-			out = append(out, mib...)
-		}
-		fltBomb.gz = out
-	})
-	return fltBomb.gz
-}
-
-// fltWriteHuge streams an endless-looking JSON string until fltHugeBytes or
-// until the client goes away.
-func fltWriteHuge(w http.ResponseWriter) {
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write([]byte(`{"access_token":"`))
-	chunk := bytes.Repeat([]byte{'A'}, 32<<10)
-	for sent := 0; sent < fltHugeBytes; sent += len(chunk) {
-		if _, err := w.Write(chunk); err != nil {
-			return
-		}
-	}
-}
 
 // fltFault is one misbehaviour of a provider endpoint.
 type fltFault struct {
@@ -161,10 +117,10 @@ func fltFaults() []fltFault {
 			}
 		}},
 		{name: "100 MiB body", hits: 1, huge: true, check: fltIs(ErrResponseTooLarge), handler: func(string) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) { fltWriteHuge(w) }
+			return func(w http.ResponseWriter, r *http.Request) { providertest.WriteHuge(w) }
 		}},
 		{name: "gzip bomb", hits: 1, huge: true, check: fltIs(ErrResponseTooLarge), handler: func(string) http.HandlerFunc {
-			bomb := fltGzipBomb()
+			bomb := providertest.GzipBomb()
 			return func(w http.ResponseWriter, r *http.Request) {
 				if !strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
 					http.Error(w, "test expects the transport to ask for gzip", http.StatusTeapot)
@@ -242,21 +198,6 @@ func fltRedirect(t *testing.T, op string, err error) {
 	}
 }
 
-// fltRewrite sends every request to scheme://host, keeping the path, so
-// provider clients with fixed production URLs reach the faulty endpoint.
-type fltRewrite struct {
-	scheme, host string
-}
-
-func (f fltRewrite) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.URL.Scheme = f.scheme
-	r.URL.Host = f.host
-	r.Host = f.host
-	return http.DefaultTransport.RoundTrip(r)
-}
-
-// fltOp is one client operation against base ("scheme://host").
 type fltOp struct {
 	name     string
 	sentinel error
@@ -299,7 +240,7 @@ func fltOps() []fltOp {
 		{"github user API", ErrGetIDEmail, func(ctx context.Context, t *testing.T, base string) error {
 			scheme, host, _ := strings.Cut(base, "://")
 			gh, err := NewGitHub("cid", "CS-MARK-3", WithHTTPClient(&http.Client{
-				Transport:     fltRewrite{scheme: scheme, host: host},
+				Transport:     providertest.Rewrite{Scheme: scheme, Host: host},
 				CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 			}))
 			if err != nil {
@@ -354,37 +295,11 @@ func fltClosedURL(t *testing.T) string {
 	return "http://" + addr
 }
 
-func fltHeap() (heap, total uint64) {
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	return m.HeapAlloc, m.TotalAlloc
-}
-
-// fltSettle closes idle connections and waits (up to 1 s) until the
-// goroutine count is back within 2 of base.
-func fltSettle(t *testing.T, base int) {
-	t.Helper()
-	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-	deadline := time.Now().Add(time.Second)
-	n := runtime.NumGoroutine()
-	for n > base+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		http.DefaultTransport.(*http.Transport).CloseIdleConnections()
-		n = runtime.NumGoroutine()
-	}
-	if n > base+2 {
-		buf := make([]byte, 1<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		t.Fatalf("goroutines: %d, baseline %d (+2 allowed)\n%s", n, base, buf)
-	}
-}
-
 // TestProviderFaults runs every fault against every operation: 13 faults x
 // 6 operations, each ending in an error matching the operation's sentinel
 // and the fault's cause.
 func TestProviderFaults(t *testing.T) {
-	fltGzipBomb() // build the bomb before measuring anything
+	providertest.GzipBomb() // build the bomb before measuring anything
 	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
 	baseline := runtime.NumGoroutine()
 	for _, fault := range fltFaults() {
@@ -415,7 +330,7 @@ func TestProviderFaults(t *testing.T) {
 					defer srv.Close()
 					base = srv.URL
 				}
-				heap0, total0 := fltHeap()
+				heap0, total0 := providertest.Heap()
 				deadline := 10 * time.Second
 				if fault.hang {
 					deadline = fltDeadline
@@ -453,7 +368,7 @@ func TestProviderFaults(t *testing.T) {
 					t.Fatalf("%s: redirect target saw %d requests", op.name, n)
 				}
 				if fault.huge {
-					heap1, total1 := fltHeap()
+					heap1, total1 := providertest.Heap()
 					growth := int64(heap1) - int64(heap0)
 					if growth > 4<<20 {
 						t.Fatalf("%s: heap grew by %d bytes", op.name, growth)
@@ -466,7 +381,7 @@ func TestProviderFaults(t *testing.T) {
 			})
 		}
 	}
-	fltSettle(t, baseline)
+	providertest.Settle(t, baseline)
 }
 
 // TestProviderFaultCancelled: a context cancelled by the caller (the

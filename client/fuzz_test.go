@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // Fuzz targets for the client's response parsing (security.md catalogue
@@ -286,7 +288,7 @@ func FuzzUserAPIJSON(f *testing.F) {
 	f.Cleanup(srv.Close)
 	issuer = srv.URL
 	hc := &http.Client{
-		Transport: &rewriteTransport{target: srv.Listener.Addr().String(), base: http.DefaultTransport},
+		Transport: &providertest.Loopback{Target: srv.Listener.Addr().String()},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

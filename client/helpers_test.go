@@ -4,24 +4,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
-
-// rewriteTransport sends every request to one loopback test server whatever
-// host its URL names, keeping the path and query and the original Host header,
-// so provider clients are tested against their real production URLs over real
-// HTTP.
-type rewriteTransport struct {
-	target string // host:port of the test server
-	base   http.RoundTripper
-}
-
-func (t *rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.Host = req.URL.Host
-	r.URL.Scheme = "http"
-	r.URL.Host = t.target
-	return t.base.RoundTrip(r)
-}
 
 // providerServer starts h on loopback and returns an HTTP client that routes
 // every URL to it (redirects not followed, like the package default).
@@ -31,7 +16,7 @@ func providerServer(t *testing.T, h http.Handler) *http.Client {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &http.Client{
-		Transport: &rewriteTransport{target: srv.Listener.Addr().String(), base: http.DefaultTransport},
+		Transport: &providertest.Loopback{Target: srv.Listener.Addr().String()},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},

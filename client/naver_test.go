@@ -248,7 +248,7 @@ func TestNaverRevokeToken(t *testing.T) {
 	// Upstream: a transport error is a RevokeTokenError without response.
 	t.Run("transport error", func(t *testing.T) {
 		boom := errors.New("connection reset")
-		hc := &http.Client{Transport: naverTransportFunc(func(*http.Request) (*http.Response, error) { return nil, boom })}
+		hc := failingClient(boom)
 		n, err := NewNaver("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		err = n.RevokeToken(context.Background(), "TOKEN", "")
@@ -269,8 +269,3 @@ func TestNaverRevokeToken(t *testing.T) {
 		assert.Zero(t, srv.count())
 	})
 }
-
-// naverTransportFunc turns a function into an http.RoundTripper.
-type naverTransportFunc func(*http.Request) (*http.Response, error)
-
-func (f naverTransportFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

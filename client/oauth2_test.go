@@ -558,11 +558,6 @@ func coreAssertResponseError(t *testing.T, err error, op error, status int, code
 	}
 }
 
-// coreFailingTransport fails every request, as upstream's HTTPError("ERROR").
-type coreFailingTransport struct{ err error }
-
-func (f coreFailingTransport) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
-
 var errCoreTransport = errors.New("ERROR")
 
 // coreTransportCases give the two ways a request can fail without response.
@@ -582,7 +577,7 @@ func coreTransportCases(t *testing.T) []struct {
 			c.RevokeTokenEndpoint = closed + "/revoke"
 		}},
 		{"transport error", func(c *Config) {
-			c.HTTPClient = &http.Client{Transport: coreFailingTransport{errCoreTransport}}
+			c.HTTPClient = failingClient(errCoreTransport) // as upstream's HTTPError("ERROR")
 		}},
 	}
 }

@@ -15,6 +15,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // testKey is a signing key generated for one test, published in a fake JWKS.
@@ -171,9 +173,5 @@ func (f *fakeServer) requests(path string) []recorded {
 
 // failingClient fails every request at the transport level.
 func failingClient(err error) *http.Client {
-	return &http.Client{Transport: oidcRoundTripFunc(func(*http.Request) (*http.Response, error) { return nil, err })}
+	return &http.Client{Transport: providertest.Failing{Err: err}}
 }
-
-type oidcRoundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f oidcRoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
