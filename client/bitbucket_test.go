@@ -147,9 +147,7 @@ func TestBitbucketProfileAndToken(t *testing.T) {
 	bitbucketCheckReq(t, reqs[0])
 	assert.Equal(t, "/2.0/user", reqs[0].Path)
 	r := reqs[1]
-	assert.Equal(t, http.MethodPost, r.Method)
-	assert.Equal(t, "bitbucket.org", r.Host)
-	assert.Equal(t, "/site/oauth2/access_token", r.Path)
+	assertRequest(t, r, http.MethodPost, "bitbucket.org", "/site/oauth2/access_token")
 	assert.Equal(t, socialBasic("CID", "SEC"), r.Header.Get("Authorization"))
 	assert.Equal(t, url.Values{"grant_type": {"authorization_code"}, "code": {"CODE"}, "redirect_uri": {"https://app.example/cb"}}, socialForm(t, r.Body))
 }

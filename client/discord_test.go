@@ -42,9 +42,7 @@ func TestDiscordAuthorizationURL(t *testing.T) {
 
 func discordCheckReq(t *testing.T, r recorded) {
 	t.Helper()
-	assert.Equal(t, http.MethodGet, r.Method)
-	assert.Equal(t, "discord.com", r.Host)
-	assert.Equal(t, "/api/v10/users/@me", r.Path)
+	assertRequest(t, r, http.MethodGet, "discord.com", "/api/v10/users/@me")
 	assert.Empty(t, r.Query)
 	assert.Equal(t, "Bearer "+socialToken, r.Header.Get("Authorization"))
 	assert.Equal(t, "application/json", r.Header.Get("Accept"))

@@ -159,9 +159,7 @@ func TestFacebookLongLivedAccessToken(t *testing.T) {
 			reqs := api.requests()
 			require.Len(t, reqs, 1)
 			r := reqs[0]
-			assert.Equal(t, http.MethodPost, r.Method)
-			assert.Equal(t, "graph.facebook.com", r.Host)
-			assert.Equal(t, "/v23.0/oauth/access_token", r.Path)
+			assertRequest(t, r, http.MethodPost, "graph.facebook.com", "/v23.0/oauth/access_token")
 			assert.Empty(t, r.Query)
 			assert.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
 			assert.Equal(t, url.Values{

@@ -526,9 +526,7 @@ func TestGitHubTokenEndpoint(t *testing.T) {
 			reqs := api.requests()
 			require.NotEmpty(t, reqs)
 			r := reqs[0]
-			assert.Equal(t, http.MethodPost, r.Method)
-			assert.Equal(t, "github.com", r.Host)
-			assert.Equal(t, "/login/oauth/access_token", r.Path)
+			assertRequest(t, r, http.MethodPost, "github.com", "/login/oauth/access_token")
 			assert.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
 			assert.Equal(t, "application/json", r.Header.Get("Accept"))
 			assert.Empty(t, r.Header.Get("Authorization"))

@@ -106,9 +106,7 @@ func TestGitLabTokenEndpoints(t *testing.T) {
 		assert.Equal(t, "AT", tok.AccessToken)
 		assert.Equal(t, "RT", tok.RefreshToken)
 		got := srv.only(t)
-		assert.Equal(t, http.MethodPost, got.Method)
-		assert.Equal(t, "gitlab.com", got.Host)
-		assert.Equal(t, "/oauth/token", got.Path)
+		assertRequest(t, got, http.MethodPost, "gitlab.com", "/oauth/token")
 		form, err := url.ParseQuery(got.Body)
 		require.NoError(t, err)
 		assert.Equal(t, url.Values{"grant_type": {"authorization_code"}, "code": {"CODE"},
@@ -186,9 +184,7 @@ func TestGitLabRevokeToken(t *testing.T) {
 				assert.Equal(t, tc.wantStatus, StatusCode(err))
 			}
 			got := srv.only(t)
-			assert.Equal(t, http.MethodPost, got.Method)
-			assert.Equal(t, "gitlab.com", got.Host)
-			assert.Equal(t, "/oauth/revoke", got.Path)
+			assertRequest(t, got, http.MethodPost, "gitlab.com", "/oauth/revoke")
 			assert.Empty(t, got.Header.Get("Authorization"))
 			if tc.wantForm != nil {
 				form, err := url.ParseQuery(got.Body)
@@ -236,9 +232,7 @@ func TestGitLabIDEmail(t *testing.T) {
 			checkIdentityCase(t, tc, id, email, err)
 
 			got := srv.only(t)
-			assert.Equal(t, http.MethodGet, got.Method)
-			assert.Equal(t, "gitlab.com", got.Host)
-			assert.Equal(t, "/api/v4/user", got.Path)
+			assertRequest(t, got, http.MethodGet, "gitlab.com", "/api/v4/user")
 			assert.Empty(t, got.Query)
 			assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 			assert.Equal(t, "application/json", got.Header.Get("Accept"))

@@ -60,9 +60,7 @@ func TestGoogleAuthorizationURL(t *testing.T) {
 
 func googleCheckReq(t *testing.T, r recorded) {
 	t.Helper()
-	assert.Equal(t, http.MethodGet, r.Method)
-	assert.Equal(t, "people.googleapis.com", r.Host)
-	assert.Equal(t, "/v1/people/me", r.Path)
+	assertRequest(t, r, http.MethodGet, "people.googleapis.com", "/v1/people/me")
 	assert.Equal(t, "personFields=emailAddresses", r.Query)
 	assert.Equal(t, "Bearer "+socialToken, r.Header.Get("Authorization"))
 	assert.Equal(t, "application/json", r.Header.Get("Accept"))

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+
 	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
@@ -31,4 +33,13 @@ type recorded struct {
 	Query  string
 	Header http.Header
 	Body   string
+}
+
+// assertRequest checks the method, production host and path a test server
+// saw.
+func assertRequest(t *testing.T, got recorded, method, host, path string) {
+	t.Helper()
+	assert.Equal(t, method, got.Method)
+	assert.Equal(t, host, got.Host)
+	assert.Equal(t, path, got.Path)
 }

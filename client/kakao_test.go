@@ -181,9 +181,7 @@ func TestKakaoAccessToken(t *testing.T) {
 	assert.Equal(t, "AT", tok.AccessToken)
 	assert.Equal(t, "RT", tok.RefreshToken)
 	got := srv.only(t)
-	assert.Equal(t, http.MethodPost, got.Method)
-	assert.Equal(t, "kauth.kakao.com", got.Host)
-	assert.Equal(t, "/oauth/token", got.Path)
+	assertRequest(t, got, http.MethodPost, "kauth.kakao.com", "/oauth/token")
 	form, err := url.ParseQuery(got.Body)
 	require.NoError(t, err)
 	assert.Equal(t, url.Values{
@@ -248,9 +246,7 @@ func TestKakaoIDEmail(t *testing.T) {
 			checkIdentityCase(t, tc, id, email, err)
 
 			got := srv.only(t)
-			assert.Equal(t, http.MethodPost, got.Method)
-			assert.Equal(t, "kapi.kakao.com", got.Host)
-			assert.Equal(t, "/v2/user/me", got.Path)
+			assertRequest(t, got, http.MethodPost, "kapi.kakao.com", "/v2/user/me")
 			assert.Equal(t, "property_keys=%5B%22kakao_account.email%22%5D", got.Query)
 			assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 			assert.Equal(t, "application/json", got.Header.Get("Accept"))
@@ -269,9 +265,7 @@ func TestKakaoProfile(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, body, string(raw))
 	got := srv.only(t)
-	assert.Equal(t, http.MethodPost, got.Method)
-	assert.Equal(t, "kapi.kakao.com", got.Host)
-	assert.Equal(t, "/v2/user/me", got.Path)
+	assertRequest(t, got, http.MethodPost, "kapi.kakao.com", "/v2/user/me")
 	assert.Empty(t, got.Query, "the full profile is asked without property_keys")
 	assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 
@@ -312,9 +306,7 @@ func TestKakaoRevokeToken(t *testing.T) {
 				assert.Equal(t, tc.wantStatus, StatusCode(err))
 			}
 			got := srv.only(t)
-			assert.Equal(t, http.MethodPost, got.Method)
-			assert.Equal(t, "kapi.kakao.com", got.Host)
-			assert.Equal(t, "/v1/user/unlink", got.Path)
+			assertRequest(t, got, http.MethodPost, "kapi.kakao.com", "/v1/user/unlink")
 			assert.Empty(t, got.Query)
 			assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 			assert.Empty(t, got.Body, "no token or client secret in the body")

@@ -155,9 +155,7 @@ func TestNaverIDEmail(t *testing.T) {
 			checkIdentityCase(t, tc, id, email, err)
 
 			got := srv.only(t)
-			assert.Equal(t, http.MethodPost, got.Method)
-			assert.Equal(t, "openapi.naver.com", got.Host)
-			assert.Equal(t, "/v1/nid/me", got.Path)
+			assertRequest(t, got, http.MethodPost, "openapi.naver.com", "/v1/nid/me")
 			assert.Empty(t, got.Query)
 			assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 			assert.Equal(t, "application/json", got.Header.Get("Accept"))
@@ -231,9 +229,7 @@ func TestNaverRevokeToken(t *testing.T) {
 				}
 			}
 			got := srv.only(t)
-			assert.Equal(t, http.MethodPost, got.Method)
-			assert.Equal(t, "nid.naver.com", got.Host)
-			assert.Equal(t, "/oauth2.0/token", got.Path)
+			assertRequest(t, got, http.MethodPost, "nid.naver.com", "/oauth2.0/token")
 			assert.Equal(t, "application/x-www-form-urlencoded", got.Header.Get("Content-Type"))
 			assert.Equal(t, "application/json", got.Header.Get("Accept"))
 			assert.Empty(t, got.Header.Get("Authorization"))

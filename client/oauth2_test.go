@@ -145,9 +145,7 @@ func coreClient(t *testing.T, method AuthMethod, hc *http.Client, mods ...func(*
 // without the credentials.
 func coreAssertFormPost(t *testing.T, got recorded, path string, method AuthMethod, wantForm url.Values) {
 	t.Helper()
-	assert.Equal(t, http.MethodPost, got.Method)
-	assert.Equal(t, coreHost, got.Host)
-	assert.Equal(t, path, got.Path)
+	assertRequest(t, got, http.MethodPost, coreHost, path)
 	assert.Empty(t, got.Query, "nothing may go in the URL query")
 	assert.Equal(t, "application/x-www-form-urlencoded", got.Header.Get("Content-Type"))
 	assert.Equal(t, "application/json", got.Header.Get("Accept"))

@@ -164,9 +164,7 @@ const redditIdentity = `{"is_employee":false,"has_visited_new_profile":false,"is
 
 func redditCheckReq(t *testing.T, r recorded) {
 	t.Helper()
-	assert.Equal(t, http.MethodGet, r.Method)
-	assert.Equal(t, "oauth.reddit.com", r.Host)
-	assert.Equal(t, "/api/v1/me", r.Path)
+	assertRequest(t, r, http.MethodGet, "oauth.reddit.com", "/api/v1/me")
 	assert.Empty(t, r.Query)
 	assert.Equal(t, "Bearer "+socialToken, r.Header.Get("Authorization"))
 	assert.Equal(t, redditUA, r.Header.Get("User-Agent"))

@@ -98,9 +98,7 @@ func TestTwitchTokenEndpoint(t *testing.T) {
 			reqs := api.requests()
 			require.Len(t, reqs, 1)
 			r := reqs[0]
-			assert.Equal(t, http.MethodPost, r.Method)
-			assert.Equal(t, "id.twitch.tv", r.Host)
-			assert.Equal(t, "/oauth2/token", r.Path)
+			assertRequest(t, r, http.MethodPost, "id.twitch.tv", "/oauth2/token")
 			assert.Empty(t, r.Header.Get("Authorization"))
 			assert.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
 			assert.Equal(t, "application/json", r.Header.Get("Accept"))
@@ -145,9 +143,7 @@ func TestTwitchRevokeToken(t *testing.T) {
 			reqs := api.requests()
 			require.Len(t, reqs, 1)
 			r := reqs[0]
-			assert.Equal(t, http.MethodPost, r.Method)
-			assert.Equal(t, "id.twitch.tv", r.Host)
-			assert.Equal(t, "/oauth2/revoke", r.Path)
+			assertRequest(t, r, http.MethodPost, "id.twitch.tv", "/oauth2/revoke")
 			assert.Empty(t, r.Header.Get("Authorization"))
 			assert.Equal(t, tc.form, socialForm(t, r.Body), "client_id and token only: no client secret")
 			if tc.want != nil {
@@ -161,9 +157,7 @@ func TestTwitchRevokeToken(t *testing.T) {
 
 func twitchCheckReq(t *testing.T, r recorded) {
 	t.Helper()
-	assert.Equal(t, http.MethodGet, r.Method)
-	assert.Equal(t, "api.twitch.tv", r.Host)
-	assert.Equal(t, "/helix/users", r.Path)
+	assertRequest(t, r, http.MethodGet, "api.twitch.tv", "/helix/users")
 	assert.Empty(t, r.Query)
 	assert.Equal(t, "Bearer "+socialToken, r.Header.Get("Authorization"))
 	assert.Equal(t, "CID", r.Header.Get("Client-Id"))
