@@ -6,10 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -182,4 +185,142 @@ func TestStateClaimerDecides(t *testing.T) {
 			assert.Equal(t, oauthkit.DefaultPendingTTL, gotTTL)
 		})
 	}
+}
+
+// A form_post body the kit cannot read (here: over the 16 KiB bound) is a
+// 400, and nothing is carried over to a GET.
+func TestFormPostMalformedBody(t *testing.T) {
+	a := newApp(t, func(c *oauthkit.Config) {
+		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*testProvider)}
+	})
+	b := a.browser()
+	body := "code=c&state=" + strings.Repeat("s", 20<<10)
+	res, err := b.Post(a.srv.URL+"/auth/test/callback", "application/x-www-form-urlencoded", strings.NewReader(body))
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+	assert.Empty(t, res.Header.Get("Location"))
+	assert.ErrorIs(t, a.lastErr(), oauthkit.ErrInvalidCallback)
+	assert.EqualValues(t, 0, a.as.tokenHits.Load())
+}
+
+// OnLogin maps the provider identity to the application's user, or refuses
+// it: a refusal is a 403 with nobody signed in.
+func TestOnLogin(t *testing.T) {
+	t.Run("sets the application's id", func(t *testing.T) {
+		var seen oauthkit.User
+		a := newApp(t, func(c *oauthkit.Config) {
+			c.OnLogin = func(_ context.Context, u *oauthkit.User) error {
+				seen = *u
+				u.UserID = "local-7"
+				return nil
+			}
+		})
+		b := a.browser()
+		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+		assert.Equal(t, "test", seen.Provider)
+		assert.Equal(t, "1234567890123456789", seen.ID)
+		assert.Empty(t, seen.UserID, "OnLogin runs before the default id is set")
+		assert.Equal(t, "local-7", a.session(b)["oauthkit.user"].(*oauthkit.User).UserID)
+	})
+	t.Run("refuses", func(t *testing.T) {
+		refused := errors.New("not on the allow list")
+		a := newApp(t, func(c *oauthkit.Config) {
+			c.OnLogin = func(context.Context, *oauthkit.User) error { return refused }
+		})
+		b := a.browser()
+		res := a.login(b, "/auth/test/login")
+		assert.Equal(t, http.StatusForbidden, res.StatusCode)
+		err := a.lastErr()
+		assert.ErrorIs(t, err, oauthkit.ErrLoginRefused)
+		assert.ErrorIs(t, err, refused)
+		assert.False(t, a.signedIn(b))
+	})
+}
+
+// A user API that fails, or answers without an id, is a 502 with nobody
+// signed in.
+func TestIdentityFailures(t *testing.T) {
+	t.Run("user API refuses the token", func(t *testing.T) {
+		a := newApp(t)
+		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"not-one-the-user-API-knows","token_type":"Bearer"}`)
+		}
+		b := a.browser()
+		res := a.login(b, "/auth/test/login")
+		assert.Equal(t, http.StatusBadGateway, res.StatusCode)
+		err := a.lastErr()
+		assert.ErrorIs(t, err, oauthkit.ErrIdentity)
+		assert.ErrorIs(t, err, client.ErrGetIDEmail)
+		assert.False(t, a.signedIn(b))
+	})
+	t.Run("empty id", func(t *testing.T) {
+		a := newApp(t)
+		b := a.browser()
+		res := a.get(b, a.approveAs(a.startLogin(b, "/auth/test/login"), fakeUser{ID: "null", Email: "x@example.com"}))
+		assert.Equal(t, http.StatusBadGateway, res.StatusCode)
+		err := a.lastErr()
+		assert.ErrorIs(t, err, oauthkit.ErrIdentity)
+		assert.ErrorIs(t, err, client.ErrMissingID)
+		assert.False(t, a.signedIn(b))
+	})
+}
+
+// Kit.Token: a refresh that fails for a passing reason keeps the user signed
+// in; a token that cannot be refreshed signs the user out; a successful
+// refresh is reported to OnTokenRefresh.
+func TestTokenRefreshOutcomes(t *testing.T) {
+	apiToken := func(a *app, b *http.Client) int {
+		res, err := b.Get(a.srv.URL + "/api/token")
+		require.NoError(t, err)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	t.Run("provider down keeps the session", func(t *testing.T) {
+		a := newApp(t)
+		a.as.expiresIn = 60
+		b := a.browser()
+		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "down", http.StatusInternalServerError)
+		}
+		a.clock.Add(61 * time.Second)
+		assert.Equal(t, http.StatusBadGateway, apiToken(a, b))
+		assert.NoError(t, a.lastErr(), "Token reports to its caller, not to the error handler")
+		assert.True(t, a.signedIn(b), "a passing provider failure does not sign the user out")
+	})
+	t.Run("no refresh token signs out", func(t *testing.T) {
+		a := newApp(t)
+		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"access_token":"at-42-a@example.com-x","token_type":"Bearer","expires_in":60}`)
+		}
+		b := a.browser()
+		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+		a.clock.Add(61 * time.Second)
+		assert.Equal(t, http.StatusUnauthorized, apiToken(a, b))
+		assert.False(t, a.signedIn(b))
+		assert.EqualValues(t, 1, a.as.tokenHits.Load(), "no refresh request without a refresh token")
+	})
+	t.Run("OnTokenRefresh sees the new token", func(t *testing.T) {
+		var got []string
+		var mu sync.Mutex
+		a := newApp(t, func(c *oauthkit.Config) {
+			c.OnTokenRefresh = func(_ context.Context, u *oauthkit.User, tok *client.Token) {
+				mu.Lock()
+				defer mu.Unlock()
+				got = append(got, u.ID+"|"+tok.AccessToken)
+			}
+		})
+		a.as.expiresIn = 60
+		b := a.browser()
+		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+		a.clock.Add(61 * time.Second)
+		assert.Equal(t, http.StatusOK, apiToken(a, b))
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, got, 1)
+		assert.True(t, strings.HasPrefix(got[0], "1234567890123456789|at-"), got[0])
+	})
 }
