@@ -274,9 +274,10 @@ func kpRows() []*kpRow {
 			},
 			wantID: "141981764", wantEmail: "not-real@email.com",
 			refresh: true,
-			// The kit revokes the refresh token when it has one; Twitch
-			// documents the revocation of access tokens only (see report).
-			revoke: &kpRevoke{endpoint: "id.twitch.tv/oauth2/revoke", auth: kpClientIDOnly, form: map[string]string{"token": "$RT", "token_type_hint": "refresh_token"}},
+			// Twitch documents the revocation of access tokens only: the
+			// client refuses the refresh token, so the kit revokes the
+			// access token.
+			revoke: &kpRevoke{endpoint: "id.twitch.tv/oauth2/revoke", auth: kpClientIDOnly, form: map[string]string{"token": "$AT", "token_type_hint": "access_token"}},
 		},
 		{
 			name: "kakao",

@@ -96,8 +96,8 @@ func NewKakao(clientID, clientSecret string, opts ...Option) (*Kakao, error) {
 // any I/O with an error matching ErrRevokeToken and ErrRevokeNotSupported.
 // The body of a 2xx answer ({"id": ...}) is ignored.
 func (k *Kakao) RevokeToken(ctx context.Context, token, tokenTypeHint string) error {
-	if tokenTypeHint == "refresh_token" {
-		return &RequestError{Op: ErrRevokeToken, Err: ErrRevokeNotSupported}
+	if err := accessTokenOnly(tokenTypeHint); err != nil {
+		return err
 	}
 	endpoint := k.Config().RevokeTokenEndpoint
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, http.NoBody)

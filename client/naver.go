@@ -84,8 +84,8 @@ func NewNaver(clientID, clientSecret string, opts ...Option) (*Naver, error) {
 // 7009 the body of a 2xx answer is read: an error member makes the call
 // fail with an *OAuthError.
 func (n *Naver) RevokeToken(ctx context.Context, token, tokenTypeHint string) error {
-	if tokenTypeHint == "refresh_token" {
-		return &RequestError{Op: ErrRevokeToken, Err: ErrRevokeNotSupported}
+	if err := accessTokenOnly(tokenTypeHint); err != nil {
+		return err
 	}
 	form := url.Values{
 		"grant_type":       {"delete"},

@@ -174,6 +174,17 @@ func (c *BaseOAuth2[P]) RevokeToken(ctx context.Context, token, tokenTypeHint st
 	return err
 }
 
+// accessTokenOnly refuses a "refresh_token" hint before any I/O, for
+// providers whose revocation endpoint takes access tokens only (Kakao,
+// Naver, Twitch). The error matches ErrRevokeToken and
+// ErrRevokeNotSupported, on which the kit revokes the access token instead.
+func accessTokenOnly(tokenTypeHint string) error {
+	if tokenTypeHint == "refresh_token" {
+		return &RequestError{Op: ErrRevokeToken, Err: ErrRevokeNotSupported}
+	}
+	return nil
+}
+
 // Profile returns the user's raw profile document. The generic client does
 // not know the provider's user API.
 func (c *BaseOAuth2[P]) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {

@@ -77,10 +77,15 @@ func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
 	return &Twitch{b}, nil
 }
 
-// RevokeToken revokes a token with the client_id and token parameters
-// Twitch documents; the client secret is not sent. tokenTypeHint is ignored
-// by Twitch but sent when non-empty, as RFC 7009 allows.
+// RevokeToken revokes an access token with the client_id and token
+// parameters Twitch documents; the client secret is not sent. Twitch
+// documents revocation of access tokens only, so a "refresh_token" hint
+// fails before any I/O (ErrRevokeNotSupported); another hint is sent, as
+// RFC 7009 allows.
 func (c *Twitch) RevokeToken(ctx context.Context, token, tokenTypeHint string) error {
+	if err := accessTokenOnly(tokenTypeHint); err != nil {
+		return err
+	}
 	form := url.Values{"client_id": {c.cfg.ClientID}, "token": {token}}
 	if tokenTypeHint != "" {
 		form.Set("token_type_hint", tokenTypeHint)

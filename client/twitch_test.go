@@ -241,3 +241,16 @@ func TestTwitchProfile(t *testing.T) {
 	_, err = c.Profile(context.Background(), socialToken)
 	checkSocialErr(t, err, socialErr{op: ErrGetProfile, cause: ErrMissingID})
 }
+
+// Twitch revokes access tokens only: a refresh-token hint fails before any
+// request, so the kit falls back to the access token.
+func TestTwitchRevokeRefusesRefreshTokens(t *testing.T) {
+	hits := 0
+	hc := providerServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits++ }))
+	c, err := NewTwitch("CID", "SEC", WithHTTPClient(hc))
+	require.NoError(t, err)
+	err = c.RevokeToken(context.Background(), "RT", "refresh_token")
+	assert.ErrorIs(t, err, ErrRevokeToken)
+	assert.ErrorIs(t, err, ErrRevokeNotSupported)
+	assert.Zero(t, hits)
+}
