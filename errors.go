@@ -13,6 +13,9 @@ import (
 // (see HTTPStatus); match them with errors.Is. Provider failures wrap the
 // client's typed errors, so errors.As(err, &*client.OAuthError) works too.
 var (
+	// ErrInvalidConfig is matched by every error New returns: the
+	// configuration cannot work, or cannot work safely.
+	ErrInvalidConfig = errors.New("oauthkit: invalid configuration")
 	// ErrMethodNotAllowed (405): login and callback take GET, logout POST.
 	ErrMethodNotAllowed = errors.New("oauthkit: method not allowed")
 	// ErrUnknownProvider (404): a handler was asked for a provider the Kit
@@ -105,6 +108,11 @@ func HTTPStatus(err error) int {
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
+}
+
+// configError is an ErrInvalidConfig error with a reason.
+func configError(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
 }
 
 // wrap joins a kit sentinel and its cause so both errors.Is checks hold.

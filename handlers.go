@@ -50,8 +50,10 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 		}
 		ctx := r.Context()
 		k.addPending(ctx, pl)
-		if _, signedIn := k.CurrentUser(ctx); !signedIn {
-			// An anonymous session only has to outlive the pending login.
+		if k.onlyPending(ctx) {
+			// A session made for the login only has to outlive it; one that
+			// holds anything else (a cart, a preference, a user) keeps its
+			// deadline, or abandoning the login would lose that data.
 			k.sm.SetDeadline(ctx, now.Add(k.cfg.PendingTTL))
 		}
 		// Commit now so a failing store means an error page, never a trip
@@ -191,15 +193,32 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		}
 	}
 	if u.UserID == "" {
+		// Unambiguous: provider names cannot contain ":" (New).
 		u.UserID = u.Provider + ":" + u.ID
 	}
-	// New session token at every privilege change (session fixation); the
-	// old token is deleted from the store. The data moves to the new token,
-	// so the pending logins of other tabs can still complete.
+	// New session token at every privilege change (session fixation). The
+	// old token is recorded as ended before scs deletes it, so a request
+	// still holding it cannot write the pre-login session back. The data
+	// moves to the new token, so the pending logins of other tabs can still
+	// complete; a different user signing in takes none of the previous
+	// user's data with them.
+	if prev, ok := k.sm.Get(ctx, keyUser).(*User); ok && prev != nil && prev.UserID != u.UserID {
+		pending := k.sm.Get(ctx, keyPending)
+		if err := k.sm.Clear(ctx); err != nil {
+			return "", wrap(ErrSession, err)
+		}
+		if pending != nil {
+			k.sm.Put(ctx, keyPending, pending)
+		}
+	}
+	if err := k.store.end(ctx, k.sm.Token(ctx)); err != nil {
+		return "", wrap(ErrSession, err)
+	}
 	if err := k.sm.RenewToken(ctx); err != nil {
 		return "", wrap(ErrSession, err)
 	}
 	k.sm.Put(ctx, keyUser, u)
+	k.sm.Put(ctx, keyBinding, p.binding)
 	k.putToken(ctx, tok)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil
@@ -301,10 +320,14 @@ func single(q url.Values, key string, max int) (string, error) {
 }
 
 // LogoutHandler signs the user out: POST only, refused when cross-origin
-// (http.CrossOriginProtection). With RevokeOnLogout it first revokes the
-// provider token; a revocation failure is logged and never blocks the local
-// logout. The session is destroyed and the user sent (303) to
-// AfterLogoutPath.
+// (http.CrossOriginProtection, and, for browsers that send no
+// Sec-Fetch-Site, an Origin whose scheme and host are not those of the
+// redirect URLs). With RevokeOnLogout it first revokes the provider token; a
+// revocation failure is logged, counted in Stats, and never blocks the local
+// logout. The session token is recorded as ended (see EndedSessions), the
+// session destroyed and the user sent (303) to AfterLogoutPath. From then on
+// every request carrying the old session cookie is anonymous, even one that
+// loaded the session earlier and writes it back later.
 func (k *Kit) LogoutHandler() http.Handler {
 	logout := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
@@ -317,23 +340,43 @@ func (k *Kit) LogoutHandler() http.Handler {
 		if k.cfg.RevokeOnLogout {
 			k.revoke(ctx)
 		}
+		// Record first, delete second (see guardedStore).
+		endErr := k.store.end(ctx, k.sm.Token(ctx))
 		if err := k.sm.Destroy(ctx); err != nil {
 			k.fail(w, r, "", wrap(ErrSession, err))
 			return
 		}
+		if endErr != nil {
+			// The session is gone, but a late write of it by another instance
+			// would not be undone: visible, not silent.
+			k.fail(w, r, "", wrap(ErrSession, endErr))
+			return
+		}
 		http.Redirect(w, r, k.cfg.AfterLogoutPath, http.StatusSeeOther)
 	})
-	return k.cop.Handler(logout)
+	protected := k.cop.Handler(logout)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// http.CrossOriginProtection compares Origin with the Host header
+		// only, and without the scheme, when Sec-Fetch-Site is absent
+		// (older browsers): compare it with the site's configured origins.
+		if r.Header.Get("Sec-Fetch-Site") == "" {
+			if o := r.Header.Get("Origin"); o != "" && !k.origins[o] {
+				noStore(w)
+				k.fail(w, r, "", ErrCrossOrigin)
+				return
+			}
+		}
+		protected.ServeHTTP(w, r)
+	})
 }
 
 func (k *Kit) revoke(ctx context.Context) {
-	u, ok := k.CurrentUser(ctx)
+	u, p, ok := k.signedIn(ctx, k.sessionValue)
 	if !ok {
 		return
 	}
 	t, ok := k.PeekToken(ctx)
-	p, known := k.providers[u.Provider]
-	if !ok || !known {
+	if !ok {
 		return
 	}
 	token, hint := t.AccessToken, "access_token"
@@ -350,8 +393,14 @@ func (k *Kit) revoke(ctx context.Context) {
 		err = p.Client.RevokeToken(rctx, t.AccessToken, "access_token")
 	}
 	if err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
+		k.stats.revocationFailures.Add(1)
+		code := ""
+		var oe *client.OAuthError
+		if errors.As(err, &oe) {
+			code = oe.Code
+		}
 		k.cfg.Logger.WarnContext(ctx, "oauthkit: token revocation failed; local logout continues",
-			"provider", u.Provider, "error", err.Error())
+			"provider", u.Provider, "oauth_error", code, "error", err.Error())
 	}
 }
 

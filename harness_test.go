@@ -247,6 +247,8 @@ type app struct {
 	srv   *httptest.Server
 	clock *clock
 	errs  chan error
+	// mux is the site's router, for tests that add routes of their own.
+	mux *http.ServeMux
 }
 
 type appOption func(*oauthkit.Config)
@@ -278,6 +280,9 @@ func newApp(t *testing.T, opts ...appOption) *app {
 			oauthkit.DefaultErrorHandler(w, r, err)
 		},
 		RevokeOnLogout: true,
+		// Quiet unless a test captures the records (withLogs); the default,
+		// slog.Default(), has a test of its own.
+		Logger: slog.New(slog.DiscardHandler),
 	}
 	for _, o := range opts {
 		o(&cfg)
@@ -308,6 +313,15 @@ func newApp(t *testing.T, opts ...appOption) *app {
 		}
 		_, _ = io.WriteString(w, tok.AccessToken)
 	})))
+	// The application's own session data: PUT /data?v=x stores v, GET /data
+	// shows it.
+	mux.HandleFunc("PUT /data", func(w http.ResponseWriter, r *http.Request) {
+		a.sm.Put(r.Context(), "app.data", r.URL.Query().Get("v"))
+	})
+	mux.HandleFunc("GET /data", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, a.sm.GetString(r.Context(), "app.data"))
+	})
+	a.mux = mux
 	a.srv.Config.Handler = a.sm.LoadAndSave(mux)
 	return a
 }

@@ -179,8 +179,9 @@ func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
 	assert.EqualValues(t, 2, a.as.refreshHits.Load())
 }
 
-// Item 45: invalid_grant on refresh signs the user out after one attempt.
-func TestFailedRefreshSignsOut(t *testing.T) {
+// Item 45: invalid_grant on refresh asks for a new login after one attempt;
+// Token is a getter and leaves signing out to the application.
+func TestFailedRefreshNeedsReauth(t *testing.T) {
 	a := newApp(t)
 	a.as.expiresIn = 60
 	b := a.browser()
@@ -190,18 +191,16 @@ func TestFailedRefreshSignsOut(t *testing.T) {
 	a.as.mu.Unlock()
 	a.clock.Add(51 * time.Second)
 
-	res, body := a.do(b, http.MethodGet, "/api/token", nil)
-	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
-	assert.NotContains(t, body, "rt-")
-	assert.EqualValues(t, 1, a.as.refreshHits.Load())
-	res = a.get(b, "/profile")
-	assert.Equal(t, http.StatusFound, res.StatusCode)
-	assert.Equal(t, "/auth/test/login?next=%2Fprofile", res.Header.Get("Location"))
-	res = a.get(b, "/api/token")
-	assert.Equal(t, http.StatusFound, res.StatusCode, "no refresh loop")
-	assert.EqualValues(t, 1, a.as.refreshHits.Load(), "exactly one refresh attempt")
+	for range 3 {
+		res, body := a.do(b, http.MethodGet, "/api/token", nil)
+		assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+		assert.Contains(t, body, oauthkit.ErrReauthRequired.Error())
+		assert.NotContains(t, body, "rt-")
+	}
+	assert.EqualValues(t, 1, a.as.refreshHits.Load(), "exactly one refresh attempt for a dead refresh token")
+	assert.True(t, a.signedIn(b), "Token does not sign the user out")
 	_, hasToken := a.session(b)["oauthkit.token"]
-	assert.False(t, hasToken, "tokens cleared")
+	assert.True(t, hasToken, "Token does not touch the session")
 }
 
 // Item 5: a pending login is accepted at +9m59s and expired at +10m01s.

@@ -268,8 +268,8 @@ func TestIdentityFailures(t *testing.T) {
 }
 
 // Kit.Token: a refresh that fails for a passing reason keeps the user signed
-// in; a token that cannot be refreshed signs the user out; a successful
-// refresh is reported to OnTokenRefresh.
+// in; a token that cannot be refreshed gives ErrReauthRequired and keeps the
+// session as it is; a successful refresh is reported to OnTokenRefresh.
 func TestTokenRefreshOutcomes(t *testing.T) {
 	apiToken := func(a *app, b *http.Client) int {
 		res, err := b.Get(a.srv.URL + "/api/token")
@@ -290,7 +290,7 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 		assert.NoError(t, a.lastErr(), "Token reports to its caller, not to the error handler")
 		assert.True(t, a.signedIn(b), "a passing provider failure does not sign the user out")
 	})
-	t.Run("no refresh token signs out", func(t *testing.T) {
+	t.Run("no refresh token needs reauth", func(t *testing.T) {
 		a := newApp(t)
 		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -300,7 +300,7 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 		a.clock.Add(61 * time.Second)
 		assert.Equal(t, http.StatusUnauthorized, apiToken(a, b))
-		assert.False(t, a.signedIn(b))
+		assert.True(t, a.signedIn(b), "Token is a getter: it never signs the user out")
 		assert.EqualValues(t, 1, a.as.tokenHits.Load(), "no refresh request without a refresh token")
 	})
 	t.Run("OnTokenRefresh sees the new token", func(t *testing.T) {

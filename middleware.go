@@ -13,12 +13,16 @@ import (
 // other methods, and requests that ask for JSON, get 401. It writes nothing
 // to the session, so anonymous traffic creates no session.
 //
+// Only sessions this kit signed in pass: a user signed in by another kit
+// sharing the session manager, or through a provider since removed from
+// the configuration, is anonymous here.
+//
 // It runs on every request, so it only reads the session already loaded by
-// LoadAndSave: one map lookup, and two allocations to carry the user in the
-// context.
+// LoadAndSave: two map lookups, and two allocations to carry the user in
+// the context.
 func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, ok := k.sm.Get(r.Context(), keyUser).(*User); ok && u != nil {
+		if u, _, ok := k.signedIn(r.Context(), k.sm.Get); ok {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
 			return
 		}

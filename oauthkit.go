@@ -40,7 +40,6 @@ import (
 	"context"
 	"encoding/gob"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -124,11 +123,27 @@ type Config struct {
 	// StateClaimer makes states single-use across concurrent callbacks; the
 	// default works within one process (see StateClaimer).
 	StateClaimer StateClaimer
+	// EndedSessions records the session tokens ended by logout and login, so
+	// a request that loaded a session before it ended cannot write it back;
+	// the default works within one process (see EndedSessions). Instances
+	// sharing a session store must share it too.
+	EndedSessions EndedSessions
+
+	// AllowSameSiteNone accepts a session cookie with SameSite=None, which
+	// browsers send on cross-site requests of every kind. Leave it off unless
+	// the site is embedded cross-site and has its own CSRF defences.
+	AllowSameSiteNone bool
+	// AllowCookieDomain accepts a session cookie with a Domain, which every
+	// subdomain then receives (and can set): one compromised or
+	// user-controlled subdomain can read or fix the session.
+	AllowCookieDomain bool
 
 	// ErrorHandler renders failures; the default shows a short, safe page
 	// with HTTPStatus(err). It receives the full error.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
-	// Logger receives one record per failure (default: discard).
+	// Logger receives one record per failure, without secrets or query
+	// strings (default: slog.Default(), as net/http logs to the standard
+	// logger). Use slog.New(slog.DiscardHandler) to silence it.
 	Logger *slog.Logger
 	// Now is the clock (default time.Now); tests inject one. Token expiry is
 	// stamped by the client's clock (client.WithClock): inject the same one.
@@ -143,32 +158,48 @@ type Kit struct {
 	claimer   StateClaimer
 	refreshes refreshGroup
 	cop       *http.CrossOriginProtection
+	store     *guardedStore
+	origins   map[string]bool // scheme://host of the redirect URLs: the site
+	stats     stats
 }
 
 type providerState struct {
 	Provider
 	name  string
 	nonce bool // the client verifies ID tokens with a nonce
+	// binding ties a signed-in session to this provider of this kit: a
+	// session made by another kit sharing the session manager, or through a
+	// provider since removed, has another (or no) binding.
+	binding string
 }
 
-// New validates cfg and returns a Kit. It fails on configurations that
-// cannot work safely: no providers, duplicate names or issuers, relative or
-// plain-http (non-loopback) redirect URLs, a SameSite=Strict or non-HttpOnly
-// session cookie, or a non-Secure cookie with https redirect URLs.
+// New validates cfg and returns a Kit. It fails, with an error matching
+// ErrInvalidConfig, on configurations that cannot work safely: no providers,
+// duplicate names or issuers, provider names with ":" or control characters,
+// relative or plain-http (non-loopback) redirect URLs, a SameSite=Strict or
+// non-HttpOnly session cookie, a SameSite=None or Domain cookie without the
+// matching opt-in, or a non-Secure cookie with https redirect URLs.
+//
+// New installs a guard in front of Sessions.Store (see EndedSessions); kits
+// sharing one session manager share the guard.
 func New(cfg Config) (*Kit, error) {
 	if cfg.Sessions == nil {
-		return nil, fmt.Errorf("oauthkit: Config.Sessions is required")
+		return nil, configError("Config.Sessions is required")
 	}
 	if len(cfg.Providers) == 0 {
-		return nil, fmt.Errorf("oauthkit: at least one provider is required")
+		return nil, configError("at least one provider is required")
 	}
 	setDefaults(&cfg)
 	ck := cfg.Sessions.Cookie
-	if ck.SameSite == http.SameSiteStrictMode {
-		return nil, fmt.Errorf("oauthkit: session cookie SameSite=Strict is not sent on the provider's redirect back; use SameSite=Lax")
-	}
-	if !ck.HttpOnly {
-		return nil, fmt.Errorf("oauthkit: session cookie must be HttpOnly")
+	switch {
+	case ck.SameSite == http.SameSiteStrictMode:
+		return nil, configError("session cookie SameSite=Strict is not sent on the provider's redirect back; use SameSite=Lax")
+	case ck.SameSite == http.SameSiteNoneMode && !cfg.AllowSameSiteNone:
+		return nil, configError("session cookie SameSite=None is sent on cross-site requests; use SameSite=Lax or set AllowSameSiteNone")
+	case ck.Domain != "" && !cfg.AllowCookieDomain:
+		return nil, configError("session cookie Domain %q shares the session with every subdomain; leave it empty or set AllowCookieDomain", ck.Domain)
+	case !ck.HttpOnly:
+		return nil, configError("session cookie must be HttpOnly")
 	}
 	k := &Kit{
 		cfg:       cfg,
@@ -176,6 +207,7 @@ func New(cfg Config) (*Kit, error) {
 		providers: make(map[string]*providerState, len(cfg.Providers)),
 		cop:       http.NewCrossOriginProtection(),
 		claimer:   cfg.StateClaimer,
+		origins:   map[string]bool{},
 	}
 	if k.claimer == nil {
 		k.claimer = &memoryClaims{now: cfg.Now}
@@ -183,22 +215,25 @@ func New(cfg Config) (*Kit, error) {
 	issuers := map[string]bool{}
 	for i, p := range cfg.Providers {
 		if p.Client == nil {
-			return nil, fmt.Errorf("oauthkit: provider %d has no Client", i)
+			return nil, configError("provider %d has no Client", i)
 		}
 		name := p.Client.Name()
-		if name == "" || strings.ContainsFunc(name, isControl) {
-			return nil, fmt.Errorf("oauthkit: provider %d has an empty name or one with control characters", i)
+		// ":" is refused so that the default UserID, name + ":" + id, is
+		// unambiguous: ("openid:x", "1") cannot pose as ("openid", "x:1").
+		if name == "" || strings.ContainsFunc(name, isControl) || strings.Contains(name, ":") {
+			return nil, configError("provider %d has an empty name or one with ':' or control characters", i)
 		}
 		if _, dup := k.providers[name]; dup {
-			return nil, fmt.Errorf("oauthkit: two providers are named %q", name)
+			return nil, configError("two providers are named %q", name)
 		}
-		secure, err := checkRedirectURL(p.RedirectURL)
+		secure, origin, err := checkRedirectURL(p.RedirectURL)
 		if err != nil {
-			return nil, fmt.Errorf("oauthkit: provider %q: %w", name, err)
+			return nil, configError("provider %q: %v", name, err)
 		}
 		if secure && !ck.Secure {
-			return nil, fmt.Errorf("oauthkit: provider %q has an https redirect URL but the session cookie is not Secure", name)
+			return nil, configError("provider %q has an https redirect URL but the session cookie is not Secure", name)
 		}
+		k.origins[origin] = true
 		if p.Issuer == "" {
 			if ip, ok := p.Client.(client.IssuerProvider); ok {
 				p.Issuer = ip.Issuer()
@@ -206,21 +241,33 @@ func New(cfg Config) (*Kit, error) {
 		}
 		if p.Issuer != "" {
 			if issuers[p.Issuer] {
-				return nil, fmt.Errorf("oauthkit: two providers have issuer %q", p.Issuer)
+				return nil, configError("two providers have issuer %q", p.Issuer)
 			}
 			issuers[p.Issuer] = true
 		}
 		if p.RequireIssuer && p.Issuer == "" {
-			return nil, fmt.Errorf("oauthkit: provider %q requires iss but has no issuer", name)
+			return nil, configError("provider %q requires iss but has no issuer", name)
 		}
 		if fp, ok := p.Client.(interface{ UsesFormPost() bool }); ok && fp.UsesFormPost() {
 			p.FormPost = true
 		}
-		ps := &providerState{Provider: p, name: name}
+		ps := &providerState{Provider: p, name: name, binding: name + " " + p.RedirectURL}
 		if v, ok := p.Client.(client.IDTokenVerifier); ok {
 			ps.nonce = v.UsesNonce()
 		}
 		k.providers[name] = ps
+	}
+	store, err := guardStore(cfg.Sessions, cfg.EndedSessions)
+	if err != nil {
+		return nil, configError("%v", err)
+	}
+	k.store = store
+	for o := range k.origins {
+		// Same-site by configuration: the check below already compared the
+		// Origin with the redirect URLs, not with the request's Host.
+		if err := k.cop.AddTrustedOrigin(o); err != nil {
+			return nil, configError("redirect URL origin %q: %v", o, err)
+		}
 	}
 	k.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, "", ErrCrossOrigin)
@@ -249,7 +296,7 @@ func setDefaults(cfg *Config) {
 		cfg.ProviderTimeout = DefaultProviderTimeout
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.Default()
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -257,23 +304,25 @@ func setDefaults(cfg *Config) {
 }
 
 // checkRedirectURL requires an absolute URL, https unless the host is
-// loopback (RFC 8252 §7.3 / OAuth 2.1), and reports whether it is https.
-func checkRedirectURL(raw string) (bool, error) {
+// loopback (RFC 8252 §7.3 / OAuth 2.1), and reports whether it is https and
+// its origin (scheme://host[:port]).
+func checkRedirectURL(raw string) (secure bool, origin string, err error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Fragment != "" {
-		return false, fmt.Errorf("redirect URL %q must be absolute, without fragment", raw)
+		return false, "", fmt.Errorf("redirect URL %q must be absolute, without fragment", raw)
 	}
+	origin = u.Scheme + "://" + u.Host
 	switch u.Scheme {
 	case "https":
-		return true, nil
+		return true, origin, nil
 	case "http":
 		host := u.Hostname()
 		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
-			return false, nil
+			return false, origin, nil
 		}
-		return false, fmt.Errorf("redirect URL %q must be https (http only on loopback)", raw)
+		return false, "", fmt.Errorf("redirect URL %q must be https (http only on loopback)", raw)
 	}
-	return false, fmt.Errorf("redirect URL %q must be http(s)", raw)
+	return false, "", fmt.Errorf("redirect URL %q must be http(s)", raw)
 }
 
 // registerGobTypes tells encoding/gob (scs's default codec) about the values

@@ -18,7 +18,21 @@ const (
 	keyPending = "oauthkit.pending"
 	keyUser    = "oauthkit.user"
 	keyToken   = "oauthkit.token"
+	// keyBinding names the kit provider that signed the session in (see
+	// providerState.binding).
+	keyBinding = "oauthkit.binding"
 )
+
+// onlyPending reports whether the session holds nothing but pending logins
+// (a session the login start itself created).
+func (k *Kit) onlyPending(ctx context.Context) bool {
+	for _, key := range k.sm.Keys(ctx) {
+		if key != keyPending {
+			return false
+		}
+	}
+	return true
+}
 
 // pendingLogin is one started login, keyed by its state. It never leaves
 // the server.

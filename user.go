@@ -42,10 +42,29 @@ func UserFromRequest(r *http.Request) (*User, bool) { return UserFrom(r.Context(
 // CurrentUser reads the user from the session directly, for handlers that
 // are not behind RequireAuth (a home page that greets signed-in users). It
 // reports false, rather than panicking as scs does, when ctx carries no
-// session (a handler mounted outside LoadAndSave).
+// session (a handler mounted outside LoadAndSave), and for a session this
+// kit did not sign in (another kit sharing the session manager, or a
+// provider since removed from the configuration).
 func (k *Kit) CurrentUser(ctx context.Context) (*User, bool) {
-	u, ok := k.sessionValue(ctx, keyUser).(*User)
-	return u, ok && u != nil
+	u, _, ok := k.signedIn(ctx, k.sessionValue)
+	return u, ok
+}
+
+// signedIn returns the session's user and provider when this kit signed the
+// session in through a provider it still has. get reads the session.
+func (k *Kit) signedIn(ctx context.Context, get func(context.Context, string) any) (*User, *providerState, bool) {
+	u, ok := get(ctx, keyUser).(*User)
+	if !ok || u == nil {
+		return nil, nil, false
+	}
+	p, ok := k.providers[u.Provider]
+	if !ok {
+		return nil, nil, false
+	}
+	if b, _ := get(ctx, keyBinding).(string); b != p.binding {
+		return nil, nil, false
+	}
+	return u, p, true
 }
 
 // PeekToken returns the stored provider token as it is, without refreshing
@@ -88,13 +107,15 @@ func (k *Kit) sessionValue(ctx context.Context, key string) (v any) {
 // has expired (10 s leeway). Concurrent calls for one session, in this
 // process, share one refresh: with refresh-token rotation a second refresh
 // would present an invalidated token, which providers may punish by revoking
-// the grant. The rotated token is saved in the session.
+// the grant. The rotated token is saved in the session. Token never returns
+// a token that has expired.
 //
-// When the token cannot be refreshed (no refresh token, provider without
-// refresh, or invalid_grant) the user is signed out and ErrReauthRequired is
-// returned.
+// Token only reads: when the token cannot be refreshed (no refresh token, a
+// provider without refresh, or invalid_grant) it returns ErrReauthRequired
+// and leaves the session as it is. Signing the user out (LogoutHandler) or
+// sending them to log in again is the application's decision.
 func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
-	u, ok := k.CurrentUser(ctx)
+	u, p, ok := k.signedIn(ctx, k.sessionValue)
 	if !ok {
 		return nil, ErrNotSignedIn
 	}
@@ -106,26 +127,24 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	if !t.Expired(now) {
 		return t, nil
 	}
-	p, ok := k.providers[u.Provider]
-	if !ok {
-		return nil, wrap(ErrReauthRequired, ErrUnknownProvider)
-	}
 	if t.RefreshToken == "" {
-		k.signOutLocally(ctx)
 		return nil, ErrReauthRequired
 	}
-	nt, err := k.refreshes.do(t.RefreshToken, now, func() (*client.Token, error) {
+	nt, err := k.refreshes.do(t.RefreshToken, now, func(refreshToken string) (*client.Token, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
 		defer cancel()
-		return p.Client.RefreshToken(rctx, t.RefreshToken)
+		return p.Client.RefreshToken(rctx, refreshToken)
 	})
 	if err != nil {
-		var oe *client.OAuthError
-		if errors.Is(err, client.ErrRefreshNotSupported) || (errors.As(err, &oe) && oe.Code == "invalid_grant") {
-			k.signOutLocally(ctx)
+		if grantEnded(err) {
 			return nil, wrap(ErrReauthRequired, err)
 		}
 		return nil, wrap(ErrExchange, err)
+	}
+	if nt.Expired(now) {
+		// A provider answering with an already expired token (or a clock
+		// far off) must not make Token hand it out.
+		return nil, wrap(ErrExchange, errors.New("refreshed token is already expired"))
 	}
 	k.putToken(ctx, nt)
 	if k.cfg.OnTokenRefresh != nil {
@@ -134,9 +153,12 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	return nt, nil
 }
 
-func (k *Kit) signOutLocally(ctx context.Context) {
-	k.sm.Remove(ctx, keyUser)
-	k.sm.Remove(ctx, keyToken)
+// grantEnded reports a refresh failure that no retry can mend: the refresh
+// token is invalid (expired, revoked, rotated away) or the provider cannot
+// refresh at all.
+func grantEnded(err error) bool {
+	var oe *client.OAuthError
+	return errors.Is(err, client.ErrRefreshNotSupported) || (errors.As(err, &oe) && oe.Code == "invalid_grant")
 }
 
 // refreshGroup runs at most one refresh per refresh token at a time and
@@ -158,7 +180,12 @@ type refreshCall struct {
 // refreshMemory is how long a completed refresh answers for its old token.
 const refreshMemory = 2 * time.Minute
 
-func (g *refreshGroup) do(key string, now time.Time, fn func() (*client.Token, error)) (*client.Token, error) {
+// do refreshes with the refresh token key, or waits for the refresh of key
+// in flight, or answers with the remembered result of a recent one. A
+// remembered token that has expired since is not reused: its rotated
+// refresh token is refreshed instead, under the same key, so requests still
+// holding the old session take turns with the new one.
+func (g *refreshGroup) do(key string, now time.Time, fn func(refreshToken string) (*client.Token, error)) (*client.Token, error) {
 	g.mu.Lock()
 	if g.calls == nil {
 		g.calls = make(map[string]*refreshCall)
@@ -168,20 +195,28 @@ func (g *refreshGroup) do(key string, now time.Time, fn func() (*client.Token, e
 			delete(g.calls, k)
 		}
 	}
+	refreshToken := key
 	if c, ok := g.calls[key]; ok {
-		g.mu.Unlock()
-		<-c.done
-		return c.tok, c.err
+		if c.at.IsZero() || c.err != nil || !c.tok.Expired(now) {
+			g.mu.Unlock()
+			<-c.done
+			return c.tok, c.err
+		}
+		refreshToken = c.tok.RefreshToken
 	}
 	c := &refreshCall{done: make(chan struct{})}
 	g.calls[key] = c
 	g.mu.Unlock()
 
-	c.tok, c.err = fn()
+	c.tok, c.err = fn(refreshToken)
 	g.mu.Lock()
-	if c.err != nil {
-		// A failure is not remembered: a later call may succeed.
-		delete(g.calls, key)
+	if c.err != nil && !grantEnded(c.err) {
+		// A passing failure is not remembered: a later call may succeed.
+		// An ended grant is, so that every request of a session whose
+		// refresh token is dead does not ask the provider again.
+		if g.calls[key] == c {
+			delete(g.calls, key)
+		}
 	} else {
 		c.at = now
 	}
