@@ -249,6 +249,8 @@ type app struct {
 	errs  chan error
 	// mux is the site's router, for tests that add routes of their own.
 	mux *http.ServeMux
+	// backing is the session store behind the kit's guard.
+	backing scs.Store
 }
 
 type appOption func(*oauthkit.Config)
@@ -259,7 +261,8 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	a := &app{t: t, as: as, clock: newClock(), errs: make(chan error, 2048)}
 	as.now = a.clock.Now
 	a.sm = scs.New()
-	a.sm.Store = memstore.NewWithCleanupInterval(time.Hour)
+	a.backing = memstore.NewWithCleanupInterval(time.Hour)
+	a.sm.Store = a.backing
 	a.sm.Cookie.Secure = true
 	a.srv = httptest.NewUnstartedServer(nil)
 	a.srv.StartTLS()
@@ -494,6 +497,27 @@ func (a *app) signedIn(b *http.Client) bool {
 	a.t.Helper()
 	res := a.get(b, "/profile")
 	return res.StatusCode == http.StatusOK
+}
+
+// stored decodes the backing store's record of token, past the kit's
+// guard: whether it exists, its deadline and its values.
+func (a *app) stored(token string) (bool, time.Time, map[string]any) {
+	a.t.Helper()
+	raw, found, err := a.backing.Find(token)
+	require.NoError(a.t, err)
+	if !found {
+		return false, time.Time{}, nil
+	}
+	deadline, values, err := a.sm.Codec.Decode(raw)
+	require.NoError(a.t, err)
+	return true, deadline, values
+}
+
+// sessionUser is the user stored in b's session (nil if none).
+func (a *app) sessionUser(b *http.Client) *oauthkit.User {
+	a.t.Helper()
+	u, _ := a.session(b)["oauthkit.user"].(*oauthkit.User)
+	return u
 }
 
 // session decodes the stored session behind b's cookie (nil if none).

@@ -26,12 +26,30 @@ func (a *app) withCookie(method, path, token string, hdr http.Header) *http.Resp
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
-	c := a.srv.Client()
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c := &http.Client{Transport: a.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	res, err := c.Do(req)
 	require.NoError(a.t, err)
 	res.Body.Close()
 	return res
+}
+
+// withCookieClient is a client without a jar that sends only the given
+// session cookie.
+func (a *app) withCookieClient(token string) *http.Client {
+	return &http.Client{Transport: &cookieTransport{next: a.srv.Client().Transport, name: a.sm.Cookie.Name, value: token},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type cookieTransport struct {
+	next        http.RoundTripper
+	name, value string
+}
+
+func (t *cookieTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.AddCookie(&http.Cookie{Name: t.name, Value: t.value})
+	return t.next.RoundTrip(r)
 }
 
 func (a *app) inStore(token string) bool {
