@@ -11,6 +11,7 @@ require (
 	github.com/gomodule/redigo v1.9.3
 	github.com/lib/pq v1.12.3
 	github.com/oauthkit/oauthkit v0.0.0-00010101000000-000000000000
+	github.com/oauthkit/oauthkit/pgclaim v0.0.0-00010101000000-000000000000
 	github.com/oauthkit/oauthkit/redisclaim v0.0.0-00010101000000-000000000000
 )
 
@@ -21,3 +22,5 @@ require (
 )
 
 replace github.com/oauthkit/oauthkit/redisclaim => ../redisclaim
+
+replace github.com/oauthkit/oauthkit/pgclaim => ../pgclaim

@@ -24,6 +24,7 @@ import (
 	_ "github.com/lib/pq"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/pgclaim"
 	"github.com/oauthkit/oauthkit/redisclaim"
 )
 
@@ -50,8 +51,9 @@ var transport = &http.Transport{
 var noRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 type instance struct {
-	srv *httptest.Server
-	kit *oauthkit.Kit
+	srv  *httptest.Server
+	kit  *oauthkit.Kit
+	late *lateWriter
 }
 
 type cluster struct {
@@ -60,9 +62,15 @@ type cluster struct {
 	errs      sync.Map // error text -> *atomic.Int64, for failure reports
 }
 
-// newCluster starts n instances on store; claimer (nil: the kit's
-// in-process default) is shared by all of them.
-func newCluster(t *testing.T, n int, store scs.Store, claimer func() oauthkit.StateClaimer) *cluster {
+// shared makes every instance of a cluster use the same StateClaimer and
+// EndedSessions (nil: the kit's in-process defaults).
+type shared struct {
+	claimer oauthkit.StateClaimer
+	ended   oauthkit.EndedSessions
+}
+
+// newCluster starts n instances on store, sharing what sh names.
+func newCluster(t *testing.T, n int, store scs.Store, sh shared) *cluster {
 	t.Helper()
 	c := &cluster{as: newFakeAS(t)}
 	hc := &http.Client{Transport: transport, CheckRedirect: noRedirect, Timeout: 30 * time.Second}
@@ -80,9 +88,8 @@ func newCluster(t *testing.T, n int, store scs.Store, claimer func() oauthkit.St
 				oauthkit.DefaultErrorHandler(w, r, err)
 			},
 		}
-		if claimer != nil {
-			cfg.StateClaimer = claimer()
-		}
+		cfg.StateClaimer = sh.claimer
+		cfg.EndedSessions = sh.ended
 		kit, err := oauthkit.New(cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -94,9 +101,12 @@ func newCluster(t *testing.T, n int, store scs.Store, claimer func() oauthkit.St
 			u, _ := oauthkit.UserFromRequest(r)
 			_, _ = fmt.Fprintf(w, "%s|%s|%s", u.Provider, u.ID, u.Email)
 		})))
-		srv := httptest.NewServer(sm.LoadAndSave(mux))
-		t.Cleanup(srv.Close)
-		c.instances = append(c.instances, &instance{srv: srv, kit: kit})
+		mux.Handle("/logout", kit.LogoutHandler())
+		inst := &instance{kit: kit, late: newLateWriter()}
+		mux.Handle("/late", inst.late.handler(sm))
+		inst.srv = httptest.NewServer(sm.LoadAndSave(mux))
+		t.Cleanup(inst.srv.Close)
+		c.instances = append(c.instances, inst)
 	}
 	t.Cleanup(transport.CloseIdleConnections)
 	return c
@@ -360,9 +370,8 @@ func redisPrefix(t *testing.T, pool *redis.Pool) string {
 func TestRedisSpreadLogins(t *testing.T) {
 	pool := redisPool(t)
 	prefix := redisPrefix(t, pool)
-	c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"), func() oauthkit.StateClaimer {
-		return &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"}
-	})
+	c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"),
+		shared{claimer: &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"}})
 	soak(t, c, envInt(t, "KIT_SOAK_LOGINS", 3000), 32)
 }
 
@@ -375,7 +384,7 @@ func TestRedisReplayAcrossInstances(t *testing.T) {
 		// so up to 3 exchanges reach the provider; its single-use codes
 		// keep it to at most one login.
 		prefix := redisPrefix(t, pool)
-		c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"), nil)
+		c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"), shared{})
 		logins := c.replayStorm(t, 300)
 		if logins > 1 {
 			t.Fatalf("%d logins from one callback", logins)
@@ -386,9 +395,8 @@ func TestRedisReplayAcrossInstances(t *testing.T) {
 	})
 	t.Run("redis claimer", func(t *testing.T) {
 		prefix := redisPrefix(t, pool)
-		c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"), func() oauthkit.StateClaimer {
-			return &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"}
-		})
+		c := newCluster(t, 3, redisstore.NewWithPrefix(pool, prefix+"session:"),
+			shared{claimer: &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"}})
 		logins := c.replayStorm(t, 300)
 		if logins != 1 {
 			t.Fatalf("%d logins from one callback, want exactly 1", logins)
@@ -460,6 +468,9 @@ func postgres(t *testing.T) *sql.DB {
 	if _, err := db.ExecContext(ctx, sessionsTable); err != nil {
 		t.Fatalf("DATABASE_URL is set but the sessions table cannot be created: %v", err)
 	}
+	if _, err := db.ExecContext(ctx, pgclaim.Schema); err != nil {
+		t.Fatalf("DATABASE_URL is set but pgclaim's table cannot be created: %v", err)
+	}
 	return db
 }
 
@@ -467,7 +478,7 @@ func postgres(t *testing.T) *sql.DB {
 // 300) spread logins over 3 instances, 0 lost, 0 mix-ups.
 func TestPostgresSpreadLogins(t *testing.T) {
 	db := postgres(t)
-	c := newCluster(t, 3, postgresstore.NewWithCleanupInterval(db, 0), nil)
+	c := newCluster(t, 3, postgresstore.NewWithCleanupInterval(db, 0), shared{})
 	soak(t, c, envInt(t, "KIT_SOAK_PG_LOGINS", 300), 16)
 }
 
@@ -475,7 +486,7 @@ func TestPostgresSpreadLogins(t *testing.T) {
 // in-process claimers: at most one login.
 func TestPostgresReplayAcrossInstances(t *testing.T) {
 	db := postgres(t)
-	c := newCluster(t, 3, postgresstore.NewWithCleanupInterval(db, 0), nil)
+	c := newCluster(t, 3, postgresstore.NewWithCleanupInterval(db, 0), shared{})
 	if logins := c.replayStorm(t, 300); logins > 1 {
 		t.Fatalf("%d logins from one callback", logins)
 	}

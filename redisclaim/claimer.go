@@ -1,14 +1,16 @@
-// Package redisclaim makes oauthkit's states single-use across instances:
-// a Claimer is an oauthkit.StateClaimer on a Redis that every instance
-// shares, so concurrent replays of one callback spread over several
-// instances end in at most one code exchange.
+// Package redisclaim holds the records oauthkit's instances must share when
+// several serve one site, on a Redis they all reach. A Claimer is an
+// oauthkit.StateClaimer, so concurrent replays of one callback spread over
+// several instances end in at most one code exchange; EndedSessions is an
+// oauthkit.EndedSessions, so a logout on one instance sticks on all of them.
 //
 // It is its own module so that redigo enters only the go.mod of sites that
 // use it:
 //
 //	kit, err := oauthkit.New(oauthkit.Config{
-//		Sessions:     sm, // redisstore on the same pool
-//		StateClaimer: &redisclaim.Claimer{Pool: pool},
+//		Sessions:      sm, // redisstore on the same pool
+//		StateClaimer:  &redisclaim.Claimer{Pool: pool},
+//		EndedSessions: &redisclaim.EndedSessions{Pool: pool},
 //		...
 //	})
 package redisclaim

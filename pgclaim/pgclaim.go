@@ -1,0 +1,112 @@
+// Package pgclaim holds the records oauthkit's instances must share when
+// several serve one site, in a PostgreSQL database they all reach, for sites
+// whose sessions already live there (scs's postgresstore) and that run no
+// Redis. A Claimer is an oauthkit.StateClaimer, so concurrent replays of one
+// callback spread over several instances end in at most one code exchange;
+// EndedSessions is an oauthkit.EndedSessions, so a logout on one instance
+// sticks on all of them.
+//
+// It uses only database/sql: bring the driver the application already uses
+// (lib/pq, pgx's stdlib). Create the table once with [Schema]:
+//
+//	db.ExecContext(ctx, pgclaim.Schema)
+//	kit, err := oauthkit.New(oauthkit.Config{
+//		Sessions:      sm, // postgresstore on the same database
+//		StateClaimer:  &pgclaim.Claimer{DB: db},
+//		EndedSessions: &pgclaim.EndedSessions{DB: db},
+//		...
+//	})
+//
+// Keys are SHA-256 sums: the table never holds a state or a session token.
+package pgclaim
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"time"
+
+	"github.com/oauthkit/oauthkit"
+)
+
+// Schema creates the table both types use. Rows expire by their until
+// column; expired rows are removed as new ones are written.
+const Schema = `CREATE TABLE IF NOT EXISTS oauthkit_claims (
+	kind  TEXT NOT NULL,
+	key   BYTEA NOT NULL,
+	until TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (kind, key)
+);
+CREATE INDEX IF NOT EXISTS oauthkit_claims_until_idx ON oauthkit_claims (until);`
+
+// Claimer claims a state with one INSERT ... ON CONFLICT, which exactly one
+// caller wins until the claim expires.
+type Claimer struct {
+	DB *sql.DB
+}
+
+var _ oauthkit.StateClaimer = (*Claimer)(nil)
+
+// Claim reports whether this call is the first to claim state within ttl. A
+// database failure is an error, which the kit reports as a session failure
+// (500) rather than letting the callback through.
+func (c *Claimer) Claim(ctx context.Context, state string, ttl time.Duration) (bool, error) {
+	return claim(ctx, c.DB, "state", state, ttl)
+}
+
+// EndedSessions records ended session tokens.
+type EndedSessions struct {
+	DB *sql.DB
+}
+
+var _ oauthkit.EndedSessions = (*EndedSessions)(nil)
+
+// End records token as ended for ttl.
+func (e *EndedSessions) End(ctx context.Context, token string, ttl time.Duration) error {
+	sum := sha256.Sum256([]byte(token))
+	_, err := e.DB.ExecContext(ctx, `INSERT INTO oauthkit_claims (kind, key, until)
+		VALUES ('ended', $1, now() + $2 * interval '1 millisecond')
+		ON CONFLICT (kind, key) DO UPDATE SET until = EXCLUDED.until`, sum[:], max(ttl.Milliseconds(), 1))
+	if err == nil {
+		err = sweep(ctx, e.DB)
+	}
+	return err
+}
+
+// Ended reports whether token was ended.
+func (e *EndedSessions) Ended(ctx context.Context, token string) (bool, error) {
+	sum := sha256.Sum256([]byte(token))
+	var ended bool
+	err := e.DB.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM oauthkit_claims
+		WHERE kind = 'ended' AND key = $1 AND until > now())`, sum[:]).Scan(&ended)
+	return ended, err
+}
+
+// claim inserts (kind, sha256(value)) unless a live row exists; an expired
+// row is taken over. One row affected means this caller won.
+func claim(ctx context.Context, db *sql.DB, kind, value string, ttl time.Duration) (bool, error) {
+	sum := sha256.Sum256([]byte(value))
+	res, err := db.ExecContext(ctx, `INSERT INTO oauthkit_claims (kind, key, until)
+		VALUES ($1, $2, now() + $3 * interval '1 millisecond')
+		ON CONFLICT (kind, key) DO UPDATE SET until = EXCLUDED.until
+		WHERE oauthkit_claims.until <= now()`, kind, sum[:], max(ttl.Milliseconds(), 1))
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, err
+	}
+	if n == 1 {
+		err = sweep(ctx, db)
+	}
+	return n == 1, err
+}
+
+// sweep deletes a bounded batch of expired rows, so the table stays the size
+// of one TTL's traffic without a background job.
+func sweep(ctx context.Context, db *sql.DB) error {
+	_, err := db.ExecContext(ctx, `DELETE FROM oauthkit_claims WHERE ctid = ANY (ARRAY(
+		SELECT ctid FROM oauthkit_claims WHERE until <= now() LIMIT 16))`)
+	return err
+}
