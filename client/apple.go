@@ -70,6 +70,13 @@ func (p AppleParams) AuthParams() url.Values {
 }
 
 // Apple is the Sign in with Apple client.
+//
+// Identify: Apple has no user API, so the verified ID token is the
+// identity. Subject is its "sub" (stable per team). Email is its "email"
+// (often a private relay address) and EmailVerified its "email_verified"
+// (a string "true" or a boolean). Name and AvatarURL are "": Apple sends
+// the name only once, in the form_post "user" field of the first sign-in,
+// which the client never sees.
 type Apple struct {
 	*BaseOAuth2[AppleParams]
 	oidcCore
@@ -143,6 +150,11 @@ func parseAppleKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
 
 // Issuer returns https://appleid.apple.com.
 func (a *Apple) Issuer() string { return a.issuer }
+
+// Identify verifies t's ID token with nonce; see Apple.
+func (a *Apple) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return a.identify(ctx, a.cfg.Name, t, nonce, a.verifyClaims, nil)
+}
 
 // UsesFormPost reports that Apple may answer with response_mode=form_post,
 // so the kit's callback must accept that POST.
