@@ -24,8 +24,7 @@
 // Identity: Apple has no user API, so IDEmail and Profile return
 // ErrIDEmailNotSupported and ErrProfileNotSupported; the user is the ID
 // token's "sub" (IDClaims.Subject) and the email its "email" with
-// "email_verified" (a string "true" or a boolean), from VerifyIDToken. The
-// kit must take identity from VerifyIDToken for this client.
+// "email_verified" (a string "true" or a boolean), which Identify returns.
 
 package client
 

@@ -483,8 +483,8 @@ func newOIDCCoreAlgs(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, 
 	}
 }
 
-// UsesNonce reports that the kit must send a nonce and pass it to
-// VerifyIDToken: every OIDC client here checks it.
+// UsesNonce reports that the kit must send a nonce and pass it to Identify
+// (or VerifyIDToken): every OIDC client here checks it.
 func (o *oidcCore) UsesNonce() bool { return true }
 
 // VerifyIDToken verifies t's ID token: signature against the issuer's keys,

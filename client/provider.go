@@ -38,9 +38,10 @@ type Provider interface {
 	Identify(ctx context.Context, t *Token, nonce string) (*Identity, error)
 }
 
-// IDTokenVerifier is implemented by OpenID Connect clients. The kit calls it
-// after the code exchange with the nonce it sent in the authorization URL;
-// a client that wants a nonce reports so through UsesNonce.
+// IDTokenVerifier is implemented by OpenID Connect clients. Their Identify
+// verifies the ID token itself; the kit only asks UsesNonce whether to send
+// a nonce in the authorization URL (and then passes it to Identify).
+// VerifyIDToken remains for callers that use a client on its own.
 type IDTokenVerifier interface {
 	UsesNonce() bool
 	// VerifyIDToken checks the token's ID token (signature, iss, aud, exp and
@@ -49,7 +50,7 @@ type IDTokenVerifier interface {
 	VerifyIDToken(ctx context.Context, t *Token, nonce string) (*IDClaims, error)
 }
 
-// IDClaims are the verified claims of an ID token the kit relies on.
+// IDClaims are the verified claims of an ID token VerifyIDToken reports.
 type IDClaims struct {
 	Issuer        string
 	Subject       string
