@@ -199,6 +199,10 @@ func (p *kfUserAPI) IDEmail(ctx context.Context, at string) (string, string, err
 	return p.gh.IDEmail(ctx, at)
 }
 
+func (p *kfUserAPI) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
+	return p.gh.Identify(ctx, t, nonce)
+}
+
 // withClient rebuilds the harness provider's client with mod applied to its
 // configuration (endpoints, for instance); wrap, if set, decorates it.
 func withClient(t *testing.T, mod func(*client.Config), wrap func(*client.OAuth2) client.Provider) appOption {

@@ -226,36 +226,24 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	return k.cfg.AfterLoginPath, nil
 }
 
-// identify reads the user id and email, verifying the ID token first when
-// the client is an OpenID Connect client.
+// identify asks the client who signed in: the client verifies the ID token
+// with the nonce the kit sent and reads its user API.
 func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, error) {
-	var claims *client.IDClaims
-	if v, ok := p.Client.(client.IDTokenVerifier); ok && (tok.IDToken != "" || v.UsesNonce()) {
-		c, err := v.VerifyIDToken(ctx, tok, pl.Nonce)
-		if err != nil {
-			return nil, wrap(ErrIdentity, err)
-		}
-		claims = c
-	}
-	id, email, err := p.Client.IDEmail(ctx, tok.AccessToken)
-	switch {
-	case errors.Is(err, client.ErrIDEmailNotSupported) && claims != nil:
-		id = claims.Subject
-		if claims.EmailVerified {
-			email = claims.Email
-		}
-	case err != nil:
+	id, err := p.Client.Identify(ctx, tok, pl.Nonce)
+	if err != nil {
 		return nil, wrap(ErrIdentity, err)
-	default:
-		// OIDC Core §5.3.2: the UserInfo sub must match the ID token's.
-		if err := client.CheckSubject(claims, id); err != nil {
-			return nil, wrap(ErrIdentity, err)
-		}
 	}
-	if id == "" {
+	if id == nil || id.Subject == "" {
 		return nil, wrap(ErrIdentity, client.ErrMissingID)
 	}
-	return &User{Provider: p.name, ID: id, Email: email}, nil
+	return &User{
+		Provider:      p.name,
+		ID:            id.Subject,
+		Email:         id.Email,
+		EmailVerified: id.EmailVerified,
+		Name:          id.Name,
+		AvatarURL:     id.AvatarURL,
+	}, nil
 }
 
 // checkIssuer applies RFC 9207: a present iss must equal the provider's

@@ -175,7 +175,11 @@ func (as *fakeAS) userinfo(w http.ResponseWriter, r *http.Request) {
 	}
 	parts := strings.SplitN(at, "-", 3)
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = fmt.Fprintf(w, `{"id":%s,"email":%q}`, parts[0], parts[1])
+	// The profile is derived from the id and email the token carries: an
+	// address starting with "unverified" is one the AS does not vouch for.
+	_, _ = fmt.Fprintf(w, `{"id":%s,"email":%q,"email_verified":%t,"name":%q,"avatar_url":%q}`,
+		parts[0], parts[1], parts[1] != "" && !strings.HasPrefix(parts[1], "unverified"),
+		"User "+parts[0], "https://avatars.example/"+parts[0]+".png")
 }
 
 // testProvider is a generic client plus the fake AS's user API: a real client
@@ -187,26 +191,43 @@ type testProvider struct {
 }
 
 func (p *testProvider) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := p.identity(ctx, accessToken)
+	if err != nil {
+		return "", "", err
+	}
+	return id.Subject, id.Email, nil
+}
+
+// Identify reads the fake AS's user API: the generic client's Identify
+// knows no user API.
+func (p *testProvider) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
+	return p.identity(ctx, t.AccessToken)
+}
+
+func (p *testProvider) identity(ctx context.Context, accessToken string) (*client.Identity, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.userURL, nil)
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	res, err := p.hc.Do(req)
 	if err != nil {
-		return "", "", &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
+		return nil, &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return "", "", &client.RequestError{Op: client.ErrGetIDEmail, Err: &client.HTTPError{StatusCode: res.StatusCode}}
+		return nil, &client.RequestError{Op: client.ErrGetIDEmail, Err: &client.HTTPError{StatusCode: res.StatusCode}}
 	}
 	dec := json.NewDecoder(io.LimitReader(res.Body, 1<<20))
 	dec.UseNumber()
 	var v struct {
-		ID    json.Number `json:"id"`
-		Email string      `json:"email"`
+		ID            json.Number `json:"id"`
+		Email         string      `json:"email"`
+		EmailVerified bool        `json:"email_verified"`
+		Name          string      `json:"name"`
+		AvatarURL     string      `json:"avatar_url"`
 	}
 	if err := dec.Decode(&v); err != nil {
-		return "", "", &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
+		return nil, &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
 	}
-	return v.ID.String(), v.Email, nil
+	return &client.Identity{Subject: v.ID.String(), Email: v.Email, EmailVerified: v.EmailVerified, Name: v.Name, AvatarURL: v.AvatarURL}, nil
 }
 
 func (as *fakeAS) provider(t testing.TB, name string) *testProvider {

@@ -169,7 +169,7 @@ func kpRows() []*kpRow {
 				"people.googleapis.com/v1/people/me": kpUser(http.MethodGet,
 					`{"resourceName":"people/424242424242","etag":"e","emailAddresses":[{"metadata":{"primary":true,"verified":true,"source":{"type":"ACCOUNT","id":"424242424242"}},"value":"arthur@camelot.bt"}]}`,
 					kpCheck(func(_ *kpEnv, r *http.Request, _ string) error {
-						return kpWant("personFields", "emailAddresses", r.URL.Query().Get("personFields"))
+						return kpWant("personFields", "emailAddresses,names,photos", r.URL.Query().Get("personFields"))
 					})),
 			},
 			wantID: "people/424242424242", wantEmail: "arthur@camelot.bt",
@@ -203,7 +203,7 @@ func kpRows() []*kpRow {
 						m := hmac.New(sha256.New, []byte(kpSecret))
 						m.Write([]byte(at))
 						q := r.URL.Query()
-						if err := kpWant("fields", "id,email", q.Get("fields")); err != nil {
+						if err := kpWant("fields", "id,name,email,picture", q.Get("fields")); err != nil {
 							return err
 						}
 						return kpWant("appsecret_proof", hex.EncodeToString(m.Sum(nil)), q.Get("appsecret_proof"))
@@ -296,7 +296,7 @@ func kpRows() []*kpRow {
 				"kapi.kakao.com/v2/user/me": kpUser(http.MethodPost,
 					`{"id":4242424242,"connected_at":"2022-04-11T01:45:28Z","kakao_account":{"email_needs_agreement":false,"is_email_valid":true,"is_email_verified":true,"email":"arthur@camelot.bt"}}`,
 					kpCheck(func(_ *kpEnv, r *http.Request, _ string) error {
-						return kpWant("property_keys", `["kakao_account.email"]`, r.URL.Query().Get("property_keys"))
+						return kpWant("property_keys", `["kakao_account.email","kakao_account.profile"]`, r.URL.Query().Get("property_keys"))
 					})),
 			},
 			wantID: "4242424242", wantEmail: "arthur@camelot.bt",
@@ -358,7 +358,7 @@ func kpRows() []*kpRow {
 				"graph.microsoft.com/v1.0/me": kpUser(http.MethodGet,
 					`{"@odata.context":"https://graph.microsoft.com/v1.0/$metadata#users/$entity","id":"`+kpOID+`","displayName":"Arthur","mail":"arthur@camelot.bt","userPrincipalName":"arthur@camelot.bt"}`),
 			},
-			wantID: kpOID, wantEmail: "arthur@camelot.bt",
+			wantID: kpTenant + "/" + kpOID, wantEmail: "arthur@camelot.bt",
 			refresh: true,
 		},
 		{

@@ -238,6 +238,38 @@ func TestOnLogin(t *testing.T) {
 	})
 }
 
+// The signed-in user carries what the client's Identify returned: the
+// email with its verified flag (an unverified address is kept, flagged), the
+// display name and the avatar URL, through the session.
+func TestLoginIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		user     fakeUser
+		verified bool
+	}{
+		{"verified email", fakeUser{ID: "77", Email: "ada@example.com"}, true},
+		{"unverified email kept, flagged", fakeUser{ID: "78", Email: "unverified@example.com"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var seen oauthkit.User
+			a := newApp(t, func(c *oauthkit.Config) {
+				c.OnLogin = func(_ context.Context, u *oauthkit.User) error { seen = *u; return nil }
+			})
+			b := a.browser()
+			res := a.get(b, a.approveAs(a.startLogin(b, "/auth/test/login"), tc.user))
+			require.Equal(t, http.StatusFound, res.StatusCode, "%v", a.lastErr())
+			u := a.session(b)["oauthkit.user"].(*oauthkit.User)
+			for _, got := range []oauthkit.User{seen, *u} {
+				assert.Equal(t, tc.user.ID, got.ID)
+				assert.Equal(t, tc.user.Email, got.Email)
+				assert.Equal(t, tc.verified, got.EmailVerified)
+				assert.Equal(t, "User "+tc.user.ID, got.Name)
+				assert.Equal(t, "https://avatars.example/"+tc.user.ID+".png", got.AvatarURL)
+			}
+		})
+	}
+}
+
 // A user API that fails, or answers without an id, is a 502 with nobody
 // signed in.
 func TestIdentityFailures(t *testing.T) {

@@ -18,8 +18,19 @@ type User struct {
 	Provider string
 	// ID is the provider's stable user id.
 	ID string
-	// Email is the provider's (verified, where it says so) email, or "".
+	// Email is the primary address the provider gave, or "". It is set
+	// even when the provider does not vouch for it: check EmailVerified
+	// before trusting it (sending mail, linking accounts).
 	Email string
+	// EmailVerified reports that the provider asserts the user controls
+	// Email; see each client's doc for what that means there.
+	EmailVerified bool
+	// Name is the display name, where the provider gives one. It is chosen
+	// by the user: show it, never authorize by it.
+	Name string
+	// AvatarURL is the user's picture URL (http or https), where the
+	// provider gives one.
+	AvatarURL string
 	// UserID is the application's own id for the user, set by OnLogin; it
 	// defaults to Provider + ":" + ID.
 	UserID string

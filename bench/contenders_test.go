@@ -104,6 +104,16 @@ func (c *benchClient) IDEmail(ctx context.Context, accessToken string) (string, 
 	return v.ID.String(), v.Email, nil
 }
 
+// Identify is IDEmail as an identity: the generic client's Identify knows
+// no user API.
+func (c *benchClient) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
+	id, email, err := c.IDEmail(ctx, t.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	return &client.Identity{Subject: id, Email: email}, nil
+}
+
 func newClient(tb testing.TB, hc *http.Client) *benchClient {
 	c, err := client.NewOAuth2(client.Config{
 		ClientID:            clientID,

@@ -24,8 +24,7 @@
 // Identity: Apple has no user API, so IDEmail and Profile return
 // ErrIDEmailNotSupported and ErrProfileNotSupported; the user is the ID
 // token's "sub" (IDClaims.Subject) and the email its "email" with
-// "email_verified" (a string "true" or a boolean), from VerifyIDToken. The
-// kit must take identity from VerifyIDToken for this client.
+// "email_verified" (a string "true" or a boolean), which Identify returns.
 
 package client
 
@@ -70,6 +69,13 @@ func (p AppleParams) AuthParams() url.Values {
 }
 
 // Apple is the Sign in with Apple client.
+//
+// Identify: Apple has no user API, so the verified ID token is the
+// identity. Subject is its "sub" (stable per team). Email is its "email"
+// (often a private relay address) and EmailVerified its "email_verified"
+// (a string "true" or a boolean). Name and AvatarURL are "": Apple sends
+// the name only once, in the form_post "user" field of the first sign-in,
+// which the client never sees.
 type Apple struct {
 	*BaseOAuth2[AppleParams]
 	oidcCore
@@ -143,6 +149,11 @@ func parseAppleKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
 
 // Issuer returns https://appleid.apple.com.
 func (a *Apple) Issuer() string { return a.issuer }
+
+// Identify verifies t's ID token with nonce; see Apple.
+func (a *Apple) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return a.identify(ctx, a.cfg.Name, t, nonce, a.verifyClaims, nil)
+}
 
 // UsesFormPost reports that Apple may answer with response_mode=form_post,
 // so the kit's callback must accept that POST.

@@ -34,6 +34,11 @@ const (
 
 // Bitbucket is the Bitbucket Cloud provider client. Bitbucket has no extra
 // authorization parameters worth typing, so extras are untyped Values.
+//
+// Identify: Subject is the account uuid of GET /2.0/user, braces included.
+// Email is the is_primary address of /2.0/user/emails and EmailVerified its
+// is_confirmed flag (JSON true only); "" when the token may not list them.
+// Name is "display_name"; AvatarURL is links.avatar.href.
 type Bitbucket struct {
 	*BaseOAuth2[Values]
 }
@@ -66,16 +71,34 @@ func (c *Bitbucket) Profile(ctx context.Context, accessToken string) (json.RawMe
 
 // IDEmail returns the account uuid and the primary confirmed address.
 func (c *Bitbucket) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := c.identity(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify reads /2.0/user and /2.0/user/emails with t's access token; see
+// Bitbucket.
+func (c *Bitbucket) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, c.identity)
+}
+
+func (c *Bitbucket) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	var u struct {
-		UUID any `json:"uuid"`
+		UUID        any `json:"uuid"`
+		DisplayName any `json:"display_name"`
+		Links       struct {
+			Avatar struct {
+				Href any `json:"href"`
+			} `json:"avatar"`
+		} `json:"links"`
 	}
 	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: bitbucketUserURL, header: bearer(accessToken)}, &u); err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := u.UUID.(string)
-	if !ok || strings.Trim(id, "{} \t") == "" {
-		return "", "", identityError(ErrGetIDEmail, "bitbucket /2.0/user has no usable uuid")
+	sub, ok := u.UUID.(string)
+	if !ok || strings.Trim(sub, "{} \t") == "" {
+		return nil, identityError(ErrGetIDEmail, "bitbucket /2.0/user has no usable uuid")
 	}
+	id := &Identity{Subject: sub, Name: str(u.DisplayName), AvatarURL: pictureURL(u.Links.Avatar.Href)}
 	var page struct {
 		Values []struct {
 			Email       any `json:"email"`
@@ -86,15 +109,15 @@ func (c *Bitbucket) IDEmail(ctx context.Context, accessToken string) (string, st
 	err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: bitbucketEmailsURL, header: bearer(accessToken)}, &page)
 	if err != nil {
 		if s := StatusCode(err); s == http.StatusForbidden || s == http.StatusNotFound {
-			return id, "", nil
+			return id, nil
 		}
-		return "", "", err
+		return nil, err
 	}
 	for _, e := range page.Values {
-		email, _ := e.Email.(string)
-		if socialTrue(e.IsPrimary) && socialTrue(e.IsConfirmed) && strings.TrimSpace(email) != "" {
-			return id, email, nil
+		if email := str(e.Email); socialTrue(e.IsPrimary) && email != "" {
+			id.Email, id.EmailVerified = email, socialTrue(e.IsConfirmed)
+			break
 		}
 	}
-	return id, "", nil
+	return id, nil
 }

@@ -20,6 +20,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"regexp"
 )
 
 const (
@@ -27,7 +28,12 @@ const (
 	discordTokenURL     = "https://discord.com/api/oauth2/token"
 	discordRevokeURL    = "https://discord.com/api/oauth2/token/revoke"
 	discordUserURL      = "https://discord.com/api/v10/users/@me"
+	discordAvatarPrefix = "https://cdn.discordapp.com/avatars/"
 )
+
+// discordAvatarRE matches avatar hashes (hex, "a_" for animated ones), so a
+// hostile value cannot change the CDN URL's path.
+var discordAvatarRE = regexp.MustCompile(`^(a_)?[0-9a-f]{1,64}$`)
 
 // DiscordParams are Discord's extra authorization parameters.
 type DiscordParams struct {
@@ -46,6 +52,12 @@ func (p DiscordParams) AuthParams() url.Values {
 }
 
 // Discord is the Discord provider client.
+//
+// Identify: Subject is the user's snowflake id. Email is "email" and
+// EmailVerified the user object's "verified" (JSON true only). Name is
+// "global_name", else "username"; AvatarURL is the CDN URL
+// https://cdn.discordapp.com/avatars/{id}/{avatar}.png, "" when the user
+// has no avatar.
 type Discord struct {
 	*BaseOAuth2[DiscordParams]
 }
@@ -81,20 +93,41 @@ func (c *Discord) Profile(ctx context.Context, accessToken string) (json.RawMess
 
 // IDEmail returns the snowflake and the email when Discord marks it verified.
 func (c *Discord) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := c.identity(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify reads /users/@me with t's access token; see Discord.
+func (c *Discord) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, c.identity)
+}
+
+func (c *Discord) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	var u struct {
-		ID       any `json:"id"`
-		Email    any `json:"email"`
-		Verified any `json:"verified"`
+		ID         any `json:"id"`
+		Email      any `json:"email"`
+		Verified   any `json:"verified"`
+		Username   any `json:"username"`
+		GlobalName any `json:"global_name"`
+		Avatar     any `json:"avatar"`
 	}
 	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: discordUserURL, header: bearer(accessToken)}, &u); err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(u.ID)
+	sub, ok := idString(u.ID)
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "discord user has no usable id")
+		return nil, identityError(ErrGetIDEmail, "discord user has no usable id")
 	}
-	if !socialTrue(u.Verified) {
-		return id, "", nil
+	id := &Identity{
+		Subject:       sub,
+		Email:         nonBlank(u.Email),
+		EmailVerified: socialTrue(u.Verified),
+		Name:          firstNonEmpty(str(u.GlobalName), str(u.Username)),
 	}
-	return id, nonBlank(u.Email), nil
+	if h := str(u.Avatar); discordAvatarRE.MatchString(h) && discordSnowflakeRE.MatchString(sub) {
+		id.AvatarURL = discordAvatarPrefix + sub + "/" + h + ".png"
+	}
+	return id, nil
 }
+
+var discordSnowflakeRE = regexp.MustCompile(`^[0-9]{1,20}$`)

@@ -73,6 +73,12 @@ func (p FacebookParams) AuthParams() url.Values {
 }
 
 // Facebook is the Facebook provider client.
+//
+// Identify: Subject is the app-scoped user id of /me. Email is its "email"
+// field with EmailVerified false: Facebook documents the field as the
+// profile's primary address but gives no verification flag or guarantee.
+// Name is "name"; AvatarURL is picture.data.url (unless it is Facebook's
+// default silhouette).
 type Facebook struct {
 	*BaseOAuth2[FacebookParams]
 	version string
@@ -134,7 +140,7 @@ func (c *Facebook) appSecretProof(accessToken string) string {
 
 func (c *Facebook) meRequest(accessToken string) apiRequest {
 	q := url.Values{
-		"fields":          {"id,email"},
+		"fields":          {"id,name,email,picture"},
 		"appsecret_proof": {c.appSecretProof(accessToken)},
 	}
 	return apiRequest{
@@ -143,23 +149,45 @@ func (c *Facebook) meRequest(accessToken string) apiRequest {
 	}
 }
 
-// Profile returns the /me document with the id and email fields.
+// Profile returns the /me document with the id, name, email and picture
+// fields.
 func (c *Facebook) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
 	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, c.meRequest(accessToken))
 }
 
 // IDEmail returns the app-scoped user id and the email, "" when absent.
 func (c *Facebook) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := c.identity(ctx, accessToken)
+	return idEmailOf(id, err, true)
+}
+
+// Identify reads /me with t's access token; see Facebook.
+func (c *Facebook) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, c.identity)
+}
+
+func (c *Facebook) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	var u struct {
-		ID    any `json:"id"`
-		Email any `json:"email"`
+		ID      any `json:"id"`
+		Name    any `json:"name"`
+		Email   any `json:"email"`
+		Picture struct {
+			Data struct {
+				URL          any `json:"url"`
+				IsSilhouette any `json:"is_silhouette"`
+			} `json:"data"`
+		} `json:"picture"`
 	}
 	if err := c.apiJSON(ctx, ErrGetIDEmail, c.meRequest(accessToken), &u); err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(u.ID)
+	sub, ok := idString(u.ID)
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "facebook /me has no usable id")
+		return nil, identityError(ErrGetIDEmail, "facebook /me has no usable id")
 	}
-	return id, nonBlank(u.Email), nil
+	id := &Identity{Subject: sub, Email: nonBlank(u.Email), Name: str(u.Name)}
+	if !socialTrue(u.Picture.Data.IsSilhouette) {
+		id.AvatarURL = pictureURL(u.Picture.Data.URL)
+	}
+	return id, nil
 }

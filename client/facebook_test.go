@@ -64,7 +64,7 @@ func facebookCheckReq(version string) func(*testing.T, recorded) {
 		assert.Equal(t, "/"+version+"/me", r.Path)
 		q, err := url.ParseQuery(r.Query)
 		require.NoError(t, err)
-		assert.Equal(t, url.Values{"fields": {"id,email"}, "appsecret_proof": {facebookProof}}, q)
+		assert.Equal(t, url.Values{"fields": {"id,name,email,picture"}, "appsecret_proof": {facebookProof}}, q)
 		assert.NotContains(t, r.Query, "access_token")
 		assert.NotContains(t, r.Query, socialToken)
 		assert.Equal(t, "Bearer "+socialToken, r.Header.Get("Authorization"))

@@ -31,6 +31,14 @@ import (
 )
 
 // FranceConnect is the FranceConnect v1 client.
+//
+// Identify: Subject is the ID token's "sub" (FranceConnect's per-service
+// pseudonym), which the UserInfo "sub" must equal. Email is the UserInfo
+// "email" with EmailVerified false (true only for an email_verified claim,
+// which FranceConnect v1 does not define): FranceConnect certifies the
+// identity data (names, birth date and place, gender), not that the user
+// controls the address its identity provider holds. Name is given_name and
+// family_name.
 type FranceConnect struct {
 	*BaseOAuth2[OpenIDParams]
 	oidcCore
@@ -92,6 +100,12 @@ func (f *FranceConnect) Profile(ctx context.Context, accessToken string) (json.R
 // IDEmail returns the UserInfo sub and email.
 func (f *FranceConnect) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
 	return f.idEmail(ctx, &f.cfg, accessToken)
+}
+
+// Identify verifies t's ID token with nonce and reads UserInfo; see
+// FranceConnect.
+func (f *FranceConnect) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return f.identify(ctx, f.cfg.Name, t, nonce, f.verifyClaims, f.userinfoUser(&f.cfg))
 }
 
 // hmacKeySet verifies HS256 ID tokens with the client secret, as

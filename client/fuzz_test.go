@@ -214,7 +214,8 @@ func fuzzUserAPIProviders(f *testing.F, hc *http.Client, issuer string) []Provid
 // FuzzUserAPIJSON answers the user APIs of every provider client with
 // arbitrary bodies (the first request gets body1, later ones body2, so the
 // GitHub/Bitbucket email lookups are reached): IDEmail returns a non-empty id
-// or an error matching ErrGetIDEmail, never a panic.
+// or an error matching ErrGetIDEmail, never a panic; so does Identify
+// (or an ErrIDToken error, as the fuzzed token has no ID token).
 func FuzzUserAPIJSON(f *testing.F) {
 	seeds := [][2]string{
 		{`{"id":1234567890123456789,"email":"ada@example.com"}`, `[{"email":"ada@example.com","primary":true,"verified":true}]`},
@@ -302,6 +303,7 @@ func FuzzUserAPIJSON(f *testing.F) {
 		defer done()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		checkIdentify(t, p, &cases, body1, body2)
 		id, _, err := p.IDEmail(ctx, key)
 		if err != nil {
 			if id != "" {
@@ -322,4 +324,36 @@ func FuzzUserAPIJSON(f *testing.F) {
 			t.Fatalf("%s: id %q without any user-API request", p.Name(), id)
 		}
 	})
+}
+
+// checkIdentify runs Identify on the same answers as IDEmail and checks the
+// Identity invariants: a subject, no verified flag without an address, and
+// only http(s) avatar URLs.
+func checkIdentify(t *testing.T, p Provider, cases *fuzzCases, body1, body2 []byte) {
+	fc := &fuzzCase{bodies: [][]byte{body1, body2}}
+	key, done := cases.add(fc)
+	defer done()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	id, err := p.Identify(ctx, &Token{AccessToken: key}, "")
+	if err != nil {
+		if id != nil {
+			t.Fatalf("%s: identity %+v with error %v", p.Name(), id, err)
+		}
+		if !errors.Is(err, ErrGetIDEmail) && !errors.Is(err, ErrIDEmailNotSupported) && !errors.Is(err, ErrIDToken) {
+			t.Fatalf("%s: untyped Identify error %T: %v", p.Name(), err, err)
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Fatalf("%s: Identify error holds the access token: %v", p.Name(), err)
+		}
+		return
+	}
+	switch {
+	case strings.TrimSpace(id.Subject) == "":
+		t.Fatalf("%s: empty subject without error", p.Name())
+	case id.EmailVerified && id.Email == "":
+		t.Fatalf("%s: verified flag without an email", p.Name())
+	case id.AvatarURL != "" && !strings.HasPrefix(id.AvatarURL, "https://") && !strings.HasPrefix(id.AvatarURL, "http://"):
+		t.Fatalf("%s: avatar URL %q", p.Name(), id.AvatarURL)
+	}
 }

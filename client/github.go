@@ -15,7 +15,7 @@
 // both primary and verified; "" when there is none, when the list is empty,
 // or when the token may not read the list (403/404, no user:email scope).
 // The public email of /user is not used: the API does not say whether it is
-// verified.
+// verified. Identify: see GitHub.
 //
 // User-API calls send "Authorization: Bearer" (GitHub accepts it for OAuth
 // and GitHub App tokens; upstream's legacy "token" scheme is not needed),
@@ -71,6 +71,12 @@ func (p GitHubParams) AuthParams() url.Values {
 }
 
 // GitHub is the GitHub provider client.
+//
+// Identify: Subject is the numeric user id of GET /user (it never changes,
+// unlike the login). Email is the primary address of GET /user/emails and
+// EmailVerified its "verified" flag (JSON true only); Email is "" when the
+// token may not list the addresses (no user:email scope: 403/404). Name is
+// /user "name", else the login; AvatarURL is "avatar_url".
 type GitHub struct {
 	*BaseOAuth2[GitHubParams]
 }
@@ -146,31 +152,46 @@ func (c *GitHub) emails(ctx context.Context, op error, accessToken string) ([]Gi
 // IDEmail returns the user id of /user and the primary verified address of
 // /user/emails ("" when there is none or the token may not list them).
 func (c *GitHub) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := c.identity(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify reads /user and /user/emails with t's access token; see GitHub.
+func (c *GitHub) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, c.identity)
+}
+
+func (c *GitHub) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	var u struct {
-		ID any `json:"id"`
+		ID        any `json:"id"`
+		Login     any `json:"login"`
+		Name      any `json:"name"`
+		AvatarURL any `json:"avatar_url"`
 	}
 	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: githubUserURL, header: githubHeader(accessToken)}, &u); err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(u.ID)
+	sub, ok := idString(u.ID)
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "github /user has no usable id")
+		return nil, identityError(ErrGetIDEmail, "github /user has no usable id")
 	}
+	id := &Identity{Subject: sub, Name: firstNonEmpty(str(u.Name), str(u.Login)), AvatarURL: pictureURL(u.AvatarURL)}
 	emails, err := c.emails(ctx, ErrGetIDEmail, accessToken)
 	if err != nil {
 		if s := StatusCode(err); s == http.StatusForbidden || s == http.StatusNotFound {
 			// No user:email scope (OAuth app: 404) or permission (GitHub
 			// App: 403): the provider gives no email, which is not a failure.
-			return id, "", nil
+			return id, nil
 		}
-		return "", "", err
+		return nil, err
 	}
 	for _, e := range emails {
-		if e.Primary && e.Verified && strings.TrimSpace(e.Email) != "" {
-			return id, e.Email, nil
+		if e.Primary && strings.TrimSpace(e.Email) != "" {
+			id.Email, id.EmailVerified = e.Email, e.Verified
+			break
 		}
 	}
-	return id, "", nil
+	return id, nil
 }
 
 // socialTrue is the only test of a provider's "verified" flags: the string

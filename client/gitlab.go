@@ -33,6 +33,12 @@ func (GitLabParams) AuthParams() url.Values { return nil }
 
 // GitLab is the client for one GitLab instance. It refreshes at the token
 // endpoint and revokes per RFC 7009 at /oauth/revoke.
+//
+// Identify: Subject is "id" of GET /api/v4/user, unique within the
+// instance (use WithName to tell instances apart). Email is "email", the
+// primary address, and EmailVerified is true when "confirmed_at" is set
+// (GitLab confirmed the account's email). Name is "name", else "username";
+// AvatarURL is "avatar_url".
 type GitLab struct {
 	*BaseOAuth2[GitLabParams]
 	baseURL string
@@ -116,19 +122,31 @@ func (g *GitLab) Profile(ctx context.Context, accessToken string) (json.RawMessa
 // IDEmail returns the user id and, when the account's email is confirmed,
 // the primary email.
 func (g *GitLab) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := g.identity(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify reads /api/v4/user with t's access token; see GitLab.
+func (g *GitLab) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, g.identity)
+}
+
+func (g *GitLab) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	_, m, err := g.user(ctx, ErrGetIDEmail, accessToken)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(m["id"])
+	sub, ok := idString(m["id"])
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "gitlab: id")
+		return nil, identityError(ErrGetIDEmail, "gitlab: id")
 	}
-	email, _ := m["email"].(string)
-	if confirmed, _ := m["confirmed_at"].(string); confirmed == "" {
-		email = ""
-	}
-	return id, email, nil
+	return &Identity{
+		Subject:       sub,
+		Email:         str(m["email"]),
+		EmailVerified: str(m["confirmed_at"]) != "",
+		Name:          firstNonEmpty(str(m["name"]), str(m["username"])),
+		AvatarURL:     pictureURL(m["avatar_url"]),
+	}, nil
 }
 
 func (g *GitLab) user(ctx context.Context, op error, accessToken string) (json.RawMessage, map[string]any, error) {

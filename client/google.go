@@ -14,7 +14,7 @@
 // so ids stored by its users stay valid; the part after "people/" is the
 // account id that OpenID Connect calls sub. email: the emailAddresses entry
 // whose metadata is both primary and verified; "" when there is none (no
-// fallback to another address).
+// fallback to another address). Identify: see Google.
 //
 // ID-token verification is not done here; an OpenID Connect client does it.
 
@@ -31,7 +31,7 @@ const (
 	googleAuthorizeURL = "https://accounts.google.com/o/oauth2/v2/auth"
 	googleTokenURL     = "https://oauth2.googleapis.com/token"
 	googleRevokeURL    = "https://oauth2.googleapis.com/revoke"
-	googlePeopleURL    = "https://people.googleapis.com/v1/people/me?personFields=emailAddresses"
+	googlePeopleURL    = "https://people.googleapis.com/v1/people/me?personFields=emailAddresses,names,photos"
 )
 
 // GoogleParams are Google's extra authorization parameters. Zero fields are
@@ -78,6 +78,12 @@ func (p GoogleParams) AuthParams() url.Values {
 // checks (signature against Google's JWKS, iss, aud, exp, nonce); with the
 // default scopes no ID token comes back and identity comes from the People
 // API alone.
+//
+// Identify: Subject is the People API resourceName "people/<account id>"
+// (the ID token's sub with that prefix, which it must match when an ID
+// token came back). Email is the primary entry of emailAddresses and
+// EmailVerified its metadata.verified (JSON true only); Name and AvatarURL
+// are the primary entries of names (displayName) and photos (url).
 type Google struct {
 	*BaseOAuth2[GoogleParams]
 	oidcCore
@@ -119,46 +125,90 @@ func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
 }
 
 // VerifyIDToken verifies Google's ID token and reports its subject in the
-// People API's form ("people/<sub>"), the id IDEmail returns, so the kit's
-// subject check compares like with like.
+// People API's form ("people/<sub>"), the id IDEmail returns, so a subject
+// check compares like with like.
 func (c *Google) VerifyIDToken(ctx context.Context, t *Token, nonce string) (*IDClaims, error) {
-	claims, err := c.oidcCore.VerifyIDToken(ctx, t, nonce)
-	if err != nil || claims == nil {
-		return claims, err
-	}
-	claims.Subject = "people/" + claims.Subject
-	return claims, nil
+	claims, _, err := c.verifyPeople(ctx, t, nonce)
+	return claims, err
 }
 
-// Profile returns the People API person (resourceName and emailAddresses).
+func (c *Google) verifyPeople(ctx context.Context, t *Token, nonce string) (*IDClaims, map[string]any, error) {
+	claims, m, err := c.verifyClaims(ctx, t, nonce)
+	if err != nil || claims == nil {
+		return claims, m, err
+	}
+	claims.Subject = "people/" + claims.Subject
+	return claims, m, nil
+}
+
+// Profile returns the People API person (resourceName, emailAddresses,
+// names and photos).
 func (c *Google) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
 	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: googlePeopleURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the resourceName and the primary verified address.
 func (c *Google) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
-	var p struct {
-		ResourceName   any `json:"resourceName"`
-		EmailAddresses []struct {
-			Value    any `json:"value"`
-			Metadata struct {
-				Primary  any `json:"primary"`
-				Verified any `json:"verified"`
-			} `json:"metadata"`
-		} `json:"emailAddresses"`
-	}
-	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: googlePeopleURL, header: bearer(accessToken)}, &p); err != nil {
-		return "", "", err
-	}
-	id, ok := p.ResourceName.(string)
-	if !ok || strings.TrimSpace(id) == "" || id == "people/" {
-		return "", "", identityError(ErrGetIDEmail, "google person has no usable resourceName")
-	}
-	for _, e := range p.EmailAddresses {
-		v, _ := e.Value.(string)
-		if socialTrue(e.Metadata.Primary) && socialTrue(e.Metadata.Verified) && strings.TrimSpace(v) != "" {
-			return id, v, nil
+	id, err := c.person(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify verifies the ID token when there is one, then reads the People
+// API; see Google.
+func (c *Google) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return c.identify(ctx, c.cfg.Name, t, nonce, c.verifyPeople, c.person)
+}
+
+// googleEntry is one entry of a People API list field.
+type googleEntry struct {
+	Value       any `json:"value"`
+	DisplayName any `json:"displayName"`
+	URL         any `json:"url"`
+	Metadata    struct {
+		Primary  any `json:"primary"`
+		Verified any `json:"verified"`
+	} `json:"metadata"`
+}
+
+// primaryEntry returns the entry marked primary, else the first, else nil.
+func primaryEntry(es []googleEntry) *googleEntry {
+	for i := range es {
+		if socialTrue(es[i].Metadata.Primary) {
+			return &es[i]
 		}
 	}
-	return id, "", nil
+	if len(es) > 0 {
+		return &es[0]
+	}
+	return nil
+}
+
+func (c *Google) person(ctx context.Context, accessToken string) (*Identity, error) {
+	var p struct {
+		ResourceName   any           `json:"resourceName"`
+		EmailAddresses []googleEntry `json:"emailAddresses"`
+		Names          []googleEntry `json:"names"`
+		Photos         []googleEntry `json:"photos"`
+	}
+	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: googlePeopleURL, header: bearer(accessToken)}, &p); err != nil {
+		return nil, err
+	}
+	sub, ok := p.ResourceName.(string)
+	if !ok || strings.TrimSpace(sub) == "" || sub == "people/" {
+		return nil, identityError(ErrGetIDEmail, "google person has no usable resourceName")
+	}
+	id := &Identity{Subject: sub}
+	for _, e := range p.EmailAddresses {
+		if v := str(e.Value); socialTrue(e.Metadata.Primary) && v != "" {
+			id.Email, id.EmailVerified = v, socialTrue(e.Metadata.Verified)
+			break
+		}
+	}
+	if e := primaryEntry(p.Names); e != nil {
+		id.Name = str(e.DisplayName)
+	}
+	if e := primaryEntry(p.Photos); e != nil {
+		id.AvatarURL = pictureURL(e.URL)
+	}
+	return id, nil
 }

@@ -61,7 +61,7 @@ func TestGoogleAuthorizationURL(t *testing.T) {
 func googleCheckReq(t *testing.T, r recorded) {
 	t.Helper()
 	assertRequest(t, r, http.MethodGet, "people.googleapis.com", "/v1/people/me")
-	assert.Equal(t, "personFields=emailAddresses", r.Query)
+	assert.Equal(t, "personFields=emailAddresses,names,photos", r.Query)
 	assert.Equal(t, "Bearer "+socialToken, r.Header.Get("Authorization"))
 	assert.Equal(t, "application/json", r.Header.Get("Accept"))
 }

@@ -23,10 +23,11 @@ const (
 	kakaoTokenEndpoint     = "https://kauth.kakao.com/oauth/token"
 	kakaoUnlinkEndpoint    = "https://kapi.kakao.com/v1/user/unlink"
 	kakaoUserEndpoint      = "https://kapi.kakao.com/v2/user/me"
-	// kakaoEmailPropertyKeys is upstream's property_keys query value, the JSON
-	// array ["kakao_account.email"]: it narrows the answer to the id and the
-	// email fields (email, is_email_valid, is_email_verified, ...).
-	kakaoEmailPropertyKeys = `["kakao_account.email"]`
+	// kakaoIdentityPropertyKeys is the property_keys query value: upstream
+	// asks for ["kakao_account.email"] only, which narrows the answer to the
+	// id and the email fields (email, is_email_valid, is_email_verified,
+	// ...); kakao_account.profile adds the nickname and picture.
+	kakaoIdentityPropertyKeys = `["kakao_account.email","kakao_account.profile"]`
 )
 
 // KakaoParams are the extra authorization parameters Kakao documents for
@@ -55,6 +56,12 @@ func (p KakaoParams) AuthParams() url.Values {
 
 // Kakao is the Kakao Login client. RevokeToken unlinks the app from the
 // user's Kakao account, see its doc.
+//
+// Identify: Subject is the member number "id" of /v2/user/me. Email is
+// kakao_account.email, and EmailVerified is true only when both
+// is_email_valid and is_email_verified are the JSON value true. Name is
+// kakao_account.profile.nickname; AvatarURL its profile_image_url (absent
+// without the profile_image consent item).
 type Kakao struct {
 	*BaseOAuth2[KakaoParams]
 }
@@ -122,26 +129,39 @@ func (k *Kakao) Profile(ctx context.Context, accessToken string) (json.RawMessag
 }
 
 // IDEmail returns the Kakao member number and the account email when Kakao
-// reports it valid and verified. It asks only for the email fields through
-// property_keys, as upstream does. A missing kakao_account (the user did not
+// reports it valid and verified. It asks only for the email and profile
+// fields through property_keys. A missing kakao_account (the user did not
 // consent to email) gives an empty email, not an error.
 func (k *Kakao) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := k.identity(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify reads /v2/user/me with t's access token; see Kakao.
+func (k *Kakao) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, k.identity)
+}
+
+func (k *Kakao) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	_, m, err := fetchUserObject(ctx, k.BaseOAuth2, ErrGetIDEmail, apiRequest{
 		method: http.MethodPost,
-		url:    kakaoUserEndpoint + "?" + url.Values{"property_keys": {kakaoEmailPropertyKeys}}.Encode(),
+		url:    kakaoUserEndpoint + "?" + url.Values{"property_keys": {kakaoIdentityPropertyKeys}}.Encode(),
 		header: bearer(accessToken),
 	})
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(m["id"])
+	sub, ok := idString(m["id"])
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "kakao: id")
+		return nil, identityError(ErrGetIDEmail, "kakao: id")
 	}
 	account, _ := m["kakao_account"].(map[string]any)
-	email, _ := account["email"].(string)
-	if account["is_email_valid"] != true || account["is_email_verified"] != true {
-		email = ""
-	}
-	return id, email, nil
+	profile, _ := account["profile"].(map[string]any)
+	return &Identity{
+		Subject:       sub,
+		Email:         str(account["email"]),
+		EmailVerified: account["is_email_valid"] == true && account["is_email_verified"] == true,
+		Name:          str(profile["nickname"]),
+		AvatarURL:     pictureURL(profile["profile_image_url"]),
+	}, nil
 }

@@ -247,7 +247,7 @@ func TestKakaoIDEmail(t *testing.T) {
 
 			got := srv.only(t)
 			assertRequest(t, got, http.MethodPost, "kapi.kakao.com", "/v2/user/me")
-			assert.Equal(t, "property_keys=%5B%22kakao_account.email%22%5D", got.Query)
+			assert.Equal(t, "property_keys=%5B%22kakao_account.email%22%2C%22kakao_account.profile%22%5D", got.Query)
 			assert.Equal(t, "Bearer TOKEN", got.Header.Get("Authorization"))
 			assert.Equal(t, "application/json", got.Header.Get("Accept"))
 			assert.Equal(t, DefaultUserAgent, got.Header.Get("User-Agent"))

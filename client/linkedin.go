@@ -23,6 +23,10 @@ import (
 )
 
 // LinkedIn is the LinkedIn OpenID Connect client.
+//
+// Identify: Subject is the ID token's "sub", which the UserInfo "sub" must
+// equal. Email is the UserInfo "email" and EmailVerified its
+// "email_verified"; Name is "name" and AvatarURL "picture".
 type LinkedIn struct {
 	*BaseOAuth2[OpenIDParams]
 	oidcCore
@@ -61,6 +65,12 @@ func (l *LinkedIn) Issuer() string { return l.issuer }
 func (l *LinkedIn) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
 	raw, _, err := l.userinfo(ctx, &l.cfg, accessToken)
 	return raw, err
+}
+
+// Identify verifies t's ID token with nonce and reads UserInfo; see
+// LinkedIn.
+func (l *LinkedIn) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return l.identify(ctx, l.cfg.Name, t, nonce, l.verifyClaims, l.userinfoUser(&l.cfg))
 }
 
 // IDEmail returns the UserInfo sub and verified email.

@@ -12,10 +12,11 @@
 // "offline_access" (WithScopes) to get refresh tokens. Refresh: yes (token
 // URL). Revoke: no (Microsoft has no RFC 7009 endpoint).
 //
-// id: the Graph user "id" (the object id, equal to the ID token's "oid").
-// email: Graph "mail", else "userPrincipalName" unless it is a guest UPN
+// IDEmail: the Graph user "id" (the object id, equal to the ID token's
+// "oid") and Graph "mail", else "userPrincipalName" unless it is a guest UPN
 // ("#EXT#"). Neither is verified by Microsoft: a tenant admin can set any
-// value ("nOAuth"), so never link accounts by this email.
+// value ("nOAuth"), so never link accounts by this email. Identify: see
+// Microsoft.
 //
 // ID tokens: the multi-tenant endpoints (common, organizations, consumers)
 // issue tokens whose iss is https://login.microsoftonline.com/{tid}/v2.0 for
@@ -25,14 +26,19 @@
 // tenant, "organizations" refuses it. A domain tenant ("contoso.com") cannot
 // be mapped to its tid offline, so only the template is checked: configure
 // the tenant GUID to pin it. IDClaims.Subject is the "oid" claim (the Graph
-// id) rather than the pairwise "sub", so CheckSubject against IDEmail's id
+// id) rather than the pairwise "sub", so the subject check against Graph
 // works. Microsoft does not send the RFC 9207 iss parameter, so this client
 // is not an IssuerProvider.
+//
+// Personal accounts: Graph reports their id as 16 hex digits, while the ID
+// token's oid is the same value as a GUID "00000000-0000-0000-xxxx-
+// xxxxxxxxxxxx"; Identify treats the two forms as one user.
 
 package client
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -74,6 +80,24 @@ func (p MicrosoftParams) AuthParams() url.Values {
 }
 
 // Microsoft is the Microsoft identity platform client.
+//
+// Identify: Subject is tenant-scoped, "<tid>/<oid>" from the verified ID
+// token (lowercase tenant GUID, object id), because an object id is only
+// unique within its tenant; it is never the oid or Graph id alone. The ID
+// token is therefore required (keep the openid scope), and the Graph /me
+// id must be the token's oid. Email is Graph "mail", else the user
+// principal name (not for guests, "#EXT#"); Name is Graph "displayName".
+// There is no AvatarURL (Graph serves the photo as bytes).
+//
+// Warning (nOAuth, CVE-2023-36871): Microsoft does not verify mail or the
+// UPN. Any tenant administrator can set them to any address, including one
+// of another organisation, so EmailVerified is false unless the ID token
+// carries the Entra optional claim xms_edov ("email domain owner
+// verified") as the JSON value true and its "email" claim is that same
+// address (add the email and xms_edov optional claims to the app
+// registration to get them). Even then the tenant only proved it owns the
+// domain, not the mailbox. Never link accounts by a Microsoft email that is
+// not verified.
 type Microsoft struct {
 	*BaseOAuth2[MicrosoftParams]
 	oidcCore
@@ -158,18 +182,72 @@ func (m *Microsoft) Profile(ctx context.Context, accessToken string) (json.RawMe
 }
 
 // IDEmail returns the Graph user id and mail (else the user principal name).
+// Neither is tenant-scoped or verified: prefer Identify.
 func (m *Microsoft) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	g, err := m.graphUser(ctx, accessToken)
+	if err != nil {
+		return "", "", err
+	}
+	return g.id, g.email, nil
+}
+
+// Identify verifies t's ID token with nonce and reads Graph /me; see
+// Microsoft.
+func (m *Microsoft) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	claims, c, err := m.verifyClaims(ctx, t, nonce)
+	if err != nil {
+		return nil, err
+	}
+	if claims == nil {
+		return nil, idTokenError(ErrIDTokenMissing, "Microsoft subjects need the ID token's tid: keep the openid scope")
+	}
+	tid, _ := c["tid"].(string) // a GUID: checkTenant verified it
+	at, err := accessToken(t)
+	if err != nil {
+		return nil, err
+	}
+	g, err := m.graphUser(ctx, at)
+	if err != nil {
+		return nil, err
+	}
+	if !microsoftSameObject(claims.Subject, g.id) {
+		return nil, &RequestError{Op: ErrIDToken, Err: fmt.Errorf("%w: Graph id differs from the id token oid", ErrIDTokenSubject)}
+	}
+	id := &Identity{
+		Subject: strings.ToLower(tid) + "/" + claims.Subject,
+		Email:   g.email,
+		Name:    firstNonEmpty(g.name, str(c["name"])),
+	}
+	id.EmailVerified = socialTrue(c["xms_edov"]) && id.Email != "" && strings.EqualFold(id.Email, str(c["email"]))
+	return id.checked()
+}
+
+// microsoftSameObject compares, in constant time, the ID token's oid with
+// the Graph id, accepting the 16-hex-digit Graph form of personal accounts.
+func microsoftSameObject(oid, graphID string) bool {
+	want := graphID
+	if len(graphID) == 16 && !strings.Contains(graphID, "-") {
+		want = "00000000-0000-0000-" + graphID[:4] + "-" + graphID[4:]
+		oid = strings.ToLower(oid)
+		want = strings.ToLower(want)
+	}
+	return oid != "" && subtle.ConstantTimeCompare([]byte(oid), []byte(want)) == 1
+}
+
+type microsoftUser struct{ id, email, name string }
+
+func (m *Microsoft) graphUser(ctx context.Context, accessToken string) (*microsoftUser, error) {
 	raw, err := m.Profile(ctx, accessToken)
 	if err != nil {
-		return "", "", asIDEmailError(err)
+		return nil, asIDEmailError(err)
 	}
 	p, err := decodeBody("application/json", raw)
 	if err != nil {
-		return "", "", &RequestError{Op: ErrGetIDEmail, Err: err}
+		return nil, &RequestError{Op: ErrGetIDEmail, Err: err}
 	}
 	id, ok := idString(p["id"])
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "Graph user id")
+		return nil, identityError(ErrGetIDEmail, "Graph user id")
 	}
 	email, _ := p["mail"].(string)
 	if email == "" {
@@ -177,5 +255,5 @@ func (m *Microsoft) IDEmail(ctx context.Context, accessToken string) (string, st
 			email = upn
 		}
 	}
-	return id, email, nil
+	return &microsoftUser{id: id, email: email, name: str(p["displayName"])}, nil
 }

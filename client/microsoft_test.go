@@ -175,7 +175,7 @@ func TestMicrosoftIDToken(t *testing.T) {
 			reqs := f.requests("/" + tc.tenant + "/discovery/v2.0/keys")
 			require.NotEmpty(t, reqs)
 			assert.Equal(t, "login.microsoftonline.com", reqs[0].Host)
-			assert.NoError(t, CheckSubject(got, "00000000-0000-0000-66f3-3332eca7ea81"))
+			assert.NoError(t, checkSubject(got, "00000000-0000-0000-66f3-3332eca7ea81"))
 		})
 	}
 }

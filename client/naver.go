@@ -46,6 +46,12 @@ func (p NaverParams) AuthParams() url.Values {
 
 // Naver is the Naver Login client. Refresh and revocation both go through
 // the token endpoint; revocation uses Naver's own grant_type=delete form.
+//
+// Identify: Subject is response.id of the profile API, Naver's per-app user
+// identifier. Email is response.email with EmailVerified false: Naver's
+// profile API documents no verification flag or guarantee for it. Name is
+// response.name, else response.nickname; AvatarURL is
+// response.profile_image.
 type Naver struct {
 	*BaseOAuth2[NaverParams]
 }
@@ -123,16 +129,30 @@ func (n *Naver) Profile(ctx context.Context, accessToken string) (json.RawMessag
 
 // IDEmail returns response.id and response.email ("" when absent).
 func (n *Naver) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := n.identity(ctx, accessToken)
+	return idEmailOf(id, err, true)
+}
+
+// Identify reads the profile API with t's access token; see Naver.
+func (n *Naver) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, n.identity)
+}
+
+func (n *Naver) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	_, m, err := n.profile(ctx, ErrGetIDEmail, accessToken)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(m["id"])
+	sub, ok := idString(m["id"])
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "naver: response.id")
+		return nil, identityError(ErrGetIDEmail, "naver: response.id")
 	}
-	email, _ := m["email"].(string)
-	return id, email, nil
+	return &Identity{
+		Subject:   sub,
+		Email:     str(m["email"]),
+		Name:      firstNonEmpty(str(m["name"]), str(m["nickname"])),
+		AvatarURL: pictureURL(m["profile_image"]),
+	}, nil
 }
 
 func (n *Naver) profile(ctx context.Context, op error, accessToken string) (json.RawMessage, map[string]any, error) {

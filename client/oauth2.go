@@ -197,6 +197,14 @@ func (c *BaseOAuth2[P]) IDEmail(ctx context.Context, accessToken string) (string
 	return "", "", ErrIDEmailNotSupported
 }
 
+// Identify fails with an error matching ErrIDEmailNotSupported: the
+// generic client does not know the provider's user API. Because of Go
+// embedding this method never calls an embedding type's IDEmail, so a type
+// that embeds BaseOAuth2 and adds a user API must implement Identify too.
+func (c *BaseOAuth2[P]) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return nil, notSupported(c.cfg.Name)
+}
+
 func (c *BaseOAuth2[P]) tokenRequest(ctx context.Context, op error, endpoint string, form url.Values) (*Token, error) {
 	req, err := c.formRequest(ctx, endpoint, form, c.cfg.TokenEndpointAuthMethod)
 	if err != nil {

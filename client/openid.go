@@ -5,8 +5,8 @@
 // Follows https://openid.net/specs/openid-connect-discovery-1_0.html,
 // https://openid.net/specs/openid-connect-core-1_0.html (§3.1.3.7 ID token
 // validation, §5.3 UserInfo) and RFC 8414. Default scopes: "openid email".
-// The id is the UserInfo "sub"; the email is the UserInfo "email", returned
-// only when "email_verified" is true (security.md §J 51).
+// The id is the UserInfo "sub"; IDEmail returns the UserInfo "email" only
+// when "email_verified" is true, Identify returns it with that flag.
 //
 // ID tokens are verified with github.com/coreos/go-oidc (signature through
 // the issuer's JWKS, iss, aud, exp, nbf) rather than hand-written JWT code;
@@ -59,7 +59,7 @@ var (
 	// request (a replayed or injected token).
 	ErrIDTokenNonce = errors.New("id token nonce mismatch")
 	// ErrIDTokenSubject: "sub" is empty, or differs from the id the user API
-	// returned (security.md §J 52, see CheckSubject).
+	// returned (Identify compares them).
 	ErrIDTokenSubject = errors.New("id token subject missing or mismatched")
 	// ErrIDTokenInvalid: any other invalid claim (claims that are not JSON,
 	// a Microsoft token without tid/oid).
@@ -77,21 +77,6 @@ var (
 	// caller does not know cannot be verified, so none is invented.
 	ErrNonceRequired = &kindError{"this provider requires AuthURLOptions.Nonce", true}
 )
-
-// CheckSubject reports, as an ErrIDToken error wrapping ErrIDTokenSubject,
-// whether the id a user API returned (IDEmail) differs from the verified ID
-// token's subject. IDEmail only sees the access token, so this comparison is
-// the kit's job: call it after VerifyIDToken and IDEmail (security.md §J 52).
-// Nil claims (no ID token was expected) pass.
-func CheckSubject(claims *IDClaims, id string) error {
-	if claims == nil {
-		return nil
-	}
-	if claims.Subject == "" || subtle.ConstantTimeCompare([]byte(claims.Subject), []byte(id)) != 1 {
-		return &RequestError{Op: ErrIDToken, Err: fmt.Errorf("%w: user API id differs from the id token subject", ErrIDTokenSubject)}
-	}
-	return nil
-}
 
 const (
 	openIDWellKnown = "/.well-known/openid-configuration"
@@ -141,6 +126,13 @@ func (p OpenIDParams) AuthParams() url.Values {
 // OpenID is a client for any OpenID Connect provider, configured from its
 // discovery document by DiscoverOpenID. It verifies ID tokens (it implements
 // IDTokenVerifier and IssuerProvider) and reads the user from UserInfo.
+//
+// Identify: Subject is the verified ID token's "sub", which the UserInfo
+// "sub" must equal; Email and EmailVerified are UserInfo's "email" and
+// "email_verified" (JSON true or "true"; anything else is not verified),
+// else the ID token's; Name is "name" (else given_name and family_name),
+// AvatarURL "picture". Without a userinfo_endpoint the ID token alone is
+// the identity.
 type OpenID struct {
 	*BaseOAuth2[OpenIDParams]
 	oidcCore
@@ -207,6 +199,11 @@ func (o *OpenID) IDEmail(ctx context.Context, accessToken string) (string, strin
 	return o.idEmail(ctx, &o.cfg, accessToken)
 }
 
+// Identify verifies t's ID token with nonce and reads UserInfo; see OpenID.
+func (o *OpenID) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return o.identify(ctx, o.cfg.Name, t, nonce, o.verifyClaims, o.userinfoUser(&o.cfg))
+}
+
 // AuthorizationServer is a plain OAuth 2.0 client configured from RFC 8414
 // metadata: it knows its issuer (for RFC 9207 iss checks) but has no user
 // API, so IDEmail and Profile return ErrIDEmailNotSupported and
@@ -250,6 +247,13 @@ func DiscoverAuthorizationServer(ctx context.Context, issuer, clientID, clientSe
 
 // Issuer returns the issuer the metadata was validated against.
 func (a *AuthorizationServer) Issuer() string { return a.issuer }
+
+// Identify fails with an error matching ErrIDEmailNotSupported: an RFC 8414
+// server has no user API. Wrap the client and implement Identify with the
+// provider's user API.
+func (a *AuthorizationServer) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return nil, notSupported(a.cfg.Name)
+}
 
 // Metadata returns a copy of the raw RFC 8414 document.
 func (a *AuthorizationServer) Metadata() json.RawMessage {
@@ -479,8 +483,8 @@ func newOIDCCoreAlgs(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, 
 	}
 }
 
-// UsesNonce reports that the kit must send a nonce and pass it to
-// VerifyIDToken: every OIDC client here checks it.
+// UsesNonce reports that the kit must send a nonce and pass it to Identify
+// (or VerifyIDToken): every OIDC client here checks it.
 func (o *oidcCore) UsesNonce() bool { return true }
 
 // VerifyIDToken verifies t's ID token: signature against the issuer's keys,
@@ -493,23 +497,30 @@ func (o *oidcCore) UsesNonce() bool { return true }
 // "true" (Apple and Cognito send strings); "false", absent or anything
 // else is not verified.
 func (o *oidcCore) VerifyIDToken(ctx context.Context, t *Token, nonce string) (*IDClaims, error) {
+	c, _, err := o.verifyClaims(ctx, t, nonce)
+	return c, err
+}
+
+// verifyClaims is VerifyIDToken that also returns all the verified claims,
+// for Identify (name, picture, Microsoft's tid and xms_edov).
+func (o *oidcCore) verifyClaims(ctx context.Context, t *Token, nonce string) (*IDClaims, map[string]any, error) {
 	if t == nil || t.IDToken == "" {
 		if !o.requireIDToken {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, idTokenError(ErrIDTokenMissing, "")
+		return nil, nil, idTokenError(ErrIDTokenMissing, "")
 	}
 	idt, err := o.verifier.Verify(ctx, t.IDToken)
 	if err != nil {
-		return nil, idTokenError(classifyVerifyError(err), err.Error())
+		return nil, nil, idTokenError(classifyVerifyError(err), err.Error())
 	}
 	var m map[string]any
 	if err := idt.Claims(&m); err != nil {
-		return nil, idTokenError(ErrIDTokenInvalid, err.Error())
+		return nil, nil, idTokenError(ErrIDTokenInvalid, err.Error())
 	}
 	if o.checkIssuer != nil {
 		if err := o.checkIssuer(idt.Issuer, m); err != nil {
-			return nil, idTokenError(ErrIDTokenIssuer, err.Error())
+			return nil, nil, idTokenError(ErrIDTokenIssuer, err.Error())
 		}
 	}
 	sub := idt.Subject
@@ -517,10 +528,10 @@ func (o *oidcCore) VerifyIDToken(ctx context.Context, t *Token, nonce string) (*
 		sub, _ = m[o.subjectClaim].(string)
 	}
 	if strings.TrimSpace(sub) == "" {
-		return nil, idTokenError(ErrIDTokenSubject, o.subjectClaim+" claim is empty")
+		return nil, nil, idTokenError(ErrIDTokenSubject, o.subjectClaim+" claim is empty")
 	}
 	if subtle.ConstantTimeCompare([]byte(idt.Nonce), []byte(nonce)) != 1 {
-		return nil, idTokenError(ErrIDTokenNonce, "")
+		return nil, nil, idTokenError(ErrIDTokenNonce, "")
 	}
 	email, _ := m["email"].(string)
 	return &IDClaims{
@@ -529,7 +540,7 @@ func (o *oidcCore) VerifyIDToken(ctx context.Context, t *Token, nonce string) (*
 		Email:         email,
 		EmailVerified: verifiedFlag(m["email_verified"]),
 		Nonce:         idt.Nonce,
-	}, nil
+	}, m, nil
 }
 
 func idTokenError(cause error, detail string) error {

@@ -379,10 +379,10 @@ func TestIDTokenJWKSTooLarge(t *testing.T) {
 
 func TestIDTokenCheckSubject(t *testing.T) {
 	c := &IDClaims{Subject: "42"}
-	assert.NoError(t, CheckSubject(c, "42"))
-	assert.NoError(t, CheckSubject(nil, "42"))
-	err := CheckSubject(c, "43")
+	assert.NoError(t, checkSubject(c, "42"))
+	assert.NoError(t, checkSubject(nil, "42"))
+	err := checkSubject(c, "43")
 	assert.ErrorIs(t, err, ErrIDToken)
 	assert.ErrorIs(t, err, ErrIDTokenSubject)
-	assert.ErrorIs(t, CheckSubject(&IDClaims{}, ""), ErrIDTokenSubject)
+	assert.ErrorIs(t, checkSubject(&IDClaims{}, ""), ErrIDTokenSubject)
 }

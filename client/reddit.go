@@ -27,6 +27,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/url"
 	"strings"
 )
@@ -55,6 +56,11 @@ func (p RedditParams) AuthParams() url.Values {
 }
 
 // Reddit is the Reddit provider client.
+//
+// Identify: Subject is the account fullname "t2_<id>" of /api/v1/me. Email
+// is always "" (Reddit's API exposes none). Name is the username ("name");
+// AvatarURL is "icon_img", with the HTML entities Reddit leaves in it
+// decoded.
 type Reddit struct {
 	*BaseOAuth2[RedditParams]
 }
@@ -91,16 +97,32 @@ func (c *Reddit) Profile(ctx context.Context, accessToken string) (json.RawMessa
 
 // IDEmail returns the account fullname ("t2_...") and an empty email.
 func (c *Reddit) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := c.identity(ctx, accessToken)
+	return idEmailOf(id, err, false)
+}
+
+// Identify reads /api/v1/me with t's access token; see Reddit.
+func (c *Reddit) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, c.identity)
+}
+
+func (c *Reddit) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	var u struct {
-		ID any `json:"id"`
+		ID      any `json:"id"`
+		Name    any `json:"name"`
+		IconImg any `json:"icon_img"`
 	}
 	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: redditMeURL, header: bearer(accessToken)}, &u); err != nil {
-		return "", "", err
+		return nil, err
 	}
 	id, ok := u.ID.(string)
 	id = strings.TrimPrefix(strings.TrimSpace(id), "t2_")
 	if !ok || id == "" {
-		return "", "", identityError(ErrGetIDEmail, "reddit /api/v1/me has no usable id")
+		return nil, identityError(ErrGetIDEmail, "reddit /api/v1/me has no usable id")
 	}
-	return "t2_" + id, "", nil
+	return &Identity{
+		Subject:   "t2_" + id,
+		Name:      str(u.Name),
+		AvatarURL: pictureURL(html.UnescapeString(str(u.IconImg))),
+	}, nil
 }

@@ -56,6 +56,11 @@ func (p ShopifyParams) AuthParams() url.Values {
 
 // Shopify is the client for one shop. Shopify offers neither refresh nor
 // revocation through this flow.
+//
+// Identify: Subject is shop.id of shop.json: it identifies the shop, not
+// the staff member who logged in. Email is shop.email, the contact address
+// the merchant entered, with EmailVerified false (Shopify does not say it
+// is verified). Name is shop.name; there is no AvatarURL.
 type Shopify struct {
 	*BaseOAuth2[ShopifyParams]
 	shop       string
@@ -164,16 +169,25 @@ func (s *Shopify) Profile(ctx context.Context, accessToken string) (json.RawMess
 // IDEmail returns the shop id and the shop's contact email ("" when
 // absent). Both describe the shop, not the staff member who logged in.
 func (s *Shopify) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := s.identity(ctx, accessToken)
+	return idEmailOf(id, err, true)
+}
+
+// Identify reads shop.json with t's access token; see Shopify.
+func (s *Shopify) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, s.identity)
+}
+
+func (s *Shopify) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	_, m, err := s.shopObject(ctx, ErrGetIDEmail, accessToken)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	id, ok := idString(m["id"])
+	sub, ok := idString(m["id"])
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "shopify: shop.id")
+		return nil, identityError(ErrGetIDEmail, "shopify: shop.id")
 	}
-	email, _ := m["email"].(string)
-	return id, email, nil
+	return &Identity{Subject: sub, Email: str(m["email"]), Name: str(m["name"])}, nil
 }
 
 func (s *Shopify) shopObject(ctx context.Context, op error, accessToken string) (json.RawMessage, map[string]any, error) {

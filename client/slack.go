@@ -25,6 +25,11 @@ import (
 )
 
 // Slack is the Sign in with Slack client.
+//
+// Identify: Subject is the ID token's "sub" (the Slack user id, unique
+// across workspaces), which the UserInfo "sub" must equal. Email is the
+// UserInfo "email" and EmailVerified its "email_verified"; Name is "name"
+// and AvatarURL "picture".
 type Slack struct {
 	*BaseOAuth2[OpenIDParams]
 	oidcCore
@@ -82,6 +87,20 @@ func (s *Slack) IDEmail(ctx context.Context, accessToken string) (string, string
 		return "", "", asIDEmailError(err)
 	}
 	return s.idEmailFrom(m)
+}
+
+// Identify verifies t's ID token with nonce and reads UserInfo; see Slack.
+func (s *Slack) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return s.identify(ctx, s.cfg.Name, t, nonce, s.verifyClaims, func(ctx context.Context, at string) (*Identity, error) {
+		_, m, err := s.userinfo(ctx, &s.cfg, at)
+		if err == nil {
+			err = slackError(m, at)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return s.userinfoIdentity(m)
+	})
 }
 
 // slackError turns {"ok":false} into an *OAuthError, with the access token

@@ -49,6 +49,12 @@ func (p TwitchParams) AuthParams() url.Values {
 }
 
 // Twitch is the Twitch provider client.
+//
+// Identify: Subject is data[0].id of GET /helix/users. Email is
+// data[0].email, which Twitch documents as the user's verified email
+// address (returned only with the user:read:email scope), so EmailVerified
+// is true whenever it is present. Name is "display_name", else "login";
+// AvatarURL is "profile_image_url".
 type Twitch struct {
 	*BaseOAuth2[TwitchParams]
 }
@@ -130,20 +136,40 @@ func (c *Twitch) user(ctx context.Context, op error, accessToken string) (json.R
 
 // IDEmail returns data[0].id and data[0].email ("" when absent).
 func (c *Twitch) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+	id, err := c.identity(ctx, accessToken)
+	return idEmailOf(id, err, true)
+}
+
+// Identify reads /helix/users with t's access token; see Twitch.
+func (c *Twitch) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+	return identifyWith(ctx, t, c.identity)
+}
+
+func (c *Twitch) identity(ctx context.Context, accessToken string) (*Identity, error) {
 	raw, err := c.user(ctx, ErrGetIDEmail, accessToken)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	var u struct {
-		ID    any `json:"id"`
-		Email any `json:"email"`
+		ID              any `json:"id"`
+		Login           any `json:"login"`
+		DisplayName     any `json:"display_name"`
+		Email           any `json:"email"`
+		ProfileImageURL any `json:"profile_image_url"`
 	}
 	if err := decodeExact(raw, &u); err != nil {
-		return "", "", &RequestError{Op: ErrGetIDEmail, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
+		return nil, &RequestError{Op: ErrGetIDEmail, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
 	}
-	id, ok := idString(u.ID)
+	sub, ok := idString(u.ID)
 	if !ok {
-		return "", "", identityError(ErrGetIDEmail, "twitch user has no usable id")
+		return nil, identityError(ErrGetIDEmail, "twitch user has no usable id")
 	}
-	return id, nonBlank(u.Email), nil
+	email := nonBlank(u.Email)
+	return &Identity{
+		Subject:       sub,
+		Email:         email,
+		EmailVerified: email != "",
+		Name:          firstNonEmpty(str(u.DisplayName), str(u.Login)),
+		AvatarURL:     pictureURL(u.ProfileImageURL),
+	}, nil
 }

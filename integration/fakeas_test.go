@@ -152,6 +152,16 @@ func (p *provider) IDEmail(ctx context.Context, accessToken string) (string, str
 	return v.ID, v.Email, nil
 }
 
+// Identify is IDEmail as an identity: the generic client's Identify knows
+// no user API.
+func (p *provider) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
+	id, email, err := p.IDEmail(ctx, t.AccessToken)
+	if err != nil {
+		return nil, err
+	}
+	return &client.Identity{Subject: id, Email: email}, nil
+}
+
 func (as *fakeAS) provider(t *testing.T, hc *http.Client) *provider {
 	t.Helper()
 	c, err := client.NewOAuth2(client.Config{
