@@ -2,8 +2,10 @@ package client
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -26,6 +28,10 @@ type Config struct {
 	ClientID     string
 	ClientSecret string
 
+	// The endpoints must be absolute https URLs without a fragment; plain
+	// http is accepted only on loopback hosts (127.0.0.0/8, ::1,
+	// localhost), for local development servers. Anything else is
+	// ErrInvalidConfig.
 	AuthorizeEndpoint   string
 	AccessTokenEndpoint string
 	// RefreshTokenEndpoint is empty when the provider cannot refresh.
@@ -160,13 +166,30 @@ func (c *Config) validate() error {
 
 func (m AuthMethod) supported() bool { return m == ClientSecretBasic || m == ClientSecretPost }
 
+// checkEndpoint accepts an absolute https URL, or plain http on a loopback
+// host for local development servers: any other http endpoint would carry
+// the client secret, codes or tokens in clear text across the network.
 func checkEndpoint(name, v string) error {
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%w: %s %q is not an absolute http(s) URL", ErrInvalidConfig, name, v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("%w: %s %q is not an absolute http(s) URL", ErrInvalidConfig, name, sanitize(v, 200))
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%w: %s %q must use https (plain http is for loopback hosts only)", ErrInvalidConfig, name, sanitize(v, 200))
 	}
 	if u.Fragment != "" {
 		return fmt.Errorf("%w: %s must not have a fragment", ErrInvalidConfig, name)
 	}
 	return nil
+}
+
+// isLoopback reports whether host (without port or brackets) is
+// "localhost" or an address of 127.0.0.0/8 or ::1, where plain http never
+// leaves the machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -309,14 +308,6 @@ func parseIssuer(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // fetchMetadata applies opts to cfg (so discovery uses the caller's HTTP
 // client and User-Agent), fetches and validates the metadata, and fills the
 // endpoints and auth methods of cfg from it.
@@ -352,6 +343,23 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	for _, r := range required {
 		if r.v == "" {
 			return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: fmt.Errorf("%w: metadata has no %s", ErrInvalidResponse, r.name)}
+		}
+	}
+	// Every endpoint the client may call, the ones it will not use included,
+	// must pass the Config rules: metadata that names a plain-http endpoint
+	// is refused rather than partly used.
+	for _, e := range []struct{ name, v string }{
+		{"authorization_endpoint", md.AuthorizationEndpoint},
+		{"token_endpoint", md.TokenEndpoint},
+		{"userinfo_endpoint", md.UserinfoEndpoint},
+		{"jwks_uri", md.JWKSURI},
+		{"revocation_endpoint", md.RevocationEndpoint},
+	} {
+		if e.v == "" {
+			continue
+		}
+		if err := checkEndpoint("metadata "+e.name, e.v); err != nil {
+			return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 		}
 	}
 	if err := md.apply(cfg); err != nil {
