@@ -53,9 +53,12 @@ type Config struct {
 	// RevocationEndpointAuthMethod is used for revocation requests.
 	RevocationEndpointAuthMethod AuthMethod
 
-	// HTTPClient is used for every request (so connections are pooled). The
-	// default has a 30 s timeout and does not follow redirects: a 307 would
-	// re-send a POST body that holds the client secret.
+	// HTTPClient is used for every request (so connections are pooled); the
+	// default has a 30 s timeout. Redirects are never followed, whatever its
+	// CheckRedirect: a 307 would re-send a POST body that holds the client
+	// secret to another host. The client is used through a shallow copy
+	// whose CheckRedirect stops at the first redirect (ErrRedirect), so the
+	// caller's client is not modified.
 	HTTPClient *http.Client
 	// UserAgent defaults to DefaultUserAgent.
 	UserAgent string
@@ -103,12 +106,24 @@ func WithClock(now func() time.Time) Option { return func(c *Config) { c.Now = n
 
 // defaultHTTPClient is built per client rather than shared as a global.
 func defaultHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: stopRedirects}
+}
+
+// stopRedirects makes an http.Client return a redirect response as it is,
+// which doRequest turns into ErrRedirect.
+func stopRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// withoutRedirects returns a shallow copy of hc (same transport, jar and
+// timeout) that never follows a redirect, or the default client when hc is
+// nil. The caller's client is not modified: it may be shared with code that
+// wants redirects followed.
+func withoutRedirects(hc *http.Client) *http.Client {
+	if hc == nil {
+		return defaultHTTPClient()
 	}
+	cp := *hc
+	cp.CheckRedirect = stopRedirects
+	return &cp
 }
 
 // validate checks the config in upstream's order, then the Go-only checks,
@@ -151,9 +166,7 @@ func (c *Config) validate() error {
 	if c.DisplayName == "" {
 		c.DisplayName = c.Name
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = defaultHTTPClient()
-	}
+	c.HTTPClient = withoutRedirects(c.HTTPClient)
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent
 	}

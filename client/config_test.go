@@ -7,9 +7,12 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // TestConfigEndpointScheme: every endpoint of a Config must be https, or
@@ -195,6 +198,119 @@ func TestConstructorsRejectPlainHTTPEndpoints(t *testing.T) {
 					}
 				})
 				assert.ErrorIs(t, err, ErrInvalidConfig)
+			})
+		}
+	}
+}
+
+// TestInjectedClientNeverFollowsRedirects: an application's *http.Client
+// without CheckRedirect (so one that follows redirects, re-sending a 307/308
+// POST body with the client secret and the code or refresh token) is still
+// used without following them: every call fails with ErrRedirect after one
+// request, and the redirect target receives nothing. The caller's client is
+// left as it was.
+func TestInjectedClientNeverFollowsRedirects(t *testing.T) {
+	type pair struct {
+		from     *httptest.Server
+		fromRec  *coreRecorder
+		toRec    *coreRecorder
+		injected *http.Client
+	}
+	// newPair starts a server that redirects every request with status to a
+	// second server; both record what they see.
+	newPair := func(t *testing.T, status int) pair {
+		p := pair{fromRec: &coreRecorder{}, toRec: &coreRecorder{}, injected: &http.Client{}}
+		to := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.toRec.add(r)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(coreAccessTokenJSON))
+		}))
+		t.Cleanup(to.Close)
+		p.from = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.fromRec.add(r)
+			http.Redirect(w, r, to.URL+r.URL.Path, status)
+		}))
+		t.Cleanup(p.from.Close)
+		return p
+	}
+	oauth2At := func(t *testing.T, p pair) *OAuth2 {
+		c, err := NewOAuth2(Config{
+			ClientID: coreClientID, ClientSecret: coreClientSecret,
+			AuthorizeEndpoint:   p.from.URL + "/authorize",
+			AccessTokenEndpoint: p.from.URL + "/token", RefreshTokenEndpoint: p.from.URL + "/token",
+			RevokeTokenEndpoint: p.from.URL + "/revoke", RevocationEndpointAuthMethod: ClientSecretBasic,
+			HTTPClient: p.injected,
+		})
+		require.NoError(t, err)
+		return c
+	}
+	cases := []struct {
+		name string
+		call func(t *testing.T, p pair) error
+		op   error
+	}{
+		{"AccessToken", func(t *testing.T, p pair) error {
+			_, err := oauth2At(t, p).AccessToken(context.Background(), "CODE", coreRedirectURI, "VERIFIER")
+			return err
+		}, ErrGetAccessToken},
+		{"RefreshToken", func(t *testing.T, p pair) error {
+			_, err := oauth2At(t, p).RefreshToken(context.Background(), "REFRESH_TOKEN")
+			return err
+		}, ErrRefreshToken},
+		{"RevokeToken", func(t *testing.T, p pair) error {
+			return oauth2At(t, p).RevokeToken(context.Background(), "REFRESH_TOKEN", "refresh_token")
+		}, ErrRevokeToken},
+		{"GitHub IDEmail", func(t *testing.T, p pair) error {
+			// The loopback transport sends the redirect target back to
+			// p.from too, so a followed redirect shows as a second request.
+			p.injected.Transport = &providertest.Loopback{Target: p.from.Listener.Addr().String()}
+			gh, err := NewGitHub("CID", "SEC", WithHTTPClient(p.injected))
+			require.NoError(t, err)
+			_, _, err = gh.IDEmail(context.Background(), "ACCESS_TOKEN")
+			return err
+		}, ErrGetIDEmail},
+		{"DiscoverOpenID", func(t *testing.T, p pair) error {
+			_, err := DiscoverOpenID(context.Background(), p.from.URL, "CID", "SEC", WithHTTPClient(p.injected))
+			return err
+		}, ErrOpenIDConfiguration},
+		{"JWKS", func(t *testing.T, p pair) error {
+			var issuer string
+			idp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_ = json.NewEncoder(w).Encode(discoveryDoc(issuer, func(d map[string]any) { d["jwks_uri"] = p.from.URL + "/jwks" }))
+			}))
+			t.Cleanup(idp.Close)
+			issuer = idp.URL
+			o, err := DiscoverOpenID(context.Background(), issuer, "CID", "SEC", WithHTTPClient(p.injected))
+			require.NoError(t, err)
+			idt := newRSAKey(t, "k1").sign(t, idTokenClaims(issuer, "CID", "N", time.Now()))
+			_, err = o.VerifyIDToken(context.Background(), &Token{IDToken: idt}, "N")
+			assert.ErrorIs(t, err, ErrIDToken)
+			assert.ErrorIs(t, err, ErrIDTokenSignature)
+			// VerifyIDToken reports the failure as a signature one; the key
+			// set underneath keeps the typed cause.
+			_, err = remoteKeySet(&o.cfg, p.from.URL+"/jwks").VerifySignature(context.Background(), idt)
+			return &RequestError{Op: ErrIDToken, Err: err}
+		}, ErrIDToken},
+	}
+	for _, status := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		for _, tc := range cases {
+			t.Run(http.StatusText(status)+"/"+tc.name, func(t *testing.T) {
+				p := newPair(t, status)
+				err := tc.call(t, p)
+				require.Error(t, err)
+				assert.ErrorIs(t, err, tc.op)
+				assert.ErrorIs(t, err, ErrRedirect)
+				var re *RequestError
+				assert.ErrorAs(t, err, &re)
+				assert.Equal(t, 0, p.toRec.count(), "the redirect target must receive nothing")
+				if tc.name == "JWKS" {
+					assert.Equal(t, 2, p.fromRec.count(), "one JWKS request per key-set lookup")
+				} else {
+					assert.Equal(t, 1, p.fromRec.count(), "exactly one request, not followed")
+				}
+				assert.Nil(t, p.injected.CheckRedirect, "the caller's client is not modified")
+				assert.NotContains(t, err.Error(), coreClientSecret)
 			})
 		}
 	}

@@ -23,7 +23,9 @@
 //   - Extra parameters cannot silently override state, PKCE, nonce, client_id,
 //     redirect_uri or response_type.
 //   - Redirects from the provider are never followed (a 307 would re-send the
-//     client secret); they fail with ErrRedirect.
+//     client secret), not even through an injected *http.Client that
+//     follows them; they fail with ErrRedirect. This covers discovery and
+//     JWKS fetches too.
 //
 // # Errors
 //

@@ -315,9 +315,7 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	for _, o := range opts {
 		o(cfg)
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = defaultHTTPClient()
-	}
+	cfg.HTTPClient = withoutRedirects(cfg.HTTPClient)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -630,17 +628,16 @@ func (o *oidcCore) idEmailFrom(m map[string]any) (string, string, error) {
 // carries configuration.
 func remoteKeySet(cfg *Config, jwksURL string) *oidc.RemoteKeySet {
 	hc := &http.Client{
-		Transport: &jwksTransport{hc: cfg.HTTPClient, ua: cfg.UserAgent},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+		Transport:     &jwksTransport{hc: withoutRedirects(cfg.HTTPClient), ua: cfg.UserAgent},
+		CheckRedirect: stopRedirects,
 	}
 	return oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), hc), jwksURL)
 }
 
 // jwksTransport sends go-oidc's JWKS requests through the client's own HTTP
-// client, with our User-Agent, and caps the body at MaxResponseBytes
-// (go-oidc reads it whole).
+// client (never following redirects: a redirect fails with ErrRedirect),
+// with our User-Agent, and caps the body at MaxResponseBytes (go-oidc reads
+// it whole).
 type jwksTransport struct {
 	hc *http.Client
 	ua string
@@ -653,6 +650,10 @@ func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.hc.Do(r)
 	if err != nil {
 		return nil, redactURLError(err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%w: JWKS answered HTTP %d", ErrRedirect, resp.StatusCode)
 	}
 	resp.Body = &cappedBody{rc: resp.Body, left: MaxResponseBytes}
 	return resp, nil
