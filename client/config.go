@@ -25,6 +25,10 @@ const DefaultUserAgent = "oauthkit/1 (+https://github.com/oauthkit/oauthkit)"
 // Config holds the seed's constructor arguments plus the Go extras. The zero
 // values of the optional fields select upstream's defaults.
 type Config struct {
+	// ClientID must not be blank, and ClientSecret must not be empty when an
+	// auth method sends it (client_secret_basic, client_secret_post):
+	// either is ErrInvalidConfig, reported by the constructor rather than by
+	// the provider at the first login.
 	ClientID     string
 	ClientSecret string
 
@@ -64,6 +68,10 @@ type Config struct {
 	UserAgent string
 	// Now is the clock used to compute token expiry; default time.Now.
 	Now func() time.Time
+
+	// secretFromKey: the client secret is signed for each request from a
+	// private key (Apple), so ClientSecret is empty by design.
+	secretFromKey bool
 }
 
 // String describes the configuration with the client secret redacted, so a
@@ -160,6 +168,9 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	if err := c.checkCredentials(); err != nil {
+		return err
+	}
 	if c.Name == "" {
 		c.Name = "oauth2"
 	}
@@ -178,6 +189,27 @@ func (c *Config) validate() error {
 }
 
 func (m AuthMethod) supported() bool { return m == ClientSecretBasic || m == ClientSecretPost }
+
+// usesSecret reports whether the method authenticates with ClientSecret.
+func (m AuthMethod) usesSecret() bool { return m == ClientSecretBasic || m == ClientSecretPost }
+
+// checkCredentials refuses a blank client id, which would send users to the
+// provider with "client_id=", and an empty secret for a method that sends
+// it, which no provider accepts: both are deployment mistakes (an unset
+// environment variable) better reported at start-up than at the first login.
+func (c *Config) checkCredentials() error {
+	if strings.TrimSpace(c.ClientID) == "" {
+		return fmt.Errorf("%w: client id is empty", ErrInvalidConfig)
+	}
+	if c.ClientSecret != "" || c.secretFromKey {
+		return nil
+	}
+	if c.TokenEndpointAuthMethod.usesSecret() ||
+		(c.RevokeTokenEndpoint != "" && c.RevocationEndpointAuthMethod.usesSecret()) {
+		return fmt.Errorf("%w: client secret is empty", ErrInvalidConfig)
+	}
+	return nil
+}
 
 // checkEndpoint accepts an absolute https URL, or plain http on a loopback
 // host for local development servers: any other http endpoint would carry

@@ -180,6 +180,33 @@ func TestConstructorsAcceptCredentials(t *testing.T) {
 	}
 }
 
+// TestConstructorsRejectEmptyCredentials: an empty client id, or an empty
+// secret for client_secret_basic/client_secret_post, is a misconfiguration
+// (ErrInvalidConfig) for every constructor, not an authorization URL with
+// "client_id=" or a token request with an empty secret. Discovery refuses
+// the empty id before any request.
+func TestConstructorsRejectEmptyCredentials(t *testing.T) {
+	for _, c := range constructors(t) {
+		t.Run(c.name+"/empty id", func(t *testing.T) {
+			var before int64
+			if c.discovers {
+				before = c.requests()
+			}
+			err := c.new(t, "", "SEC")
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			if c.discovers {
+				assert.Equal(t, before, c.requests(), "no discovery request for an empty id")
+			}
+		})
+		if c.noSecret {
+			continue
+		}
+		t.Run(c.name+"/empty secret", func(t *testing.T) {
+			assert.ErrorIs(t, c.new(t, "CID", ""), ErrInvalidConfig)
+		})
+	}
+}
+
 // TestConstructorsRejectPlainHTTPEndpoints: whatever a constructor builds,
 // an Option that points an endpoint at plain http on a public host is
 // refused by the same validation.

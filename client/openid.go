@@ -315,6 +315,11 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	for _, o := range opts {
 		o(cfg)
 	}
+	// An empty id fails before any request; the secret is checked once the
+	// metadata has chosen the auth method.
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		return nil, nil, fmt.Errorf("%w: client id is empty", ErrInvalidConfig)
+	}
 	cfg.HTTPClient = withoutRedirects(cfg.HTTPClient)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
