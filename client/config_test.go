@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -187,17 +188,19 @@ func TestConstructorsAcceptCredentials(t *testing.T) {
 // the empty id before any request.
 func TestConstructorsRejectEmptyCredentials(t *testing.T) {
 	for _, c := range constructors(t) {
-		t.Run(c.name+"/empty id", func(t *testing.T) {
-			var before int64
-			if c.discovers {
-				before = c.requests()
-			}
-			err := c.new(t, "", "SEC")
-			assert.ErrorIs(t, err, ErrInvalidConfig)
-			if c.discovers {
-				assert.Equal(t, before, c.requests(), "no discovery request for an empty id")
-			}
-		})
+		for _, id := range []string{"", " \t"} {
+			t.Run(c.name+"/blank id "+strconv.Quote(id), func(t *testing.T) {
+				var before int64
+				if c.discovers {
+					before = c.requests()
+				}
+				err := c.new(t, id, "SEC")
+				assert.ErrorIs(t, err, ErrInvalidConfig)
+				if c.discovers {
+					assert.Equal(t, before, c.requests(), "no discovery request for an empty id")
+				}
+			})
+		}
 		if c.noSecret {
 			continue
 		}
