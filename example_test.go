@@ -6,7 +6,6 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
-	"os"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -21,7 +20,9 @@ func Example() {
 	sm := scs.New()
 	sm.Cookie.Secure = true // the redirect URL is https
 
-	github, err := client.NewGitHub(os.Getenv("GITHUB_CLIENT_ID"), os.Getenv("GITHUB_CLIENT_SECRET"))
+	// The OAuth app's credentials; read them from the environment or a
+	// secret store (an empty id or secret is refused with ErrInvalidConfig).
+	github, err := client.NewGitHub("Iv1.example-id", "example-secret")
 	if err != nil {
 		log.Fatal(err)
 	}

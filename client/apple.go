@@ -119,6 +119,7 @@ func NewApple(clientID, teamID, keyID string, privateKeyPEM []byte, opts ...Opti
 		Name:                         "apple",
 		DisplayName:                  "Apple",
 		BaseScopes:                   []string{"name", "email"},
+		secretFromKey:                true,
 	}, opts, appleIssuer, "", jwksAt("https://appleid.apple.com/auth/keys"), []string{"RS256"})
 	if err != nil {
 		return nil, err

@@ -2,8 +2,10 @@ package client
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -23,9 +25,17 @@ const DefaultUserAgent = "oauthkit/1 (+https://github.com/oauthkit/oauthkit)"
 // Config holds the seed's constructor arguments plus the Go extras. The zero
 // values of the optional fields select upstream's defaults.
 type Config struct {
+	// ClientID must not be blank, and ClientSecret must not be empty when an
+	// auth method sends it (client_secret_basic, client_secret_post):
+	// either is ErrInvalidConfig, reported by the constructor rather than by
+	// the provider at the first login.
 	ClientID     string
 	ClientSecret string
 
+	// The endpoints must be absolute https URLs without a fragment; plain
+	// http is accepted only on loopback hosts (127.0.0.0/8, ::1,
+	// localhost), for local development servers. Anything else is
+	// ErrInvalidConfig.
 	AuthorizeEndpoint   string
 	AccessTokenEndpoint string
 	// RefreshTokenEndpoint is empty when the provider cannot refresh.
@@ -47,14 +57,21 @@ type Config struct {
 	// RevocationEndpointAuthMethod is used for revocation requests.
 	RevocationEndpointAuthMethod AuthMethod
 
-	// HTTPClient is used for every request (so connections are pooled). The
-	// default has a 30 s timeout and does not follow redirects: a 307 would
-	// re-send a POST body that holds the client secret.
+	// HTTPClient is used for every request (so connections are pooled); the
+	// default has a 30 s timeout. Redirects are never followed, whatever its
+	// CheckRedirect: a 307 would re-send a POST body that holds the client
+	// secret to another host. The client is used through a shallow copy
+	// whose CheckRedirect stops at the first redirect (ErrRedirect), so the
+	// caller's client is not modified.
 	HTTPClient *http.Client
 	// UserAgent defaults to DefaultUserAgent.
 	UserAgent string
 	// Now is the clock used to compute token expiry; default time.Now.
 	Now func() time.Time
+
+	// secretFromKey: the client secret is signed for each request from a
+	// private key (Apple), so ClientSecret is empty by design.
+	secretFromKey bool
 }
 
 // String describes the configuration with the client secret redacted, so a
@@ -97,12 +114,24 @@ func WithClock(now func() time.Time) Option { return func(c *Config) { c.Now = n
 
 // defaultHTTPClient is built per client rather than shared as a global.
 func defaultHTTPClient() *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+	return &http.Client{Timeout: 30 * time.Second, CheckRedirect: stopRedirects}
+}
+
+// stopRedirects makes an http.Client return a redirect response as it is,
+// which doRequest turns into ErrRedirect.
+func stopRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// withoutRedirects returns a shallow copy of hc (same transport, jar and
+// timeout) that never follows a redirect, or the default client when hc is
+// nil. The caller's client is not modified: it may be shared with code that
+// wants redirects followed.
+func withoutRedirects(hc *http.Client) *http.Client {
+	if hc == nil {
+		return defaultHTTPClient()
 	}
+	cp := *hc
+	cp.CheckRedirect = stopRedirects
+	return &cp
 }
 
 // validate checks the config in upstream's order, then the Go-only checks,
@@ -139,15 +168,16 @@ func (c *Config) validate() error {
 			return err
 		}
 	}
+	if err := c.checkCredentials(); err != nil {
+		return err
+	}
 	if c.Name == "" {
 		c.Name = "oauth2"
 	}
 	if c.DisplayName == "" {
 		c.DisplayName = c.Name
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = defaultHTTPClient()
-	}
+	c.HTTPClient = withoutRedirects(c.HTTPClient)
 	if c.UserAgent == "" {
 		c.UserAgent = DefaultUserAgent
 	}
@@ -160,13 +190,51 @@ func (c *Config) validate() error {
 
 func (m AuthMethod) supported() bool { return m == ClientSecretBasic || m == ClientSecretPost }
 
+// usesSecret reports whether the method authenticates with ClientSecret.
+func (m AuthMethod) usesSecret() bool { return m == ClientSecretBasic || m == ClientSecretPost }
+
+// checkCredentials refuses a blank client id, which would send users to the
+// provider with "client_id=", and an empty secret for a method that sends
+// it, which no provider accepts: both are deployment mistakes (an unset
+// environment variable) better reported at start-up than at the first login.
+func (c *Config) checkCredentials() error {
+	if strings.TrimSpace(c.ClientID) == "" {
+		return fmt.Errorf("%w: client id is empty", ErrInvalidConfig)
+	}
+	if c.ClientSecret != "" || c.secretFromKey {
+		return nil
+	}
+	if c.TokenEndpointAuthMethod.usesSecret() ||
+		(c.RevokeTokenEndpoint != "" && c.RevocationEndpointAuthMethod.usesSecret()) {
+		return fmt.Errorf("%w: client secret is empty", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// checkEndpoint accepts an absolute https URL, or plain http on a loopback
+// host for local development servers: any other http endpoint would carry
+// the client secret, codes or tokens in clear text across the network.
 func checkEndpoint(name, v string) error {
 	u, err := url.Parse(v)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return fmt.Errorf("%w: %s %q is not an absolute http(s) URL", ErrInvalidConfig, name, v)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Hostname() == "" {
+		return fmt.Errorf("%w: %s %q is not an absolute http(s) URL", ErrInvalidConfig, name, sanitize(v, 200))
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%w: %s %q must use https (plain http is for loopback hosts only)", ErrInvalidConfig, name, sanitize(v, 200))
 	}
 	if u.Fragment != "" {
 		return fmt.Errorf("%w: %s must not have a fragment", ErrInvalidConfig, name)
 	}
 	return nil
+}
+
+// isLoopback reports whether host (without port or brackets) is
+// "localhost" or an address of 127.0.0.0/8 or ::1, where plain http never
+// leaves the machine.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

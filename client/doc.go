@@ -23,7 +23,16 @@
 //   - Extra parameters cannot silently override state, PKCE, nonce, client_id,
 //     redirect_uri or response_type.
 //   - Redirects from the provider are never followed (a 307 would re-send the
-//     client secret); they fail with ErrRedirect.
+//     client secret), not even through an injected *http.Client that
+//     follows them; they fail with ErrRedirect. This covers discovery and
+//     JWKS fetches too.
+//   - Every endpoint (authorize, token, refresh, revoke, UserInfo, JWKS, and
+//     all the endpoints of discovered metadata) must be https; plain http is
+//     accepted only on loopback hosts (127.0.0.0/8, ::1, localhost) for
+//     local development. Anything else is ErrInvalidConfig.
+//   - A blank client id, or an empty client secret with client_secret_basic
+//     or client_secret_post, is ErrInvalidConfig from the constructor;
+//     discovery refuses the empty id before any request.
 //
 // # Errors
 //
@@ -51,7 +60,9 @@
 // §5.2 fields and the HTTP status) or an *HTTPError (status, content type and
 // at most 512 sanitised bytes of the body); StatusCode(err) reads either.
 // Transport errors and timeouts are wrapped with %w. Error strings never
-// contain the client secret, tokens or codes.
+// contain the client secret, tokens or codes, even when the provider echoes
+// them back: they are redacted in every form they were sent in (raw,
+// percent-encoded, and the base64 credential of the Basic header).
 //
 // # Method mapping
 //

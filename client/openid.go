@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -313,14 +312,6 @@ func parseIssuer(s string) (*url.URL, error) {
 	return u, nil
 }
 
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
 // fetchMetadata applies opts to cfg (so discovery uses the caller's HTTP
 // client and User-Agent), fetches and validates the metadata, and fills the
 // endpoints and auth methods of cfg from it.
@@ -328,9 +319,12 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	for _, o := range opts {
 		o(cfg)
 	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = defaultHTTPClient()
+	// An empty id fails before any request; the secret is checked once the
+	// metadata has chosen the auth method.
+	if strings.TrimSpace(cfg.ClientID) == "" {
+		return nil, nil, fmt.Errorf("%w: client id is empty", ErrInvalidConfig)
 	}
+	cfg.HTTPClient = withoutRedirects(cfg.HTTPClient)
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
@@ -356,6 +350,23 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	for _, r := range required {
 		if r.v == "" {
 			return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: fmt.Errorf("%w: metadata has no %s", ErrInvalidResponse, r.name)}
+		}
+	}
+	// Every endpoint the client may call, the ones it will not use included,
+	// must pass the Config rules: metadata that names a plain-http endpoint
+	// is refused rather than partly used.
+	for _, e := range []struct{ name, v string }{
+		{"authorization_endpoint", md.AuthorizationEndpoint},
+		{"token_endpoint", md.TokenEndpoint},
+		{"userinfo_endpoint", md.UserinfoEndpoint},
+		{"jwks_uri", md.JWKSURI},
+		{"revocation_endpoint", md.RevocationEndpoint},
+	} {
+		if e.v == "" {
+			continue
+		}
+		if err := checkEndpoint("metadata "+e.name, e.v); err != nil {
+			return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 		}
 	}
 	if err := md.apply(cfg); err != nil {
@@ -633,17 +644,16 @@ func (o *oidcCore) idEmailFrom(m map[string]any) (string, string, error) {
 // carries configuration.
 func remoteKeySet(cfg *Config, jwksURL string) *oidc.RemoteKeySet {
 	hc := &http.Client{
-		Transport: &jwksTransport{hc: cfg.HTTPClient, ua: cfg.UserAgent},
-		CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		},
+		Transport:     &jwksTransport{hc: withoutRedirects(cfg.HTTPClient), ua: cfg.UserAgent},
+		CheckRedirect: stopRedirects,
 	}
 	return oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), hc), jwksURL)
 }
 
 // jwksTransport sends go-oidc's JWKS requests through the client's own HTTP
-// client, with our User-Agent, and caps the body at MaxResponseBytes
-// (go-oidc reads it whole).
+// client (never following redirects: a redirect fails with ErrRedirect),
+// with our User-Agent, and caps the body at MaxResponseBytes (go-oidc reads
+// it whole).
 type jwksTransport struct {
 	hc *http.Client
 	ua string
@@ -656,6 +666,10 @@ func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := t.hc.Do(r)
 	if err != nil {
 		return nil, redactURLError(err)
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		_ = resp.Body.Close()
+		return nil, fmt.Errorf("%w: JWKS answered HTTP %d", ErrRedirect, resp.StatusCode)
 	}
 	resp.Body = &cappedBody{rc: resp.Body, left: MaxResponseBytes}
 	return resp, nil

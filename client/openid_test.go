@@ -201,6 +201,56 @@ func TestDiscoveryAuthorizationServer(t *testing.T) {
 	})
 }
 
+// TestDiscoveryPlainHTTPEndpoints: metadata that sends any endpoint the
+// client would call (authorize, token, UserInfo, JWKS, revocation) to plain
+// http on a public host is refused as a whole, by every discovering
+// constructor, before the client exists.
+func TestDiscoveryPlainHTTPEndpoints(t *testing.T) {
+	discover := map[string]func(hc *http.Client) error{
+		"DiscoverOpenID": func(hc *http.Client) error {
+			_, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+			return err
+		},
+		"DiscoverAuthorizationServer": func(hc *http.Client) error {
+			_, err := DiscoverAuthorizationServer(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+			return err
+		},
+		"NewOkta": func(hc *http.Client) error {
+			_, err := NewOkta(context.Background(), "id.example.com", "CID", "SEC", WithHTTPClient(hc))
+			return err
+		},
+	}
+	members := []string{"authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "revocation_endpoint"}
+	for name, call := range discover {
+		for _, m := range members {
+			t.Run(name+"/"+m, func(t *testing.T) {
+				f, hc := newFakeServer(t)
+				doc := discoveryDoc(testIssuer, func(d map[string]any) {
+					d["revocation_endpoint"] = testIssuer + "/revoke"
+					d[m] = "http://id.example.com/" + m
+				})
+				f.json("/.well-known/openid-configuration", 200, doc)
+				f.json("/.well-known/oauth-authorization-server", 200, doc)
+				err := call(hc)
+				var re *RequestError
+				require.ErrorAs(t, err, &re)
+				assert.Equal(t, ErrOpenIDConfiguration, re.Op)
+				assert.ErrorIs(t, err, ErrInvalidConfig)
+			})
+		}
+	}
+	t.Run("loopback http is allowed", func(t *testing.T) {
+		f, hc := newFakeServer(t)
+		f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+			for _, m := range members {
+				d[m] = "http://127.0.0.1:9/" + m
+			}
+		}))
+		_, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+		require.NoError(t, err)
+	})
+}
+
 // newTestOpenID discovers testIssuer from a fake server publishing key.
 func newTestOpenID(t *testing.T, keys ...*testKey) (*OpenID, *fakeServer) {
 	t.Helper()

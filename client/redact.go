@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -16,11 +17,14 @@ var secretParams = []string{
 	"client_secret", "client_assertion", "appsecret_proof",
 }
 
-// requestSecrets returns the credentials req carries: the Authorization
-// header's credential (the client secret of Basic auth, the token of
-// Bearer), and the secret parameters of its query and form body (read again
-// through GetBody). Values shorter than 4 bytes are left out: replacing them
-// would garble messages without protecting anything.
+// requestSecrets returns the credentials req carries, in every form they
+// were sent in, so an echo of the raw request is caught too: the
+// Authorization header's credential as sent (the base64 of Basic auth, the
+// token of Bearer), the client secret inside Basic auth (form-encoded and
+// decoded), and the secret parameters of its query and form body (read
+// again through GetBody), decoded and percent-encoded. Values shorter than
+// 4 bytes are left out: replacing them would garble messages without
+// protecting anything.
 func requestSecrets(req *http.Request) []string {
 	var out []string
 	add := func(vs ...string) {
@@ -30,15 +34,21 @@ func requestSecrets(req *http.Request) []string {
 			}
 		}
 	}
+	addParam := func(vs ...string) {
+		for _, v := range vs {
+			add(v, url.QueryEscape(v))
+		}
+	}
+	if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
+		add(strings.TrimSpace(cred))
+	}
 	if _, secret, ok := req.BasicAuth(); ok {
 		unescaped, _ := url.QueryUnescape(secret)
 		add(secret, unescaped)
-	} else if _, cred, ok := strings.Cut(req.Header.Get("Authorization"), " "); ok {
-		add(strings.TrimSpace(cred))
 	}
 	q := req.URL.Query()
 	for _, k := range secretParams {
-		add(q[k]...)
+		addParam(q[k]...)
 	}
 	if req.GetBody != nil {
 		if rc, err := req.GetBody(); err == nil {
@@ -46,7 +56,7 @@ func requestSecrets(req *http.Request) []string {
 			_ = rc.Close()
 			if form, err := url.ParseQuery(string(b)); err == nil {
 				for _, k := range secretParams {
-					add(form[k]...)
+					addParam(form[k]...)
 				}
 			}
 		}
@@ -72,21 +82,30 @@ func redactSecrets(req *http.Request, err error) error {
 // 2xx documents (Naver's resultcode, Slack's ok:false), where the request
 // is not at hand but the token is.
 func redactValues(err error, secrets ...string) error {
-	scrub := func(s string) string {
-		for _, v := range secrets {
-			if len(v) >= 4 && s != "" {
-				s = strings.ReplaceAll(s, v, redacted)
-			}
-		}
-		return s
-	}
 	switch e := err.(type) {
 	case *OAuthError:
-		e.Code = scrub(e.Code)
-		e.Description = scrub(e.Description)
-		e.URI = scrub(e.URI)
+		e.Code = scrubText(e.Code, secrets)
+		e.Description = scrubText(e.Description, secrets)
+		e.URI = scrubText(e.URI, secrets)
 	case *HTTPError:
-		e.Body = scrub(e.Body)
+		e.Body = scrubText(e.Body, secrets)
 	}
 	return err
+}
+
+// scrubText replaces each secret (4 bytes or longer) in s, longest first so
+// a secret that contains another (a base64 Basic credential, a
+// percent-encoded value) is replaced whole.
+func scrubText(s string, secrets []string) string {
+	if s == "" {
+		return s
+	}
+	secrets = slices.Clone(secrets)
+	slices.SortFunc(secrets, func(a, b string) int { return len(b) - len(a) })
+	for _, v := range secrets {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, redacted)
+		}
+	}
+	return s
 }

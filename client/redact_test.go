@@ -2,11 +2,14 @@ package client
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -131,4 +134,99 @@ func TestRedactEchoedSecrets(t *testing.T) {
 			t.Fatalf("bearer token echoed: %v", err)
 		}
 	})
+}
+
+// TestRedactEchoedCredentialForms: a provider echoing what it received
+// verbatim (the raw Authorization header, whose Basic credential is
+// base64("id:secret") of the form-encoded pair, or the raw form body, where
+// the secret is percent-encoded) cannot put the credentials into errors in
+// any of the forms they were sent in.
+func TestRedactEchoedCredentialForms(t *testing.T) {
+	const (
+		id     = "client id/1"
+		secret = "CS+MARK/3=&é"
+		rt     = "RT+MARK/2="
+	)
+	basic := base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id) + ":" + url.QueryEscape(secret)))
+	forms := []string{secret, url.QueryEscape(secret), rt, url.QueryEscape(rt), basic}
+	for _, method := range []AuthMethod{ClientSecretBasic, ClientSecretPost} {
+		for _, shape := range []string{"description", "html"} {
+			t.Run(string(method)+"/"+shape, func(t *testing.T) {
+				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					b, _ := io.ReadAll(r.Body)
+					got := r.Header.Get("Authorization") + " " + string(b)
+					if shape == "html" {
+						w.Header().Set("Content-Type", "text/html")
+						w.WriteHeader(http.StatusInternalServerError)
+						fmt.Fprintf(w, "<p>you sent %s</p>", got)
+						return
+					}
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusBadRequest)
+					_ = json.NewEncoder(w).Encode(map[string]string{
+						"error": "invalid_client", "error_description": "you sent " + got, "error_uri": "https://as.example/?" + got,
+					})
+				}))
+				defer srv.Close()
+				c, err := NewOAuth2(Config{
+					ClientID: id, ClientSecret: secret,
+					AuthorizeEndpoint: srv.URL, AccessTokenEndpoint: srv.URL, RefreshTokenEndpoint: srv.URL,
+					TokenEndpointAuthMethod: method,
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				_, err = c.RefreshToken(context.Background(), rt)
+				if err == nil {
+					t.Fatal("want an error")
+				}
+				text := err.Error() + fmt.Sprintf("%+v %#v", err, err)
+				var oe *OAuthError
+				var he *HTTPError
+				switch {
+				case errors.As(err, &oe):
+					text += oe.Code + oe.Description + oe.URI
+				case errors.As(err, &he):
+					text += he.Body
+				default:
+					t.Fatalf("unexpected error %T %v", err, err)
+				}
+				if !strings.Contains(text, "you sent") || !strings.Contains(text, redacted) {
+					t.Fatalf("the echo should be kept with the credentials redacted: %s", text)
+				}
+				for _, f := range forms {
+					if strings.Contains(text, f) {
+						t.Fatalf("%q leaked: %s", f, text)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestRedactBeforeExcerpt: the body excerpt of an *HTTPError is cut at 512
+// bytes; an echoed secret straddling the cut must not leave its first bytes
+// behind, so credentials are removed from the whole body before it is cut.
+func TestRedactBeforeExcerpt(t *testing.T) {
+	const secret = "CS-MARK-3-a-long-client-secret"
+	for pad := maxExcerpt - len(secret) + 1; pad < maxExcerpt; pad += 7 {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html")
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = io.WriteString(w, strings.Repeat("x", pad)+r.FormValue("client_secret")+" and more")
+		}))
+		c, err := NewOAuth2(Config{ClientID: "cid", ClientSecret: secret, AuthorizeEndpoint: srv.URL, AccessTokenEndpoint: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.AccessToken(context.Background(), "CODE", "http://127.0.0.1/cb", "")
+		srv.Close()
+		var he *HTTPError
+		if !errors.As(err, &he) {
+			t.Fatalf("want an *HTTPError, got %v", err)
+		}
+		if strings.Contains(he.Body, secret[:6]) {
+			t.Fatalf("pad %d: the start of the secret is left in the excerpt: %q", pad, he.Body[pad-4:])
+		}
+	}
 }

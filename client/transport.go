@@ -52,7 +52,7 @@ func doRequest(hc *http.Client, userAgent string, req *http.Request, op error) (
 		body:        body,
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		return nil, &RequestError{Op: op, Err: fmt.Errorf("%w: %w", ErrRedirect, redactSecrets(req, httpError(res)))}
+		return nil, &RequestError{Op: op, Err: fmt.Errorf("%w: %w", ErrRedirect, httpError(req, res))}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		if m, err := decodeBody(res.contentType, body); err == nil {
@@ -60,16 +60,19 @@ func doRequest(hc *http.Client, userAgent string, req *http.Request, op error) (
 				return nil, &RequestError{Op: op, Err: redactSecrets(req, oe)}
 			}
 		}
-		return nil, &RequestError{Op: op, Err: redactSecrets(req, httpError(res))}
+		return nil, &RequestError{Op: op, Err: httpError(req, res)}
 	}
 	return res, nil
 }
 
-func httpError(res *response) *HTTPError {
+// httpError describes a response that is no RFC 6749 error document. req's
+// credentials are removed from the whole body before it is cut to the
+// excerpt, so one straddling the cut cannot leave its first bytes behind.
+func httpError(req *http.Request, res *response) *HTTPError {
 	he := &HTTPError{
 		StatusCode:  res.status,
 		ContentType: res.contentType,
-		Body:        sanitize(string(res.body), maxExcerpt),
+		Body:        sanitize(scrubText(string(res.body), requestSecrets(req)), maxExcerpt),
 	}
 	if he.Temporary() {
 		he.RetryAfter = retryAfter(res.header.Get("Retry-After"), time.Now())
