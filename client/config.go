@@ -49,7 +49,8 @@ type Config struct {
 
 	// TokenEndpointAuthMethod defaults to ClientSecretPost, as upstream.
 	TokenEndpointAuthMethod AuthMethod
-	// RevocationEndpointAuthMethod is used for revocation requests.
+	// RevocationEndpointAuthMethod is used for revocation requests; unlike
+	// the token endpoint's, it may be None.
 	RevocationEndpointAuthMethod AuthMethod
 
 	// HTTPClient is used for every request (so connections are pooled). The
