@@ -16,6 +16,11 @@ type AuthMethod string
 const (
 	ClientSecretBasic AuthMethod = "client_secret_basic"
 	ClientSecretPost  AuthMethod = "client_secret_post"
+	// None sends the client id in the form and no secret (RFC 7591 §2),
+	// for revocation endpoints that only accept public clients. It is
+	// refused for the token endpoint: a server-side client is confidential
+	// and must prove its identity when it redeems a code (RFC 6749 §3.2.1).
+	None AuthMethod = "none"
 )
 
 // DefaultUserAgent is sent on every request unless Config.UserAgent is set.
@@ -54,7 +59,8 @@ type Config struct {
 
 	// TokenEndpointAuthMethod defaults to ClientSecretPost, as upstream.
 	TokenEndpointAuthMethod AuthMethod
-	// RevocationEndpointAuthMethod is used for revocation requests.
+	// RevocationEndpointAuthMethod is used for revocation requests; unlike
+	// the token endpoint's, it may be None.
 	RevocationEndpointAuthMethod AuthMethod
 
 	// HTTPClient is used for every request (so connections are pooled); the
@@ -97,6 +103,15 @@ func WithHTTPClient(hc *http.Client) Option { return func(c *Config) { c.HTTPCli
 // WithScopes replaces the provider's default scopes.
 func WithScopes(scopes ...string) Option {
 	return func(c *Config) { c.BaseScopes = append([]string(nil), scopes...) }
+}
+
+// WithTokenEndpointAuthMethod sets the method the client is registered for
+// at the token endpoint. It overrides a provider's default, and discovery
+// keeps it instead of choosing from the server's list (a server that lists
+// client_secret_post first may still refuse it from a client registered for
+// client_secret_basic).
+func WithTokenEndpointAuthMethod(m AuthMethod) Option {
+	return func(c *Config) { c.TokenEndpointAuthMethod = m }
 }
 
 // WithUserAgent sets the User-Agent header of every request.
@@ -143,7 +158,7 @@ func (c *Config) validate() error {
 	if !c.TokenEndpointAuthMethod.supported() {
 		return &NotSupportedAuthMethodError{Method: c.TokenEndpointAuthMethod}
 	}
-	if c.RevocationEndpointAuthMethod != "" && !c.RevocationEndpointAuthMethod.supported() {
+	if m := c.RevocationEndpointAuthMethod; m != "" && m != None && !m.supported() {
 		return &NotSupportedAuthMethodError{Method: c.RevocationEndpointAuthMethod}
 	}
 	if c.RevokeTokenEndpoint != "" && c.RevocationEndpointAuthMethod == "" {

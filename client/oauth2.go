@@ -240,9 +240,12 @@ func unusableResponse(op, cause error, res *response) error {
 
 // formRequest builds a POST with exactly one client authentication method.
 func (c *BaseOAuth2[P]) formRequest(ctx context.Context, endpoint string, form url.Values, method AuthMethod) (*http.Request, error) {
-	if method == ClientSecretPost {
+	switch method {
+	case ClientSecretPost:
 		form.Set("client_id", c.cfg.ClientID)
 		form.Set("client_secret", c.cfg.ClientSecret)
+	case None:
+		form.Set("client_id", c.cfg.ClientID) // a public client: no secret
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

@@ -161,6 +161,9 @@ func coreAssertFormPost(t *testing.T, got recorded, path string, method AuthMeth
 		assert.Empty(t, got.Header.Values("Authorization"))
 		want.Set("client_id", coreClientID)
 		want.Set("client_secret", coreClientSecret)
+	case None:
+		assert.Empty(t, got.Header.Values("Authorization"))
+		want.Set("client_id", coreClientID)
 	default:
 		t.Fatalf("unknown auth method %q", method)
 	}
@@ -209,6 +212,8 @@ func TestOAuth2ConstructorErrors(t *testing.T) {
 	}{
 		{"invalid token endpoint auth method", func(c *Config) { c.TokenEndpointAuthMethod = "invalid" }, ErrNotSupportedAuthMethod, "invalid"},
 		{"invalid revocation auth method", func(c *Config) { c.RevocationEndpointAuthMethod = "private_key_jwt" }, ErrNotSupportedAuthMethod, "private_key_jwt"},
+		// A confidential client must authenticate at the token endpoint.
+		{"none at the token endpoint", func(c *Config) { c.TokenEndpointAuthMethod = None }, ErrNotSupportedAuthMethod, None},
 		{"revoke endpoint without revocation method", func(c *Config) { c.RevokeTokenEndpoint = coreRevokeURL }, ErrMissingRevokeTokenAuthMethod, ""},
 		{"relative authorize endpoint", func(c *Config) { c.AuthorizeEndpoint = "/authorize" }, ErrInvalidConfig, ""},
 		{"empty access token endpoint", func(c *Config) { c.AccessTokenEndpoint = "" }, ErrInvalidConfig, ""},
@@ -893,6 +898,34 @@ func TestOAuth2RevokeUsesRevocationAuthMethod(t *testing.T) {
 			})
 		})
 	}
+}
+
+// TestOAuth2RevokeTokenNone: revocation as a public client sends the
+// client id in the form and no secret at all.
+func TestOAuth2RevokeTokenNone(t *testing.T) {
+	hc, rec := coreServer(t, http.StatusOK, "", "")
+	c := coreClient(t, ClientSecretBasic, hc, func(cfg *Config) { cfg.RevocationEndpointAuthMethod = None })
+	require.NoError(t, c.RevokeToken(context.Background(), "TOKEN", "refresh_token"))
+	got := rec.only(t)
+	coreAssertFormPost(t, got, "/revoke", None, url.Values{"token": {"TOKEN"}, "token_type_hint": {"refresh_token"}})
+	assert.NotContains(t, got.Body, coreClientSecret)
+}
+
+// TestOAuth2WithTokenEndpointAuthMethod: the option overrides a
+// provider's default method before validation.
+func TestOAuth2WithTokenEndpointAuthMethod(t *testing.T) {
+	hc, rec := coreServer(t, http.StatusOK, "application/json", coreAccessTokenJSON)
+	c, err := newWithOptions[Values](Config{
+		ClientID: coreClientID, ClientSecret: coreClientSecret,
+		AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL,
+		TokenEndpointAuthMethod: ClientSecretPost, HTTPClient: hc,
+	}, []Option{WithTokenEndpointAuthMethod(ClientSecretBasic)})
+	require.NoError(t, err)
+	_, err = c.AccessToken(context.Background(), "CODE", coreRedirectURI, "")
+	require.NoError(t, err)
+	coreAssertFormPost(t, rec.only(t), "/access-token", ClientSecretBasic, url.Values{
+		"grant_type": {"authorization_code"}, "code": {"CODE"}, "redirect_uri": {coreRedirectURI},
+	})
 }
 
 func TestOAuth2RevokeTokenResponses(t *testing.T) {

@@ -50,9 +50,11 @@ var (
 	ErrIDTokenSignature = errors.New("id token signature cannot be verified")
 	// ErrIDTokenIssuer: "iss" is not the client's issuer.
 	ErrIDTokenIssuer = errors.New("id token issued by another issuer")
-	// ErrIDTokenAudience: "aud" does not contain the client id.
+	// ErrIDTokenAudience: "aud" does not contain the client id, or "azp" is
+	// not the client id (it is required when "aud" has several values).
 	ErrIDTokenAudience = errors.New("id token issued for another client")
-	// ErrIDTokenExpired: "exp" is past, or "nbf" is more than 5 minutes ahead.
+	// ErrIDTokenExpired: "exp" is past, or "nbf" or "iat" is more than 5
+	// minutes ahead of the client's clock.
 	ErrIDTokenExpired = errors.New("id token expired or not yet valid")
 	// ErrIDTokenNonce: "nonce" differs from the one sent in the authorization
 	// request (a replayed or injected token).
@@ -136,12 +138,14 @@ type OpenID struct {
 	*BaseOAuth2[OpenIDParams]
 	oidcCore
 	metadata json.RawMessage
+	issParam bool
 }
 
 var (
-	_ Provider        = (*OpenID)(nil)
-	_ IDTokenVerifier = (*OpenID)(nil)
-	_ IssuerProvider  = (*OpenID)(nil)
+	_ Provider             = (*OpenID)(nil)
+	_ IDTokenVerifier      = (*OpenID)(nil)
+	_ IssuerProvider       = (*OpenID)(nil)
+	_ IssParameterReporter = (*OpenID)(nil)
 )
 
 // DiscoverOpenID fetches the provider's discovery document with ctx and
@@ -151,16 +155,36 @@ var (
 // the document's "issuer" must equal the issuer exactly (a trailing slash
 // counts), or the document is rejected with ErrIssuerMismatch.
 //
-// Defaults: name "openid", scopes "openid email". The token endpoint auth
-// method is the first of client_secret_basic/client_secret_post in
-// token_endpoint_auth_methods_supported (absent: client_secret_basic, the
-// spec default); if the provider advertises neither, the error wraps
-// ErrNotSupportedAuthMethod. Refresh is enabled iff grant_types_supported
-// lists refresh_token (absent: the spec default, which does not).
-// Revocation is enabled iff revocation_endpoint is advertised and one of its
-// auth methods is supported; a revocation endpoint that only accepts
-// methods this package cannot use ("none", private_key_jwt: upstream #346)
-// leaves revocation disabled instead of failing, since login still works.
+// Defaults: name "openid", scopes "openid email".
+//
+// Token endpoint auth method: servers check the method the client was
+// registered for, whatever order token_endpoint_auth_methods_supported
+// lists, so pass WithTokenEndpointAuthMethod when you know it. That method
+// wins if the server lists it (or lists nothing); otherwise discovery fails
+// with a *NotSupportedAuthMethodError (errors.Is ErrNotSupportedAuthMethod)
+// and no token request is ever made. Without it, the method is the first
+// of client_secret_basic/client_secret_post in the list (absent:
+// client_secret_basic, the spec default); a list with neither fails the
+// same way.
+//
+// Revocation is enabled iff revocation_endpoint is advertised. Its method
+// is the token endpoint's when revocation_endpoint_auth_methods_supported
+// is absent (servers check the registered method there too) or lists it;
+// otherwise the first listed secret method; otherwise, if the list has
+// "none", None: the endpoint is called as a public client, with client_id
+// and no secret. An endpoint that only accepts methods this package cannot
+// use (private_key_jwt: upstream #346) leaves revocation disabled instead
+// of failing, since login still works.
+//
+// Refresh is enabled iff grant_types_supported lists refresh_token (absent:
+// the spec default, which does not). Generic OpenID Connect servers usually
+// issue a refresh token only for the offline_access scope: when
+// scopes_supported (see Metadata) lists it, request it with
+// WithScopes("openid", "email", "offline_access"). A token response without
+// a refresh token is not an error; the login simply cannot be refreshed.
+//
+// IssParameterSupported reports the metadata's
+// authorization_response_iss_parameter_supported (RFC 9207).
 //
 // Every failure (HTTP, transport, JSON, missing or invalid member) is a
 // *RequestError with Op ErrOpenIDConfiguration; an unusable issuer argument
@@ -185,6 +209,11 @@ func (o *OpenID) Issuer() string { return o.issuer }
 // Metadata returns a copy of the raw discovery document, for members this
 // type does not use (end_session_endpoint, ...).
 func (o *OpenID) Metadata() json.RawMessage { return append(json.RawMessage(nil), o.metadata...) }
+
+// IssParameterSupported reports whether the metadata promises the RFC 9207
+// iss parameter in authorization responses, so that a callback without it
+// can be refused.
+func (o *OpenID) IssParameterSupported() bool { return o.issParam }
 
 // Profile returns the UserInfo document. A provider without
 // userinfo_endpoint gives ErrProfileNotSupported.
@@ -211,11 +240,13 @@ type AuthorizationServer struct {
 	*BaseOAuth2[Values]
 	issuer   string
 	metadata json.RawMessage
+	issParam bool
 }
 
 var (
-	_ Provider       = (*AuthorizationServer)(nil)
-	_ IssuerProvider = (*AuthorizationServer)(nil)
+	_ Provider             = (*AuthorizationServer)(nil)
+	_ IssuerProvider       = (*AuthorizationServer)(nil)
+	_ IssParameterReporter = (*AuthorizationServer)(nil)
 )
 
 // DiscoverAuthorizationServer fetches RFC 8414 metadata for issuer from
@@ -233,7 +264,7 @@ func DiscoverAuthorizationServer(ctx context.Context, issuer, clientID, clientSe
 	mu.Path = oauthWellKnown + strings.TrimSuffix(u.Path, "/")
 	mu.RawPath = ""
 	cfg := Config{ClientID: clientID, ClientSecret: clientSecret}
-	_, raw, err := fetchMetadata(ctx, &cfg, opts, mu.String(), issuer, false)
+	md, raw, err := fetchMetadata(ctx, &cfg, opts, mu.String(), issuer, false)
 	if err != nil {
 		return nil, err
 	}
@@ -241,7 +272,8 @@ func DiscoverAuthorizationServer(ctx context.Context, issuer, clientID, clientSe
 	if err != nil {
 		return nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 	}
-	return &AuthorizationServer{BaseOAuth2: b, issuer: issuer, metadata: raw}, nil
+	return &AuthorizationServer{BaseOAuth2: b, issuer: issuer, metadata: raw,
+		issParam: md.AuthorizationResponseIssParameterSupported}, nil
 }
 
 // Issuer returns the issuer the metadata was validated against.
@@ -259,6 +291,10 @@ func (a *AuthorizationServer) Metadata() json.RawMessage {
 	return append(json.RawMessage(nil), a.metadata...)
 }
 
+// IssParameterSupported reports whether the metadata promises the RFC 9207
+// iss parameter in authorization responses.
+func (a *AuthorizationServer) IssParameterSupported() bool { return a.issParam }
+
 // --- discovery ---------------------------------------------------------
 
 // providerMetadata holds the members of OIDC Discovery / RFC 8414 metadata
@@ -274,6 +310,8 @@ type providerMetadata struct {
 	TokenEndpointAuthMethodsSupported      []string `json:"token_endpoint_auth_methods_supported"`
 	RevocationEndpointAuthMethodsSupported []string `json:"revocation_endpoint_auth_methods_supported"`
 	IDTokenSigningAlgValuesSupported       []string `json:"id_token_signing_alg_values_supported"`
+	// RFC 9207 §3; absent means false.
+	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 }
 
 // openIDLocation splits DiscoverOpenID's argument into the expected issuer
@@ -375,7 +413,9 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	return &md, raw, nil
 }
 
-// apply sets cfg's endpoints and auth methods from the metadata.
+// apply sets cfg's endpoints and auth methods from the metadata. A token
+// endpoint method already in cfg was chosen by the caller (the one the
+// client is registered for) and is kept if the server allows it.
 func (md *providerMetadata) apply(cfg *Config) error {
 	cfg.AuthorizeEndpoint = md.AuthorizationEndpoint
 	cfg.AccessTokenEndpoint = md.TokenEndpoint
@@ -384,14 +424,22 @@ func (md *providerMetadata) apply(cfg *Config) error {
 	cfg.RevocationEndpointAuthMethod = ""
 
 	methods := md.TokenEndpointAuthMethodsSupported
-	if len(methods) == 0 {
-		methods = []string{string(ClientSecretBasic)}
+	if explicit := cfg.TokenEndpointAuthMethod; explicit != "" {
+		// An absent list says nothing about the client's registration,
+		// which the caller knows better than the spec default.
+		if !explicit.supported() || (len(methods) > 0 && !slices.Contains(methods, string(explicit))) {
+			return &NotSupportedAuthMethodError{Method: explicit}
+		}
+	} else {
+		if len(methods) == 0 {
+			methods = []string{string(ClientSecretBasic)}
+		}
+		m, ok := firstSupported(methods)
+		if !ok {
+			return &NotSupportedAuthMethodError{Method: AuthMethod(methods[0])}
+		}
+		cfg.TokenEndpointAuthMethod = m
 	}
-	m, ok := firstSupported(methods)
-	if !ok {
-		return &NotSupportedAuthMethodError{Method: AuthMethod(methods[0])}
-	}
-	cfg.TokenEndpointAuthMethod = m
 
 	// OIDC Discovery §3: the default grant types are authorization_code and
 	// implicit, so a missing member (upstream #295) means no refresh.
@@ -399,11 +447,7 @@ func (md *providerMetadata) apply(cfg *Config) error {
 		cfg.RefreshTokenEndpoint = md.TokenEndpoint
 	}
 	if md.RevocationEndpoint != "" {
-		rm := md.RevocationEndpointAuthMethodsSupported
-		if len(rm) == 0 {
-			rm = []string{string(ClientSecretBasic)} // RFC 8414 §2 default
-		}
-		if m, ok := firstSupported(rm); ok {
+		if m, ok := revocationMethod(md.RevocationEndpointAuthMethodsSupported, cfg.TokenEndpointAuthMethod); ok {
 			cfg.RevokeTokenEndpoint = md.RevocationEndpoint
 			cfg.RevocationEndpointAuthMethod = m
 		}
@@ -411,8 +455,27 @@ func (md *providerMetadata) apply(cfg *Config) error {
 	return nil
 }
 
-// firstSupported returns the first method, in the provider's order, that
-// this package implements (upstream #333).
+// revocationMethod picks the revocation auth method from the advertised
+// list given the token endpoint's method. RFC 8414 §2 makes an absent list
+// mean client_secret_basic, but servers that omit it (Hydra) check the
+// client's registered method, which is the token endpoint's: a client
+// registered for client_secret_post would otherwise fail to revoke.
+func revocationMethod(listed []string, token AuthMethod) (AuthMethod, bool) {
+	if len(listed) == 0 || slices.Contains(listed, string(token)) {
+		return token, true
+	}
+	if m, ok := firstSupported(listed); ok {
+		return m, true
+	}
+	if slices.Contains(listed, string(None)) {
+		return None, true
+	}
+	return "", false
+}
+
+// firstSupported returns the first secret method, in the provider's order,
+// that this package implements (upstream #333). None is never chosen here:
+// a confidential client does not give up authenticating by itself.
 func firstSupported(methods []string) (AuthMethod, bool) {
 	for _, m := range methods {
 		if am := AuthMethod(m); am.supported() {
@@ -433,7 +496,7 @@ func discoverOpenID(ctx context.Context, issuer, configURL string, cfg Config, o
 	if err != nil {
 		return nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 	}
-	o := &OpenID{BaseOAuth2: b, metadata: raw}
+	o := &OpenID{BaseOAuth2: b, metadata: raw, issParam: md.AuthorizationResponseIssParameterSupported}
 	o.oidcCore = newOIDCCore(&b.cfg, issuer, md.UserinfoEndpoint,
 		remoteKeySet(&b.cfg, md.JWKSURI), md.IDTokenSigningAlgValuesSupported)
 	return o, nil
@@ -461,6 +524,8 @@ type oidcCore struct {
 	// unverifiedEmail accepts an email without email_verified (FranceConnect,
 	// which defines no such claim).
 	unverifiedEmail bool
+	// now is the client's clock (Config.Now), for the iat check.
+	now func() time.Time
 }
 
 // newOIDCCore builds the verifier for issuer with keys. algs are the
@@ -485,6 +550,7 @@ func newOIDCCoreAlgs(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, 
 		clientID:       cfg.ClientID,
 		requireIDToken: slices.Contains(cfg.BaseScopes, "openid"),
 		subjectClaim:   "sub",
+		now:            cfg.Now,
 		verifier: oidc.NewVerifier(issuer, keys, &oidc.Config{
 			ClientID:             cfg.ClientID,
 			SupportedSigningAlgs: algs,
@@ -499,8 +565,11 @@ func newOIDCCoreAlgs(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, 
 func (o *oidcCore) UsesNonce() bool { return true }
 
 // VerifyIDToken verifies t's ID token: signature against the issuer's keys,
-// iss, aud (the client id), exp/nbf, a non-empty sub and nonce (exact,
-// constant-time; an empty nonce only matches a token without one). A token
+// iss, aud (the client id), azp (OIDC Core §3.1.3.7 items 4-5: required
+// when aud has several values, and the client id whenever present),
+// exp/nbf, an iat at most 5 minutes ahead of the client's clock (the nbf
+// leeway), a non-empty sub and nonce (exact, constant-time; an empty nonce
+// only matches a token without one). A token
 // without ID token gives nil claims and no error when the client did not
 // ask for one (no "openid" scope), ErrIDTokenMissing otherwise.
 //
@@ -534,6 +603,18 @@ func (o *oidcCore) verifyClaims(ctx context.Context, t *Token, nonce string) (*I
 			return nil, nil, idTokenError(ErrIDTokenIssuer, err.Error())
 		}
 	}
+	if azp, present := m["azp"]; present || len(idt.Audience) > 1 {
+		if s, _ := azp.(string); s != o.clientID {
+			return nil, idTokenError(ErrIDTokenAudience, "azp is not the client id")
+		}
+	}
+	now := time.Now
+	if o.now != nil {
+		now = o.now
+	}
+	if idt.IssuedAt.After(now().Add(idTokenLeeway)) {
+		return nil, idTokenError(ErrIDTokenExpired, "iat is in the future")
+	}
 	sub := idt.Subject
 	if o.subjectClaim != "sub" {
 		sub, _ = m[o.subjectClaim].(string)
@@ -553,6 +634,10 @@ func (o *oidcCore) verifyClaims(ctx context.Context, t *Token, nonce string) (*I
 		Nonce:         idt.Nonce,
 	}, m, nil
 }
+
+// idTokenLeeway is the clock skew allowed for iat, the one go-oidc allows
+// for nbf.
+const idTokenLeeway = 5 * time.Minute
 
 func idTokenError(cause error, detail string) error {
 	if detail == "" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,7 @@ func TestDiscoveryErrors(t *testing.T) {
 func TestDiscoveryAuthMethods(t *testing.T) {
 	cases := []struct {
 		name       string
+		opts       []Option
 		mod        func(map[string]any)
 		token      AuthMethod
 		refresh    bool
@@ -125,20 +127,46 @@ func TestDiscoveryAuthMethods(t *testing.T) {
 			d["grant_types_supported"] = []string{"authorization_code", "refresh_token"}
 			d["revocation_endpoint"] = testIssuer + "/revoke"
 		}, token: ClientSecretBasic, refresh: true, revoke: testIssuer + "/revoke", revokeAuth: ClientSecretBasic},
+		{name: "revocation defaults to the token method", mod: func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"client_secret_post"}
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+		}, token: ClientSecretPost, revoke: testIssuer + "/revoke", revokeAuth: ClientSecretPost},
+		{name: "revocation prefers the token method", mod: func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"client_secret_post"}
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+			d["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "client_secret_post"}
+		}, token: ClientSecretPost, revoke: testIssuer + "/revoke", revokeAuth: ClientSecretPost},
 		{name: "revocation picks first supported", mod: func(d map[string]any) {
 			d["revocation_endpoint"] = testIssuer + "/revoke"
 			d["revocation_endpoint_auth_methods_supported"] = []string{"private_key_jwt", "client_secret_post"}
 		}, token: ClientSecretBasic, revoke: testIssuer + "/revoke", revokeAuth: ClientSecretPost},
-		{name: "#346 revocation none only disables revocation", mod: func(d map[string]any) {
+		{name: "#346 revocation none only is public", mod: func(d map[string]any) {
 			d["revocation_endpoint"] = testIssuer + "/revoke"
 			d["revocation_endpoint_auth_methods_supported"] = []string{"none"}
+		}, token: ClientSecretBasic, revoke: testIssuer + "/revoke", revokeAuth: None},
+		{name: "revocation prefers a secret method over none", mod: func(d map[string]any) {
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+			d["revocation_endpoint_auth_methods_supported"] = []string{"none", "client_secret_post"}
+		}, token: ClientSecretBasic, revoke: testIssuer + "/revoke", revokeAuth: ClientSecretPost},
+		{name: "revocation with only unusable methods disables revocation", mod: func(d map[string]any) {
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+			d["revocation_endpoint_auth_methods_supported"] = []string{"private_key_jwt"}
 		}, token: ClientSecretBasic},
+		{name: "explicit method survives a list that puts another first", opts: []Option{WithTokenEndpointAuthMethod(ClientSecretBasic)}, mod: func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"client_secret_post", "client_secret_basic"}
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+		}, token: ClientSecretBasic, revoke: testIssuer + "/revoke", revokeAuth: ClientSecretBasic},
+		{name: "without an explicit method the first listed wins", mod: func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"client_secret_post", "client_secret_basic"}
+		}, token: ClientSecretPost},
+		{name: "explicit method when the list is absent", opts: []Option{WithTokenEndpointAuthMethod(ClientSecretPost)}, mod: func(map[string]any) {},
+			token: ClientSecretPost},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			f, hc := newFakeServer(t)
 			f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, tc.mod))
-			o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+			o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", append([]Option{WithHTTPClient(hc)}, tc.opts...)...)
 			require.NoError(t, err)
 			cfg := o.Config()
 			assert.Equal(t, tc.token, cfg.TokenEndpointAuthMethod)
@@ -150,6 +178,136 @@ func TestDiscoveryAuthMethods(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDiscoveryExplicitAuthMethodRefused: a method the caller is registered
+// for but the server does not list is refused at discovery, as a typed
+// error, before any token request.
+func TestDiscoveryExplicitAuthMethodRefused(t *testing.T) {
+	cases := []struct {
+		name    string
+		listed  []string
+		method  AuthMethod
+		refused AuthMethod
+	}{
+		{"basic, server lists post only", []string{"client_secret_post"}, ClientSecretBasic, ClientSecretBasic},
+		{"post, server lists basic only", []string{"client_secret_basic"}, ClientSecretPost, ClientSecretPost},
+		{"listed but not implemented", []string{"private_key_jwt"}, "private_key_jwt", "private_key_jwt"},
+		{"none is not a token endpoint method", []string{"none", "client_secret_basic"}, None, None},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f, hc := newFakeServer(t)
+			f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+				d["token_endpoint_auth_methods_supported"] = tc.listed
+			}))
+			f.json("/.well-known/oauth-authorization-server", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+				d["token_endpoint_auth_methods_supported"] = tc.listed
+			}))
+			o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc), WithTokenEndpointAuthMethod(tc.method))
+			assert.Nil(t, o)
+			a, aerr := DiscoverAuthorizationServer(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc), WithTokenEndpointAuthMethod(tc.method))
+			assert.Nil(t, a)
+			for _, err := range []error{err, aerr} {
+				var re *RequestError
+				require.ErrorAs(t, err, &re)
+				assert.ErrorIs(t, err, ErrOpenIDConfiguration)
+				assert.ErrorIs(t, err, ErrNotSupportedAuthMethod)
+				var nse *NotSupportedAuthMethodError
+				require.ErrorAs(t, err, &nse)
+				assert.Equal(t, tc.refused, nse.Method)
+			}
+			assert.Empty(t, f.requests("/token"))
+		})
+	}
+}
+
+// TestDiscoveryExplicitAuthMethodUsed: the method chosen by the caller is
+// the one the token and revocation requests carry.
+func TestDiscoveryExplicitAuthMethodUsed(t *testing.T) {
+	f, hc := newFakeServer(t)
+	f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+		d["token_endpoint_auth_methods_supported"] = []string{"client_secret_post", "client_secret_basic"}
+		d["revocation_endpoint"] = testIssuer + "/revoke"
+	}))
+	f.json("/token", 200, `{"access_token":"AT","token_type":"Bearer"}`)
+	f.json("/revoke", 200, ``)
+	o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc), WithTokenEndpointAuthMethod(ClientSecretBasic))
+	require.NoError(t, err)
+	_, err = o.AccessToken(context.Background(), "CODE", "https://app/cb", "VERIFIER")
+	require.NoError(t, err)
+	require.NoError(t, o.RevokeToken(context.Background(), "AT", "access_token"))
+	for _, path := range []string{"/token", "/revoke"} {
+		reqs := f.requests(path)
+		require.Len(t, reqs, 1, path)
+		user, pass, ok := (&http.Request{Header: reqs[0].Header}).BasicAuth()
+		assert.True(t, ok, path)
+		assert.Equal(t, "CID", user)
+		assert.Equal(t, "SEC", pass)
+		form, err := url.ParseQuery(reqs[0].Body)
+		require.NoError(t, err)
+		assert.NotContains(t, form, "client_secret", path)
+	}
+}
+
+// TestDiscoveryRevocationNone: a revocation endpoint that accepts only
+// "none" is called as a public client would call it.
+func TestDiscoveryRevocationNone(t *testing.T) {
+	f, hc := newFakeServer(t)
+	f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+		d["revocation_endpoint"] = testIssuer + "/revoke"
+		d["revocation_endpoint_auth_methods_supported"] = []string{"none"}
+	}))
+	f.json("/revoke", 200, ``)
+	o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+	require.NoError(t, err)
+	require.True(t, o.SupportsRevoke())
+	require.NoError(t, o.RevokeToken(context.Background(), "RT", "refresh_token"))
+	reqs := f.requests("/revoke")
+	require.Len(t, reqs, 1)
+	assertRequest(t, reqs[0], http.MethodPost, "id.example.com", "/revoke")
+	assert.Empty(t, reqs[0].Header.Values("Authorization"))
+	form, err := url.ParseQuery(reqs[0].Body)
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"token": {"RT"}, "token_type_hint": {"refresh_token"}, "client_id": {"CID"}}, form)
+	assert.NotContains(t, reqs[0].Body, "SEC")
+}
+
+// TestDiscoveryIssParameter covers RFC 9207's
+// authorization_response_iss_parameter_supported.
+func TestDiscoveryIssParameter(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		v    any
+		want bool
+	}{{"true", true, true}, {"false", false, false}, {"absent", nil, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, hc := newFakeServer(t)
+			doc := discoveryDoc(testIssuer, func(d map[string]any) {
+				if tc.v != nil {
+					d["authorization_response_iss_parameter_supported"] = tc.v
+				}
+			})
+			f.json("/.well-known/openid-configuration", 200, doc)
+			f.json("/.well-known/oauth-authorization-server", 200, doc)
+			o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+			require.NoError(t, err)
+			a, err := DiscoverAuthorizationServer(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+			require.NoError(t, err)
+			for _, r := range []IssParameterReporter{o, a} {
+				assert.Equal(t, tc.want, r.IssParameterSupported())
+			}
+		})
+	}
+	t.Run("not a boolean", func(t *testing.T) {
+		f, hc := newFakeServer(t)
+		f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+			d["authorization_response_iss_parameter_supported"] = "true"
+		}))
+		_, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+		assert.ErrorIs(t, err, ErrOpenIDConfiguration)
+		assert.ErrorIs(t, err, ErrInvalidResponse)
+	})
 }
 
 func TestDiscoveryIssuerArgument(t *testing.T) {
@@ -355,7 +513,21 @@ func TestIDTokenVerification(t *testing.T) {
 		{name: "valid", key: key, nonce: "N", check: func(t *testing.T, c *IDClaims) {
 			assert.Equal(t, &IDClaims{Issuer: testIssuer, Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: true, Nonce: "N"}, c)
 		}},
-		{name: "valid ES256, audience list", key: ec, nonce: "N", mod: func(c map[string]any) { c["aud"] = []string{"other", "CID"} }},
+		{name: "valid ES256, audience list with azp", key: ec, nonce: "N", mod: func(c map[string]any) {
+			c["aud"] = []string{"other", "CID"}
+			c["azp"] = "CID"
+		}},
+		{name: "single audience, azp is the client", key: key, nonce: "N", mod: func(c map[string]any) { c["azp"] = "CID" }},
+		// OIDC Core §3.1.3.7 items 4-5.
+		{name: "audience list without azp", key: key, nonce: "N", mod: func(c map[string]any) { c["aud"] = []string{"other", "CID"} }, want: ErrIDTokenAudience},
+		{name: "audience list, azp another client", key: key, nonce: "N", mod: func(c map[string]any) {
+			c["aud"] = []string{"other", "CID"}
+			c["azp"] = "other"
+		}, want: ErrIDTokenAudience},
+		{name: "single audience, azp another client", key: key, nonce: "N", mod: func(c map[string]any) { c["azp"] = "other" }, want: ErrIDTokenAudience},
+		{name: "azp not a string", key: key, nonce: "N", mod: func(c map[string]any) { c["azp"] = []string{"CID"} }, want: ErrIDTokenAudience},
+		{name: "iat within the leeway", key: key, nonce: "N", mod: func(c map[string]any) { c["iat"] = now.Add(4 * time.Minute).Unix() }},
+		{name: "iat in the future", key: key, nonce: "N", mod: func(c map[string]any) { c["iat"] = now.Add(10 * time.Minute).Unix() }, want: ErrIDTokenExpired},
 		{name: "email_verified string false", key: key, nonce: "N", mod: func(c map[string]any) { c["email_verified"] = "false" },
 			check: func(t *testing.T, c *IDClaims) { assert.False(t, c.EmailVerified) }},
 		{name: "email_verified string true", key: key, nonce: "N", mod: func(c map[string]any) { c["email_verified"] = "true" },
@@ -407,6 +579,30 @@ func TestIDTokenVerification(t *testing.T) {
 	assert.Equal(t, "id.example.com", jwks[0].Host)
 	// Keys are cached: only unknown kids and bad signatures refetch.
 	assert.Less(t, len(jwks), len(cases))
+}
+
+// TestIDTokenIssuedAtUsesClock checks that the iat check reads the
+// client's clock (WithClock), not the wall clock: the token is issued ten
+// minutes after the configured "now", which is a day in the past.
+func TestIDTokenIssuedAtUsesClock(t *testing.T) {
+	key := newRSAKey(t, "k1")
+	clock := time.Now().Add(-24 * time.Hour)
+	f, hc := newFakeServer(t)
+	f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer))
+	f.json("/jwks", 200, jwksBody(t, key))
+	o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc),
+		WithClock(func() time.Time { return clock }))
+	require.NoError(t, err)
+
+	ok := idTokenClaims(testIssuer, "CID", "N", clock)
+	_, err = o.VerifyIDToken(context.Background(), &Token{IDToken: key.sign(t, ok)}, "N")
+	require.NoError(t, err)
+
+	future := idTokenClaims(testIssuer, "CID", "N", clock)
+	future["iat"] = clock.Add(10 * time.Minute).Unix()
+	_, err = o.VerifyIDToken(context.Background(), &Token{IDToken: key.sign(t, future)}, "N")
+	assert.ErrorIs(t, err, ErrIDToken)
+	assert.ErrorIs(t, err, ErrIDTokenExpired)
 }
 
 func TestIDTokenNotRequestedWithoutOpenIDScope(t *testing.T) {

@@ -65,4 +65,13 @@ type IssuerProvider interface {
 	Issuer() string
 }
 
+// IssParameterReporter is implemented by clients configured from metadata
+// that says whether the authorization server sends the RFC 9207 iss
+// parameter in its authorization responses. When it does, the kit can
+// refuse a callback without iss: one is missing only if the response did
+// not come from that server (a mix-up attack).
+type IssParameterReporter interface {
+	IssParameterSupported() bool
+}
+
 var _ Provider = (*OAuth2)(nil)

@@ -1,0 +1,206 @@
+package integration
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/compose"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/storage"
+	"github.com/ory/fosite/token/jwt"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// fositeAS is an independent authorization server: ory/fosite's
+// authorize, token and revocation handlers in one loopback httptest server,
+// plus a discovery document and JWKS (fosite has neither) whose issuer is
+// the server's URL. Clients are registered as DefaultOpenIDConnectClient,
+// so fosite enforces each one's token endpoint auth method, and PKCE is
+// required. The authorize handler approves every request for fositeSubject
+// and grants every requested scope, so one GET yields the code.
+type fositeAS struct {
+	srv      *httptest.Server
+	provider fosite.OAuth2Provider
+	store    *storage.MemoryStore
+	// discovery is served at /.well-known/openid-configuration; tests adjust
+	// it through newFositeAS's mods.
+	discovery map[string]any
+	jwks      []byte
+
+	tokenHits, revokeHits atomic.Int64
+}
+
+// fositeSubject is the user every authorization request is approved for.
+const fositeSubject = "alice"
+
+// fositeRedirectURI is registered for every client; fosite matches loopback
+// redirect URIs on any port (RFC 8252 §7.3).
+const fositeRedirectURI = "http://127.0.0.1/callback"
+
+// fositeClient is a confidential client registered at a fositeAS for
+// Method ("client_secret_basic" or "client_secret_post") at the token and
+// revocation endpoints.
+type fositeClient struct{ ID, Secret, Method string }
+
+// newFositeAS registers clients and starts the server. The discovery
+// document advertises what Hydra v2.3.0 advertises for its secret methods
+// (client_secret_post first) and no revocation auth methods; mods adjust
+// it.
+func newFositeAS(t *testing.T, clients []fositeClient, mods ...func(doc map[string]any)) *fositeAS {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as := &fositeAS{store: storage.NewMemoryStore()}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", as.serveJSON(func() any { return as.discovery }))
+	mux.HandleFunc("GET /jwks", as.serveJSON(func() any { return json.RawMessage(as.jwks) }))
+	mux.HandleFunc("GET /authorize", as.authorize)
+	mux.HandleFunc("POST /token", as.token)
+	mux.HandleFunc("POST /revoke", as.revoke)
+	// Everything the handlers read is set before the server starts.
+	as.srv = httptest.NewUnstartedServer(mux)
+	t.Cleanup(as.srv.Close)
+	issuer := "http://" + as.srv.Listener.Addr().String()
+	cfg := &fosite.Config{
+		GlobalSecret:               []byte("0123456789abcdef0123456789abcdef"),
+		EnforcePKCE:                true,
+		AccessTokenLifespan:        time.Hour,
+		IDTokenIssuer:              issuer,
+		SendDebugMessagesToClients: true,
+	}
+	as.provider = compose.ComposeAllEnabled(cfg, as.store, key)
+	as.jwks, err = json.Marshal(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, Algorithm: "RS256", Use: "sig"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.discovery = map[string]any{
+		"issuer":                                issuer,
+		"authorization_endpoint":                issuer + "/authorize",
+		"token_endpoint":                        issuer + "/token",
+		"revocation_endpoint":                   issuer + "/revoke",
+		"jwks_uri":                              issuer + "/jwks",
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"grant_types_supported":                 []string{"authorization_code", "refresh_token"},
+		"scopes_supported":                      []string{"openid", "email", "offline_access"},
+		"code_challenge_methods_supported":      []string{"S256"},
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+	}
+	for _, m := range mods {
+		m(as.discovery)
+	}
+	for _, c := range clients {
+		as.addClient(t, c)
+	}
+	as.srv.Start()
+	return as
+}
+
+// addClient registers c; secrets are stored bcrypt-hashed, as fosite
+// wants. The store's client map is not locked, so this runs before Start.
+func (as *fositeAS) addClient(t *testing.T, c fositeClient) {
+	t.Helper()
+	hash, err := bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	as.store.Clients[c.ID] = &fosite.DefaultOpenIDConnectClient{
+		DefaultClient: &fosite.DefaultClient{
+			ID: c.ID, Secret: hash,
+			RedirectURIs:  []string{fositeRedirectURI},
+			GrantTypes:    []string{"authorization_code", "refresh_token"},
+			ResponseTypes: []string{"code"},
+			Scopes:        []string{"openid", "email", "offline_access"},
+		},
+		TokenEndpointAuthMethod: c.Method,
+	}
+}
+
+// authorizeCode drives the authorization endpoint with a plain GET, as a
+// browser would, and returns the code of the redirect after checking its
+// state.
+func (as *fositeAS) authorizeCode(t *testing.T, authURL, state string) string {
+	t.Helper()
+	hc := &http.Client{CheckRedirect: noRedirect, Timeout: 30 * time.Second}
+	res, err := hc.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	loc, err := url.Parse(res.Header.Get("Location"))
+	if err != nil || res.StatusCode/100 != 3 {
+		t.Fatalf("authorize: HTTP %d, Location %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	q := loc.Query()
+	if q.Get("error") != "" || q.Get("state") != state || q.Get("code") == "" {
+		t.Fatalf("authorize redirect %s: want a code and state %q", loc.Redacted(), state)
+	}
+	return q.Get("code")
+}
+
+func newFositeSession(subject string) *openid.DefaultSession {
+	return &openid.DefaultSession{
+		Claims:  &jwt.IDTokenClaims{Subject: subject},
+		Headers: &jwt.Headers{},
+		Subject: subject,
+	}
+}
+
+func (as *fositeAS) serveJSON(v func() any) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(v())
+	}
+}
+
+func (as *fositeAS) authorize(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ar, err := as.provider.NewAuthorizeRequest(ctx, r)
+	if err != nil {
+		as.provider.WriteAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	for _, s := range ar.GetRequestedScopes() {
+		ar.GrantScope(s)
+	}
+	resp, err := as.provider.NewAuthorizeResponse(ctx, ar, newFositeSession(fositeSubject))
+	if err != nil {
+		as.provider.WriteAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	as.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+func (as *fositeAS) token(w http.ResponseWriter, r *http.Request) {
+	as.tokenHits.Add(1)
+	ctx := r.Context()
+	ar, err := as.provider.NewAccessRequest(ctx, r, newFositeSession(""))
+	if err != nil {
+		as.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	resp, err := as.provider.NewAccessResponse(ctx, ar)
+	if err != nil {
+		as.provider.WriteAccessError(ctx, w, ar, err)
+		return
+	}
+	as.provider.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+func (as *fositeAS) revoke(w http.ResponseWriter, r *http.Request) {
+	as.revokeHits.Add(1)
+	ctx := r.Context()
+	as.provider.WriteRevocationResponse(ctx, w, as.provider.NewRevocationRequest(ctx, r))
+}
