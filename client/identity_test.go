@@ -127,7 +127,7 @@ func TestIdentifySocial(t *testing.T) {
 
 func TestIdentifyErrors(t *testing.T) {
 	t.Run("generic client has no user API", func(t *testing.T) {
-		c, err := NewOAuth2(Config{ClientID: "CID", AuthorizeEndpoint: "https://as.example/a", AccessTokenEndpoint: "https://as.example/t", Name: "generic"})
+		c, err := NewOAuth2(Config{ClientID: "CID", ClientSecret: "CSECRET", AuthorizeEndpoint: "https://as.example/a", AccessTokenEndpoint: "https://as.example/t", Name: "generic"})
 		require.NoError(t, err)
 		_, err = c.Identify(context.Background(), &Token{AccessToken: "AT"}, "")
 		assert.ErrorIs(t, err, ErrIDEmailNotSupported)

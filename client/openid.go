@@ -605,7 +605,7 @@ func (o *oidcCore) verifyClaims(ctx context.Context, t *Token, nonce string) (*I
 	}
 	if azp, present := m["azp"]; present || len(idt.Audience) > 1 {
 		if s, _ := azp.(string); s != o.clientID {
-			return nil, idTokenError(ErrIDTokenAudience, "azp is not the client id")
+			return nil, nil, idTokenError(ErrIDTokenAudience, "azp is not the client id")
 		}
 	}
 	now := time.Now
@@ -613,7 +613,7 @@ func (o *oidcCore) verifyClaims(ctx context.Context, t *Token, nonce string) (*I
 		now = o.now
 	}
 	if idt.IssuedAt.After(now().Add(idTokenLeeway)) {
-		return nil, idTokenError(ErrIDTokenExpired, "iat is in the future")
+		return nil, nil, idTokenError(ErrIDTokenExpired, "iat is in the future")
 	}
 	sub := idt.Subject
 	if o.subjectClaim != "sub" {
