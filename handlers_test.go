@@ -131,3 +131,59 @@ func TestRevocationFailureIsLoggedAndCounted(t *testing.T) {
 	assert.Contains(t, out, "oauth_error=invalid_client")
 	assert.NotContains(t, out, "rt-")
 }
+
+// issProvider is the fake AS's client with a known issuer, advertising
+// (or not) that the server sends the RFC 9207 iss parameter.
+type issProvider struct {
+	*testProvider
+	issuer    string
+	advertise bool
+}
+
+func (p *issProvider) Issuer() string              { return p.issuer }
+func (p *issProvider) IssParameterSupported() bool { return p.advertise }
+
+// When the metadata says the server sends iss, a callback without it is
+// refused (400, state consumed, no code exchange); a matching iss is
+// accepted whether advertised or not; a mismatch is always refused.
+func TestCallbackIssParameter(t *testing.T) {
+	withIss := func(advertise bool) appOption {
+		return func(c *oauthkit.Config) {
+			tp := c.Providers[0].Client.(*testProvider)
+			c.Providers[0].Client = &issProvider{testProvider: tp, issuer: "https://as.example", advertise: advertise}
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		advertise bool
+		iss       string // "" sends none
+		ok        bool
+	}{
+		{"advertised, missing", true, "", false},
+		{"advertised, matching", true, "https://as.example", true},
+		{"advertised, mismatch", true, "https://evil.example", false},
+		{"not advertised, missing", false, "", true},
+		{"not advertised, matching", false, "https://as.example", true},
+		{"not advertised, mismatch", false, "https://evil.example", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newApp(t, withIss(tc.advertise))
+			b := a.browser()
+			cb := a.approve(a.startLogin(b, "/auth/test/login"))
+			if tc.iss != "" {
+				cb += "&iss=" + tc.iss
+			}
+			res := a.get(b, cb)
+			if tc.ok {
+				assert.Equal(t, http.StatusFound, res.StatusCode, "%v", a.lastErr())
+				assert.True(t, a.signedIn(b))
+				return
+			}
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+			assert.ErrorIs(t, a.takeErr(), oauthkit.ErrIssuerMismatch)
+			assert.EqualValues(t, 0, a.as.tokenHits.Load(), "no code exchange")
+			assert.Equal(t, 0, a.pending(b), "the state was consumed")
+			assert.False(t, a.signedIn(b))
+		})
+	}
+}

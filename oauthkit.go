@@ -75,8 +75,10 @@ type Provider struct {
 	// Issuer is compared with the RFC 9207 iss parameter of the callback.
 	// Default: the client's Issuer() when it has one.
 	Issuer string
-	// RequireIssuer rejects callbacks without iss (set it when the provider
-	// advertises authorization_response_iss_parameter_supported).
+	// RequireIssuer rejects callbacks without iss. It is turned on for
+	// clients whose metadata advertises
+	// authorization_response_iss_parameter_supported (RFC 9207); set it for
+	// others that send iss.
 	RequireIssuer bool
 	// FormPost makes the callback accept the provider's response_mode=form_post
 	// POST (Sign in with Apple) by turning it into a GET of itself (303), on
@@ -244,6 +246,11 @@ func New(cfg Config) (*Kit, error) {
 				return nil, configError("two providers have issuer %q", p.Issuer)
 			}
 			issuers[p.Issuer] = true
+		}
+		if ir, ok := p.Client.(client.IssParameterReporter); ok && ir.IssParameterSupported() {
+			// RFC 9207 §2.4: a client that knows the server sends iss must
+			// refuse a response without it.
+			p.RequireIssuer = true
 		}
 		if p.RequireIssuer && p.Issuer == "" {
 			return nil, configError("provider %q requires iss but has no issuer", name)
