@@ -16,8 +16,11 @@ var errorPage = template.Must(template.New("error").Parse(`<!doctype html>
 </body></html>
 `))
 
-// userMessage maps an error to a short, safe explanation.
-func userMessage(err error) (string, string) {
+// ErrorMessage returns the short, safe title and explanation the default
+// error page shows for err, for applications that render failures in their
+// own layout. It never includes err's text, which may hold
+// provider-controlled data.
+func ErrorMessage(err error) (title, message string) {
 	switch {
 	case errors.Is(err, ErrAccessDenied):
 		return "Login cancelled", "You declined to share your account with this site. You can try again at any time."
@@ -29,10 +32,10 @@ func userMessage(err error) (string, string) {
 		return "Login refused", "This account cannot sign in to this site."
 	case errors.Is(err, ErrMethodNotAllowed):
 		return "Method not allowed", "This address does not accept that kind of request."
-	case errors.Is(err, ErrUnknownProvider):
-		return "Not found", "This login provider is not configured."
 	case errors.Is(err, ErrCrossOrigin):
 		return "Request refused", "Cross-site requests are not allowed here."
+	case errors.Is(err, ErrNotSignedIn), errors.Is(err, ErrReauthRequired):
+		return "Please log in", "Your login has ended. Please log in again."
 	}
 	switch HTTPStatus(err) {
 	case http.StatusBadRequest:
@@ -43,10 +46,11 @@ func userMessage(err error) (string, string) {
 	return "Something went wrong", "Please try again later."
 }
 
-// DefaultErrorHandler renders a short page with HTTPStatus(err). It never
-// shows err's text, which may hold provider-controlled data.
+// DefaultErrorHandler renders a short page with HTTPStatus(err) and
+// ErrorMessage(err). It never shows err's text, which may hold
+// provider-controlled data.
 func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	title, msg := userMessage(err)
+	title, msg := ErrorMessage(err)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")

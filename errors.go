@@ -18,9 +18,6 @@ var (
 	ErrInvalidConfig = errors.New("oauthkit: invalid configuration")
 	// ErrMethodNotAllowed (405): login and callback take GET, logout POST.
 	ErrMethodNotAllowed = errors.New("oauthkit: method not allowed")
-	// ErrUnknownProvider (404): a handler was asked for a provider the Kit
-	// was not configured with.
-	ErrUnknownProvider = errors.New("oauthkit: unknown provider")
 	// ErrInvalidCallback (400): the callback query is malformed (duplicate or
 	// oversized parameters, bad encoding, missing state).
 	ErrInvalidCallback = errors.New("oauthkit: invalid callback request")
@@ -50,6 +47,10 @@ var (
 	ErrIdentity = errors.New("oauthkit: identity lookup failed")
 	// ErrLoginRefused (403): the OnLogin hook refused the user.
 	ErrLoginRefused = errors.New("oauthkit: login refused")
+	// ErrNoSession (500): the request's context carries no session: the
+	// kit's handler or middleware is mounted outside the session manager's
+	// LoadAndSave. Kit.Token returns it too; Kit.User reports no user.
+	ErrNoSession = errors.New("oauthkit: no session in the request context (mount the handler inside LoadAndSave)")
 	// ErrSession (500): the session store failed.
 	ErrSession = errors.New("oauthkit: session store failure")
 	// ErrNotSignedIn (401): no user in the session.
@@ -83,8 +84,6 @@ func HTTPStatus(err error) int {
 	switch {
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
-	case errors.Is(err, ErrUnknownProvider):
-		return http.StatusNotFound
 	case errors.Is(err, ErrAccessDenied), errors.Is(err, ErrProvider),
 		errors.Is(err, ErrLoginRefused), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden

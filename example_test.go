@@ -1,7 +1,6 @@
 package oauthkit_test
 
 import (
-	"context"
 	"fmt"
 	"log"
 	"net/http"
@@ -40,7 +39,7 @@ func Example() {
 	mux.Handle("GET /auth/github/callback", kit.CallbackHandler("github"))
 	mux.Handle("POST /logout", kit.LogoutHandler())
 	mux.Handle("GET /settings", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := oauthkit.UserFromRequest(r)
+		u, _ := kit.User(r.Context())
 		fmt.Fprintf(w, "Hello %s", u.Email)
 	})))
 	handler := sm.LoadAndSave(mux) // http.ListenAndServe(":8080", handler)
@@ -49,20 +48,6 @@ func Example() {
 	handler.ServeHTTP(rec, httptest.NewRequest("GET", "/settings?tab=keys", nil))
 	fmt.Println(rec.Code, rec.Header().Get("Location"))
 	// Output: 302 /auth/github/login?next=%2Fsettings%3Ftab%3Dkeys
-}
-
-// A handler behind RequireAuth reads the signed-in user from the request
-// context. Accounts are keyed by (Provider, ID), never by Email.
-func ExampleUserFrom() {
-	greet := func(ctx context.Context) string {
-		u, ok := oauthkit.UserFrom(ctx)
-		if !ok {
-			return "not signed in"
-		}
-		return fmt.Sprintf("%s (%s user %s)", u.Email, u.Provider, u.ID)
-	}
-	fmt.Println(greet(context.Background()))
-	// Output: not signed in
 }
 
 // SafeReturnTo keeps local paths (re-serialised, fragment dropped) and

@@ -197,7 +197,7 @@ func FuzzCallbackQuery(f *testing.F) {
 // kitSentinel reports whether err matches one of the kit's documented errors.
 func kitSentinel(err error) bool {
 	for _, s := range []error{
-		oauthkit.ErrMethodNotAllowed, oauthkit.ErrUnknownProvider, oauthkit.ErrInvalidCallback,
+		oauthkit.ErrMethodNotAllowed, oauthkit.ErrInvalidCallback,
 		oauthkit.ErrStateNotFound, oauthkit.ErrStateExpired, oauthkit.ErrProviderMismatch,
 		oauthkit.ErrIssuerMismatch, oauthkit.ErrMissingCode, oauthkit.ErrAccessDenied,
 		oauthkit.ErrProvider, oauthkit.ErrExchange, oauthkit.ErrIdentity, oauthkit.ErrLoginRefused,

@@ -3,8 +3,10 @@ package oauthkit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -21,12 +23,16 @@ const (
 // state, a PKCE verifier (and a nonce for OpenID Connect clients), saves them
 // as a pending login with the "next" return-to (kept only if SafeReturnTo
 // accepts it), commits the session, and redirects (302) to the provider.
+//
+// It panics when the kit has no such provider, as http.ServeMux does on a
+// bad pattern: a route that could only ever answer 404 is a configuration
+// mistake to find at start-up.
 func (k *Kit) LoginHandler(provider string) http.Handler {
+	p := k.mustProvider("LoginHandler", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
-		p, ok := k.providers[provider]
-		if !ok {
-			k.fail(w, r, provider, ErrUnknownProvider)
+		if !k.hasSession(r.Context()) {
+			k.fail(w, r, provider, ErrNoSession)
 			return
 		}
 		if r.Method != http.MethodGet {
@@ -72,13 +78,15 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 // login, then handles provider errors, checks iss, exchanges the code with
 // the PKCE verifier, reads the identity, runs OnLogin, renews the session
 // token, stores the user and tokens, and redirects (302) to the return-to.
+//
+// Like LoginHandler, it panics when the kit has no such provider.
 func (k *Kit) CallbackHandler(provider string) http.Handler {
+	p := k.mustProvider("CallbackHandler", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		w.Header().Set("Referrer-Policy", "no-referrer")
-		p, ok := k.providers[provider]
-		if !ok {
-			k.fail(w, r, provider, ErrUnknownProvider)
+		if !k.hasSession(r.Context()) {
+			k.fail(w, r, provider, ErrNoSession)
 			return
 		}
 		if r.Method == http.MethodPost && p.FormPost {
@@ -202,7 +210,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	// moves to the new token, so the pending logins of other tabs can still
 	// complete; a different user signing in takes none of the previous
 	// user's data with them.
-	if prev, ok := k.sm.Get(ctx, keyUser).(*User); ok && prev != nil && prev.UserID != u.UserID {
+	if prev, ok := k.sessionUser(ctx); ok && prev.UserID != u.UserID {
 		pending := k.sm.Get(ctx, keyPending)
 		if err := k.sm.Clear(ctx); err != nil {
 			return "", wrap(ErrSession, err)
@@ -217,9 +225,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if err := k.sm.RenewToken(ctx); err != nil {
 		return "", wrap(ErrSession, err)
 	}
-	k.sm.Put(ctx, keyUser, u)
-	k.sm.Put(ctx, keyBinding, p.binding)
-	k.putToken(ctx, tok)
+	k.signIn(ctx, p, u, tok)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil
 	}
@@ -325,6 +331,10 @@ func (k *Kit) LogoutHandler() http.Handler {
 			return
 		}
 		ctx := r.Context()
+		if !k.hasSession(ctx) {
+			k.fail(w, r, "", ErrNoSession)
+			return
+		}
 		if k.cfg.RevokeOnLogout {
 			k.revoke(ctx)
 		}
@@ -359,11 +369,11 @@ func (k *Kit) LogoutHandler() http.Handler {
 }
 
 func (k *Kit) revoke(ctx context.Context) {
-	u, p, ok := k.signedIn(ctx, k.sessionValue)
+	u, p, ok := k.signedIn(ctx)
 	if !ok {
 		return
 	}
-	t, ok := k.PeekToken(ctx)
+	t, ok := k.storedToken(ctx)
 	if !ok {
 		return
 	}
@@ -390,6 +400,20 @@ func (k *Kit) revoke(ctx context.Context) {
 		k.cfg.Logger.WarnContext(ctx, "oauthkit: token revocation failed; local logout continues",
 			"provider", u.Provider, "oauth_error", code, "error", err.Error())
 	}
+}
+
+// mustProvider returns the named provider or panics with a message naming
+// the configured ones.
+func (k *Kit) mustProvider(handler, name string) *providerState {
+	p, ok := k.providers[name]
+	if !ok {
+		names := make([]string, 0, len(k.providers))
+		for _, pi := range k.Providers() {
+			names = append(names, pi.Name)
+		}
+		panic(fmt.Sprintf("oauthkit: %s(%q): no such provider (configured: %s)", handler, name, strings.Join(names, ", ")))
+	}
+	return p
 }
 
 func noStore(w http.ResponseWriter) {

@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -322,7 +321,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	}
 	mux.Handle("/logout", kit.LogoutHandler())
 	mux.Handle("/profile", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, ok := oauthkit.UserFromRequest(r)
+		u, ok := a.kit.User(r.Context())
 		if !ok {
 			http.Error(w, "no user in context", http.StatusInternalServerError)
 			return
@@ -537,8 +536,13 @@ func (a *app) stored(token string) (bool, time.Time, map[string]any) {
 // sessionUser is the user stored in b's session (nil if none).
 func (a *app) sessionUser(b *http.Client) *oauthkit.User {
 	a.t.Helper()
-	u, _ := a.session(b)["oauthkit.user"].(*oauthkit.User)
-	return u
+	s, _ := a.session(b)["oauthkit.user"].(string)
+	if s == "" {
+		return nil
+	}
+	var u oauthkit.User
+	require.NoError(a.t, json.Unmarshal([]byte(s), &u))
+	return &u
 }
 
 // session decodes the stored session behind b's cookie (nil if none).
@@ -565,11 +569,13 @@ func (a *app) sessionByToken(token string) map[string]any {
 // pending counts the pending logins stored in b's session.
 func (a *app) pending(b *http.Client) int {
 	a.t.Helper()
-	v, ok := a.session(b)["oauthkit.pending"]
-	if !ok {
+	v, _ := a.session(b)["oauthkit.pending"].(string)
+	if v == "" {
 		return 0
 	}
-	return reflect.ValueOf(v).Len()
+	var list []json.RawMessage
+	require.NoError(a.t, json.Unmarshal([]byte(v), &list))
+	return len(list)
 }
 
 // stateOf returns the state of an authorization URL.

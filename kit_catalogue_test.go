@@ -501,7 +501,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 				require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 				old := a.sessionCookie(b)
 				var stored client.Token
-				require.NoError(t, json.Unmarshal(a.session(b)["oauthkit.token"].([]byte), &stored))
+				require.NoError(t, json.Unmarshal([]byte(a.session(b)["oauthkit.token"].(string)), &stored))
 				rt := stored.RefreshToken
 				res, _ := a.do(b, http.MethodPost, "/logout", nil)
 				assert.Equal(t, http.StatusSeeOther, res.StatusCode)

@@ -112,41 +112,40 @@ func TestCallbackPOSTRefusedWithoutFormPost(t *testing.T) {
 	assert.ErrorIs(t, a.lastErr(), oauthkit.ErrMethodNotAllowed)
 }
 
-func TestCurrentUserWithoutSessionDoesNotPanic(t *testing.T) {
+// Outside LoadAndSave every entry point behaves one documented way: the
+// handlers and the middleware answer 500 with ErrNoSession, Token returns
+// it, User reports no user; nothing panics.
+func TestOutsideLoadAndSave(t *testing.T) {
 	a := newApp(t)
-	_, ok := a.kit.CurrentUser(context.Background())
-	assert.False(t, ok)
-	_, ok = a.kit.PeekToken(context.Background())
+	_, ok := a.kit.User(context.Background())
 	assert.False(t, ok)
 	_, err := a.kit.Token(context.Background())
-	assert.ErrorIs(t, err, oauthkit.ErrNotSignedIn)
+	assert.ErrorIs(t, err, oauthkit.ErrNoSession)
+
+	bare := http.NewServeMux()
+	bare.Handle("/auth/test/login", a.kit.LoginHandler("test"))
+	bare.Handle("/auth/test/callback", a.kit.CallbackHandler("test"))
+	bare.Handle("/logout", a.kit.LogoutHandler())
+	bare.Handle("/profile", a.kit.RequireAuth(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("RequireAuth let a request without session through")
+	})))
+	a.srv.Config.Handler = bare // no LoadAndSave
+	for _, r := range []struct{ method, path string }{
+		{http.MethodGet, "/auth/test/login"}, {http.MethodGet, "/auth/test/callback?state=x&code=y"},
+		{http.MethodPost, "/logout"}, {http.MethodGet, "/profile"},
+	} {
+		res, _ := a.do(a.browser(), r.method, r.path, nil)
+		assert.Equal(t, http.StatusInternalServerError, res.StatusCode, r.path)
+		assert.ErrorIs(t, a.takeErr(), oauthkit.ErrNoSession, r.path)
+	}
 }
 
-func TestPeekTokenDoesNotRefresh(t *testing.T) {
-	a := newApp(t, func(c *oauthkit.Config) {
-		c.ProviderTimeout = 0
-	})
-	mux := a.srv.Config.Handler
-	a.srv.Config.Handler = a.sm.LoadAndSave(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/peek" {
-			tok, ok := a.kit.PeekToken(r.Context())
-			if !ok {
-				http.Error(w, "none", http.StatusNotFound)
-				return
-			}
-			_, _ = io.WriteString(w, tok.Expiry.UTC().Format(time.RFC3339))
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
-	b := a.browser()
-	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
-	a.clock.Add(2 * time.Hour) // the token is now expired for the kit
-	res, err := b.Get(a.srv.URL + "/peek")
-	require.NoError(t, err)
-	res.Body.Close()
-	assert.Equal(t, http.StatusOK, res.StatusCode)
-	assert.EqualValues(t, 0, a.as.refreshHits.Load(), "PeekToken never refreshes")
+// A handler for a provider the kit does not have fails when it is built,
+// as http.ServeMux does on a bad pattern.
+func TestUnknownProviderPanicsAtBuild(t *testing.T) {
+	a := newApp(t)
+	assert.PanicsWithValue(t, `oauthkit: LoginHandler("nope"): no such provider (configured: test)`, func() { a.kit.LoginHandler("nope") })
+	assert.Panics(t, func() { a.kit.CallbackHandler("nope") })
 }
 
 // claimerFunc adapts a function to oauthkit.StateClaimer.
@@ -221,7 +220,7 @@ func TestOnLogin(t *testing.T) {
 		assert.Equal(t, "test", seen.Provider)
 		assert.Equal(t, "1234567890123456789", seen.ID)
 		assert.Empty(t, seen.UserID, "OnLogin runs before the default id is set")
-		assert.Equal(t, "local-7", a.session(b)["oauthkit.user"].(*oauthkit.User).UserID)
+		assert.Equal(t, "local-7", a.sessionUser(b).UserID)
 	})
 	t.Run("refuses", func(t *testing.T) {
 		refused := errors.New("not on the allow list")
@@ -258,7 +257,7 @@ func TestLoginIdentity(t *testing.T) {
 			b := a.browser()
 			res := a.get(b, a.approveAs(a.startLogin(b, "/auth/test/login"), tc.user))
 			require.Equal(t, http.StatusFound, res.StatusCode, "%v", a.lastErr())
-			u := a.session(b)["oauthkit.user"].(*oauthkit.User)
+			u := a.sessionUser(b)
 			for _, got := range []oauthkit.User{seen, *u} {
 				assert.Equal(t, tc.user.ID, got.ID)
 				assert.Equal(t, tc.user.Email, got.Email)

@@ -8,7 +8,7 @@ import (
 )
 
 // RequireAuth lets signed-in users through to next, with the user in the
-// request context (UserFrom). Anonymous GET and HEAD page requests are
+// request context for [Kit.User]. Anonymous GET and HEAD page requests are
 // redirected (302) to LoginPath with the requested local path in "next";
 // other methods, and requests that ask for JSON, get 401. It writes nothing
 // to the session, so anonymous traffic creates no session.
@@ -18,12 +18,17 @@ import (
 // the configuration, is anonymous here.
 //
 // It runs on every request, so it only reads the session already loaded by
-// LoadAndSave: two map lookups, and two allocations to carry the user in
-// the context.
+// LoadAndSave: two map lookups, one JSON decode, and two allocations to
+// carry the user in the context. Outside LoadAndSave it answers 500 with
+// ErrNoSession, as every handler of the kit does.
 func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, _, ok := k.signedIn(r.Context(), k.sm.Get); ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{}, u)))
+		if !k.hasSession(r.Context()) {
+			k.fail(w, r, "", ErrNoSession)
+			return
+		}
+		if u, _, ok := k.signedIn(r.Context()); ok {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
 			return
 		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {

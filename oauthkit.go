@@ -1,44 +1,50 @@
 // Package oauthkit adds "Log in with <provider>" to any net/http server.
 //
-// A Kit gives three plain handlers and a middleware that mount on any router
+// A [Kit] gives plain handlers and a middleware that mount on any router
 // (http.ServeMux, chi, gorilla/mux):
 //
 //	kit.LoginHandler("github")     GET: new state + PKCE, pending login saved, 302 to the provider
 //	kit.CallbackHandler("github")  GET: checks state, exchanges the code, signs the user in
 //	kit.RequireAuth(next)          signed-in users reach next; others are sent to log in (or get 401)
-//	kit.LogoutHandler()            POST: optional revocation, session destroyed, 303
+//	kit.LogoutHandler()            POST: optional revocation, session ended, 303
 //
-// The signed-in user is read with UserFrom(ctx) or UserFromRequest(r), and a
-// valid provider access token (refreshed when needed) with Kit.Token.
+// [Kit.User] gives the signed-in user, behind RequireAuth or not, and
+// [Kit.Token] a valid provider access token, refreshed when needed.
 //
 // Everything lives in a server-side session managed by
 // github.com/alexedwards/scs/v2, so every handler must run inside the
-// session manager's LoadAndSave middleware; any scs store works. The kit
-// stores Go values in the session and registers their types with
-// encoding/gob, which is scs's default codec: a custom codec must round-trip
-// Go types the same way.
+// session manager's LoadAndSave middleware; outside it they answer 500 with
+// [ErrNoSession]. Any scs store and any scs codec work: the kit stores only
+// strings. The protocol work is done by package
+// github.com/oauthkit/oauthkit/client.
 //
 // # Security
 //
-// State (128 bits) and a PKCE S256 verifier are created for every login and
+// A 256-bit state and a PKCE S256 verifier are created for every login and
 // kept server-side, keyed by state, at most MaxPending per session, each
 // valid for PendingTTL and consumed before the code is exchanged. A pending
 // login records its provider, so a callback on another provider's route is
 // refused (mix-up defence); an RFC 9207 iss parameter is checked when the
 // provider knows its issuer. The session token is renewed at login and the
-// session destroyed at logout. Return-to values are kept only when they are
-// local paths (see SafeReturnTo). Tokens never reach the browser.
+// session ended at logout, for good (see [EndedSessions]). Return-to values
+// are kept only when they are local paths (see [SafeReturnTo]). Tokens never
+// reach the browser.
 //
 // # Session cookie
 //
 // The provider redirects back with a cross-site top-level GET, which carries
-// only SameSite=Lax (or None) cookies: New refuses SameSite=Strict. The
-// cookie must be HttpOnly, and Secure whenever a redirect URL is https.
+// only SameSite=Lax (or None) cookies: New refuses SameSite=Strict, and
+// SameSite=None or a Domain unless opted in. The cookie must be HttpOnly,
+// and Secure whenever a redirect URL is https.
+//
+// # Dependencies
+//
+// scs holds the sessions; package client (with go-oidc and go-jose for ID
+// tokens, and golang.org/x/oauth2 for token interop) speaks the protocol.
 package oauthkit
 
 import (
 	"context"
-	"encoding/gob"
 	"fmt"
 	"log/slog"
 	"net"
@@ -279,7 +285,6 @@ func New(cfg Config) (*Kit, error) {
 	k.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		k.fail(w, r, "", ErrCrossOrigin)
 	}))
-	registerGobTypes()
 	return k, nil
 }
 
@@ -330,13 +335,6 @@ func checkRedirectURL(raw string) (secure bool, origin string, err error) {
 		return false, "", fmt.Errorf("redirect URL %q must be https (http only on loopback)", raw)
 	}
 	return false, "", fmt.Errorf("redirect URL %q must be http(s)", raw)
-}
-
-// registerGobTypes tells encoding/gob (scs's default codec) about the values
-// the kit stores. gob's registry is process-wide by design; registering the
-// same types again is harmless.
-func registerGobTypes() {
-	gob.Register(&User{})
 }
 
 // Providers returns the configured providers' names and display names, in

@@ -4,23 +4,11 @@ import (
 	"context"
 	"crypto/subtle"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/oauthkit/oauthkit/client"
-)
-
-// Session keys. They are namespaced so they cannot collide with the
-// application's own keys in the same session.
-const (
-	keyPending = "oauthkit.pending"
-	keyUser    = "oauthkit.user"
-	keyToken   = "oauthkit.token"
-	// keyBinding names the kit provider that signed the session in (see
-	// providerState.binding).
-	keyBinding = "oauthkit.binding"
 )
 
 // onlyPending reports whether the session holds nothing but pending logins
@@ -37,12 +25,12 @@ func (k *Kit) onlyPending(ctx context.Context) bool {
 // pendingLogin is one started login, keyed by its state. It never leaves
 // the server.
 type pendingLogin struct {
-	State    string
-	Provider string
-	Verifier string
-	Nonce    string
-	ReturnTo string
-	Created  time.Time
+	State    string    `json:"s"`
+	Provider string    `json:"p"`
+	Verifier string    `json:"v"`
+	Nonce    string    `json:"n,omitempty"`
+	ReturnTo string    `json:"r,omitempty"`
+	Created  time.Time `json:"c"`
 }
 
 // newPendingLogin draws a fresh state, PKCE verifier and (for OpenID
@@ -61,55 +49,21 @@ func newPendingLogin(provider string, nonce bool, returnTo string, now time.Time
 	return p
 }
 
-// pendingSep separates the fields of an encoded pending login. No field can
-// hold it: states, verifiers and nonces are base64url, return-to values pass
-// SafeReturnTo (no control characters), provider names are checked by New.
-const pendingSep = "\x1f"
-
-// encode stores a pending login as one string. Sessions hold []string, a
-// type gob knows natively: a struct would make scs's gob codec send its type
-// description with every commit, which was half the cost of a login start.
-func (p pendingLogin) encode() string {
-	return strings.Join([]string{p.State, p.Provider, p.Verifier, p.Nonce, p.ReturnTo,
-		strconv.FormatInt(p.Created.UnixNano(), 10)}, pendingSep)
-}
-
-func decodePending(s string) (pendingLogin, bool) {
-	f := strings.Split(s, pendingSep)
-	if len(f) != 6 {
-		return pendingLogin{}, false
-	}
-	ns, err := strconv.ParseInt(f[5], 10, 64)
-	if err != nil {
-		return pendingLogin{}, false
-	}
-	return pendingLogin{State: f[0], Provider: f[1], Verifier: f[2], Nonce: f[3], ReturnTo: f[4],
-		Created: time.Unix(0, ns)}, true
-}
-
-// pendingState is the state of an encoded pending login, without decoding
-// the rest.
-func pendingState(s string) string {
-	st, _, _ := strings.Cut(s, pendingSep)
-	return st
-}
-
 // addPending stores p in the session, dropping expired or unreadable entries
 // and evicting the oldest beyond max, so one browser can never grow its
 // session without bound however many logins it starts.
 func (k *Kit) addPending(ctx context.Context, p pendingLogin) {
-	old, _ := k.sm.Get(ctx, keyPending).([]string)
 	now := p.Created
-	list := make([]string, 0, k.cfg.MaxPending)
-	for _, raw := range old {
-		if e, ok := decodePending(raw); ok && now.Sub(e.Created) <= k.cfg.PendingTTL {
-			list = append(list, raw)
+	list := make([]pendingLogin, 0, k.cfg.MaxPending)
+	for _, e := range k.pendingList(ctx) {
+		if now.Sub(e.Created) <= k.cfg.PendingTTL {
+			list = append(list, e)
 		}
 	}
 	if over := len(list) - (k.cfg.MaxPending - 1); over > 0 {
 		list = list[over:]
 	}
-	k.sm.Put(ctx, keyPending, append(list, p.encode()))
+	k.putPending(ctx, append(list, p))
 }
 
 // takePending removes and returns the pending login for state, if this
@@ -119,14 +73,10 @@ func (k *Kit) addPending(ctx context.Context, p pendingLogin) {
 // comparison is constant-time per entry so timing does not reveal how much
 // of a guessed state matched.
 func (k *Kit) takePending(ctx context.Context, state string) (pendingLogin, bool, error) {
-	list, _ := k.sm.Get(ctx, keyPending).([]string)
-	for i, raw := range list {
-		if subtle.ConstantTimeCompare([]byte(pendingState(raw)), []byte(state)) != 1 {
+	list := k.pendingList(ctx)
+	for i, e := range list {
+		if subtle.ConstantTimeCompare([]byte(e.State), []byte(state)) != 1 {
 			continue
-		}
-		e, ok := decodePending(raw)
-		if !ok {
-			return pendingLogin{}, false, nil
 		}
 		won, err := k.claimer.Claim(ctx, state, k.cfg.PendingTTL)
 		if err != nil {
@@ -135,12 +85,7 @@ func (k *Kit) takePending(ctx context.Context, state string) (pendingLogin, bool
 		if !won {
 			return pendingLogin{}, false, nil
 		}
-		rest := append(append([]string(nil), list[:i]...), list[i+1:]...)
-		if len(rest) == 0 {
-			k.sm.Remove(ctx, keyPending)
-		} else {
-			k.sm.Put(ctx, keyPending, rest)
-		}
+		k.putPending(ctx, append(list[:i:i], list[i+1:]...))
 		return e, true, nil
 	}
 	return pendingLogin{}, false, nil

@@ -103,7 +103,7 @@ func newStoreFaultApp(t *testing.T) *sfApp {
 	mux.Handle("/logout", s.kit.LogoutHandler())
 	mux.Handle("/profile", s.kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.served.Add(1)
-		u, _ := oauthkit.UserFromRequest(r)
+		u, _ := s.kit.User(r.Context())
 		_, _ = fmt.Fprintf(w, "secret page of %s|%s", u.Provider, u.ID)
 	})))
 	s.srv.Config.Handler = s.sm.LoadAndSave(mux)

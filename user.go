@@ -2,9 +2,7 @@ package oauthkit
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
 	"sync"
 	"time"
 
@@ -38,80 +36,27 @@ type User struct {
 	LoginAt time.Time
 }
 
-type userKey struct{}
+// userKey carries the user RequireAuth found into the request context. It
+// holds its kit, so two kits' users never mix in one context.
+type userKey struct{ k *Kit }
 
-// UserFrom returns the signed-in user that RequireAuth put in ctx. The
-// returned value is shared: do not modify it.
-func UserFrom(ctx context.Context) (*User, bool) {
-	u, ok := ctx.Value(userKey{}).(*User)
-	return u, ok && u != nil
-}
-
-// UserFromRequest is UserFrom(r.Context()).
-func UserFromRequest(r *http.Request) (*User, bool) { return UserFrom(r.Context()) }
-
-// CurrentUser reads the user from the session directly, for handlers that
-// are not behind RequireAuth (a home page that greets signed-in users). It
-// reports false, rather than panicking as scs does, when ctx carries no
-// session (a handler mounted outside LoadAndSave), and for a session this
-// kit did not sign in (another kit sharing the session manager, or a
-// provider since removed from the configuration).
-func (k *Kit) CurrentUser(ctx context.Context) (*User, bool) {
-	u, _, ok := k.signedIn(ctx, k.sessionValue)
+// User returns the user this kit signed in, for any handler inside the
+// session manager's LoadAndSave: behind RequireAuth it reads what the
+// middleware already found; elsewhere (a home page that greets signed-in
+// users) it reads the session. A session signed in by another kit sharing
+// the session manager, or through a provider since removed, has no user
+// here; so has a context without a session (a handler mounted outside
+// LoadAndSave). The returned value is the caller's to keep.
+func (k *Kit) User(ctx context.Context) (*User, bool) {
+	if u, ok := ctx.Value(userKey{k}).(*User); ok {
+		c := *u
+		return &c, true
+	}
+	if !k.hasSession(ctx) {
+		return nil, false
+	}
+	u, _, ok := k.signedIn(ctx)
 	return u, ok
-}
-
-// signedIn returns the session's user and provider when this kit signed the
-// session in through a provider it still has. get reads the session.
-func (k *Kit) signedIn(ctx context.Context, get func(context.Context, string) any) (*User, *providerState, bool) {
-	u, ok := get(ctx, keyUser).(*User)
-	if !ok || u == nil {
-		return nil, nil, false
-	}
-	p, ok := k.providers[u.Provider]
-	if !ok {
-		return nil, nil, false
-	}
-	if b, _ := get(ctx, keyBinding).(string); b != p.binding {
-		return nil, nil, false
-	}
-	return u, p, true
-}
-
-// PeekToken returns the stored provider token as it is, without refreshing
-// it (a page that only shows its expiry must not call the provider).
-func (k *Kit) PeekToken(ctx context.Context) (*client.Token, bool) {
-	b, ok := k.sessionValue(ctx, keyToken).([]byte)
-	if !ok {
-		return nil, false
-	}
-	var t client.Token
-	if json.Unmarshal(b, &t) != nil || t.AccessToken == "" {
-		return nil, false
-	}
-	return &t, true
-}
-
-// putToken stores t as JSON bytes. Every request decodes the whole session
-// with scs's gob codec, which compiles a decoder for each struct type it
-// meets; a []byte costs nothing to decode until Token or PeekToken needs it.
-func (k *Kit) putToken(ctx context.Context, t *client.Token) {
-	b, err := json.Marshal(t)
-	if err != nil { // a Token holds only strings, a time and raw JSON
-		return
-	}
-	k.sm.Put(ctx, keyToken, b)
-}
-
-// sessionValue is scs's Get without its panic on a context that has no
-// session loaded.
-func (k *Kit) sessionValue(ctx context.Context, key string) (v any) {
-	defer func() {
-		if recover() != nil {
-			v = nil
-		}
-	}()
-	return k.sm.Get(ctx, key)
 }
 
 // Token returns the signed-in user's provider token, refreshed first when it
@@ -126,11 +71,14 @@ func (k *Kit) sessionValue(ctx context.Context, key string) (v any) {
 // and leaves the session as it is. Signing the user out (LogoutHandler) or
 // sending them to log in again is the application's decision.
 func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
-	u, p, ok := k.signedIn(ctx, k.sessionValue)
+	if !k.hasSession(ctx) {
+		return nil, ErrNoSession
+	}
+	u, p, ok := k.signedIn(ctx)
 	if !ok {
 		return nil, ErrNotSignedIn
 	}
-	t, ok := k.PeekToken(ctx)
+	t, ok := k.storedToken(ctx)
 	if !ok {
 		return nil, ErrNotSignedIn
 	}
@@ -157,7 +105,7 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		// far off) must not make Token hand it out.
 		return nil, wrap(ErrExchange, errors.New("refreshed token is already expired"))
 	}
-	k.putToken(ctx, nt)
+	k.putJSON(ctx, keyToken, nt)
 	if k.cfg.OnTokenRefresh != nil {
 		k.cfg.OnTokenRefresh(ctx, u, nt)
 	}

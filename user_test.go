@@ -30,7 +30,7 @@ func (a *app) mountKit(prefix string) (*oauthkit.Kit, *fakeAS) {
 	a.mux.Handle(prefix+"/auth/test/callback", kit.CallbackHandler("test"))
 	a.mux.Handle(prefix+"/profile", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	a.mux.HandleFunc(prefix+"/whoami", func(w http.ResponseWriter, r *http.Request) {
-		_, signedIn := kit.CurrentUser(r.Context())
+		_, signedIn := kit.User(r.Context())
 		_, err := kit.Token(r.Context())
 		fmt.Fprintf(w, "%v %v", signedIn, err)
 	})
@@ -44,7 +44,7 @@ func TestSessionsBelongToTheKitThatMadeThem(t *testing.T) {
 	a := newApp(t)
 	a.mountKit("/admin")
 	a.mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
-		_, signedIn := a.kit.CurrentUser(r.Context())
+		_, signedIn := a.kit.User(r.Context())
 		_, err := a.kit.Token(r.Context())
 		fmt.Fprintf(w, "%v %v", signedIn, err)
 	})

@@ -158,18 +158,20 @@ func newKitApp(tb testing.TB, store scs.Store, redirect string) *kitApp {
 		kit:       kit,
 		login:     sm.LoadAndSave(kit.LoginHandler("bench")),
 		callback:  sm.LoadAndSave(kit.CallbackHandler("bench")),
-		protected: sm.LoadAndSave(kit.RequireAuth(http.HandlerFunc(profile))),
+		protected: sm.LoadAndSave(kit.RequireAuth(profile(kit))),
 		floor:     sm.LoadAndSave(http.HandlerFunc(ok)),
 	}
 }
 
 // profile is the protected page of the oauthkit app.
-func profile(w http.ResponseWriter, r *http.Request) {
-	if _, ok := oauthkit.UserFromRequest(r); !ok {
-		http.Error(w, "no user", http.StatusInternalServerError)
-		return
+func profile(kit *oauthkit.Kit) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := kit.User(r.Context()); !ok {
+			http.Error(w, "no user", http.StatusInternalServerError)
+			return
+		}
+		_, _ = w.Write(pageBody)
 	}
-	_, _ = w.Write(pageBody)
 }
 
 // pageBody is what every protected page writes, so the contenders differ

@@ -54,7 +54,7 @@ func runEndToEnd(b *testing.B, store scs.Store) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /auth/bench/login", a.kit.LoginHandler("bench"))
 	mux.Handle("GET /auth/bench/callback", a.kit.CallbackHandler("bench"))
-	mux.Handle("GET /profile", a.kit.RequireAuth(http.HandlerFunc(profile)))
+	mux.Handle("GET /profile", a.kit.RequireAuth(profile(a.kit)))
 	app.Config.Handler = a.sm.LoadAndSave(mux)
 	app.Start()
 	b.Cleanup(app.Close)

@@ -289,7 +289,7 @@ type pageData struct {
 // middleware (it reads the signed-in user).
 func (a *app) page(r *http.Request, title string) pageData {
 	d := a.anonymousPage(title)
-	if u, ok := a.kit.CurrentUser(r.Context()); ok {
+	if u, ok := a.kit.User(r.Context()); ok {
 		d.User = u
 		d.Provider = a.displayName(u.Provider)
 	}
@@ -323,7 +323,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 
 func (a *app) profile(w http.ResponseWriter, r *http.Request) {
 	d := a.page(r, "Your profile")
-	u, _ := oauthkit.UserFromRequest(r)
+	u, _ := a.kit.User(r.Context())
 	d.User, d.Provider = u, a.displayName(u.Provider)
 	if !a.tokenInfo(w, r, &d) {
 		return
@@ -335,7 +335,7 @@ func (a *app) profile(w http.ResponseWriter, r *http.Request) {
 // kit.Token refreshes first when it has expired.
 func (a *app) apiDemo(w http.ResponseWriter, r *http.Request) {
 	d := a.page(r, "Provider API")
-	u, _ := oauthkit.UserFromRequest(r)
+	u, _ := a.kit.User(r.Context())
 	d.User, d.Provider = u, a.displayName(u.Provider)
 	refreshed := new(atomic.Bool)
 	r = r.WithContext(context.WithValue(r.Context(), refreshedKey{}, refreshed))
@@ -441,8 +441,6 @@ func friendly(err error) (title, message string) {
 		return "Request refused", "This form can only be sent from this site."
 	case errors.Is(err, oauthkit.ErrMethodNotAllowed):
 		return "Not allowed", "This address does not accept that kind of request."
-	case errors.Is(err, oauthkit.ErrUnknownProvider):
-		return "Unknown provider", "This sign-in provider is not configured here."
 	case errors.Is(err, oauthkit.ErrSession):
 		return "Something went wrong", "Your session could not be saved. Please try again in a moment."
 	case errors.Is(err, oauthkit.ErrExchange), errors.Is(err, oauthkit.ErrIdentity):

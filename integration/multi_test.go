@@ -98,7 +98,7 @@ func newCluster(t *testing.T, n int, store scs.Store, sh shared) *cluster {
 		mux.Handle("/auth/test/login", kit.LoginHandler("test"))
 		mux.Handle("/auth/test/callback", kit.CallbackHandler("test"))
 		mux.Handle("/profile", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			u, _ := oauthkit.UserFromRequest(r)
+			u, _ := kit.User(r.Context())
 			_, _ = fmt.Fprintf(w, "%s|%s|%s", u.Provider, u.ID, u.Email)
 		})))
 		mux.Handle("/logout", kit.LogoutHandler())

@@ -1,0 +1,114 @@
+package oauthkit
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// Session keys. They are namespaced so they cannot collide with the
+// application's own keys in the same session.
+const (
+	keyPending = "oauthkit.pending"
+	keyUser    = "oauthkit.user"
+	keyToken   = "oauthkit.token"
+	// keyBinding names the kit provider that signed the session in (see
+	// providerState.binding).
+	keyBinding = "oauthkit.binding"
+)
+
+// Everything the kit stores is a string holding JSON (or plain text). A
+// string is a type every scs codec round-trips, gob and JSON alike, so the
+// kit registers nothing with encoding/gob and works with any Codec; and a
+// string costs nothing to decode until the kit reads it.
+
+// hasSession reports whether ctx carries a session loaded by the session
+// manager's LoadAndSave; scs panics on every access otherwise.
+func (k *Kit) hasSession(ctx context.Context) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	k.sm.Status(ctx)
+	return true
+}
+
+// getJSON decodes the value under key into v, reporting whether there was
+// a readable one.
+func (k *Kit) getJSON(ctx context.Context, key string, v any) bool {
+	s, ok := k.sm.Get(ctx, key).(string)
+	return ok && s != "" && json.Unmarshal([]byte(s), v) == nil
+}
+
+// putJSON stores v under key. The kit's values hold only strings, numbers,
+// booleans, times and raw JSON, which always marshal.
+func (k *Kit) putJSON(ctx context.Context, key string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	k.sm.Put(ctx, key, string(b))
+}
+
+// sessionUser is the user stored in the session, whoever signed it in.
+func (k *Kit) sessionUser(ctx context.Context) (*User, bool) {
+	var u User
+	if !k.getJSON(ctx, keyUser, &u) {
+		return nil, false
+	}
+	return &u, true
+}
+
+// signedIn returns the session's user and provider when this kit signed the
+// session in through a provider it still has: a session made by another kit
+// sharing the session manager, or through a provider since removed from the
+// configuration, is anonymous here. ctx must carry a session.
+func (k *Kit) signedIn(ctx context.Context) (*User, *providerState, bool) {
+	b, _ := k.sm.Get(ctx, keyBinding).(string)
+	if b == "" {
+		return nil, nil, false
+	}
+	u, ok := k.sessionUser(ctx)
+	if !ok {
+		return nil, nil, false
+	}
+	p, ok := k.providers[u.Provider]
+	if !ok || b != p.binding {
+		return nil, nil, false
+	}
+	return u, p, true
+}
+
+// signIn stores the user, the binding to p and the provider token.
+func (k *Kit) signIn(ctx context.Context, p *providerState, u *User, t *client.Token) {
+	k.putJSON(ctx, keyUser, u)
+	k.sm.Put(ctx, keyBinding, p.binding)
+	k.putJSON(ctx, keyToken, t)
+}
+
+// storedToken is the provider token as stored, without refreshing it.
+func (k *Kit) storedToken(ctx context.Context) (*client.Token, bool) {
+	var t client.Token
+	if !k.getJSON(ctx, keyToken, &t) || t.AccessToken == "" {
+		return nil, false
+	}
+	return &t, true
+}
+
+// pendingList is the session's pending logins, oldest first.
+func (k *Kit) pendingList(ctx context.Context) []pendingLogin {
+	var list []pendingLogin
+	k.getJSON(ctx, keyPending, &list)
+	return list
+}
+
+// putPending stores list, removing the key when it is empty.
+func (k *Kit) putPending(ctx context.Context, list []pendingLogin) {
+	if len(list) == 0 {
+		k.sm.Remove(ctx, keyPending)
+		return
+	}
+	k.putJSON(ctx, keyPending, list)
+}
