@@ -44,18 +44,7 @@ var _ oauthkit.StateClaimer = (*Claimer)(nil)
 // Redis failure is an error, which the kit reports as a session failure
 // (500) rather than letting the callback through.
 func (c *Claimer) Claim(ctx context.Context, state string, ttl time.Duration) (bool, error) {
-	conn, err := c.Pool.GetContext(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	prefix := c.Prefix
-	if prefix == "" {
-		prefix = DefaultPrefix
-	}
-	sum := sha256.Sum256([]byte(state))
-	ms := max(ttl.Milliseconds(), 1)
-	reply, err := redis.String(redis.DoContext(conn, ctx, "SET", prefix+hex.EncodeToString(sum[:]), "1", "NX", "PX", ms))
+	reply, err := redis.String(do(ctx, c.Pool, "SET", hashedKey(c.Prefix, DefaultPrefix, state), "1", "NX", "PX", max(ttl.Milliseconds(), 1)))
 	if errors.Is(err, redis.ErrNil) {
 		return false, nil // someone else holds the claim
 	}
@@ -63,4 +52,24 @@ func (c *Claimer) Claim(ctx context.Context, state string, ttl time.Duration) (b
 		return false, err
 	}
 	return reply == "OK", nil
+}
+
+// hashedKey is prefix (or def) plus the hex SHA-256 of value, so Redis never
+// holds a state or session token in clear.
+func hashedKey(prefix, def, value string) string {
+	if prefix == "" {
+		prefix = def
+	}
+	sum := sha256.Sum256([]byte(value))
+	return prefix + hex.EncodeToString(sum[:])
+}
+
+// do runs one command on a connection from pool.
+func do(ctx context.Context, pool *redis.Pool, cmd string, args ...any) (any, error) {
+	conn, err := pool.GetContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return redis.DoContext(conn, ctx, cmd, args...)
 }

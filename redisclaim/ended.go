@@ -2,8 +2,6 @@ package redisclaim
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
 
 	"github.com/gomodule/redigo/redis"
@@ -25,32 +23,13 @@ type EndedSessions struct {
 
 var _ oauthkit.EndedSessions = (*EndedSessions)(nil)
 
-func (e *EndedSessions) key(token string) string {
-	prefix := e.Prefix
-	if prefix == "" {
-		prefix = DefaultEndedPrefix
-	}
-	sum := sha256.Sum256([]byte(token))
-	return prefix + hex.EncodeToString(sum[:])
-}
-
 // End records token as ended for ttl (SET key 1 PX ttl).
 func (e *EndedSessions) End(ctx context.Context, token string, ttl time.Duration) error {
-	conn, err := e.Pool.GetContext(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_, err = redis.DoContext(conn, ctx, "SET", e.key(token), "1", "PX", max(ttl.Milliseconds(), 1))
+	_, err := do(ctx, e.Pool, "SET", hashedKey(e.Prefix, DefaultEndedPrefix, token), "1", "PX", max(ttl.Milliseconds(), 1))
 	return err
 }
 
 // Ended reports whether token was ended (EXISTS key).
 func (e *EndedSessions) Ended(ctx context.Context, token string) (bool, error) {
-	conn, err := e.Pool.GetContext(ctx)
-	if err != nil {
-		return false, err
-	}
-	defer conn.Close()
-	return redis.Bool(redis.DoContext(conn, ctx, "EXISTS", e.key(token)))
+	return redis.Bool(do(ctx, e.Pool, "EXISTS", hashedKey(e.Prefix, DefaultEndedPrefix, token)))
 }
