@@ -2,7 +2,10 @@ package oauthkit_test
 
 import (
 	"fmt"
+	"html"
+	"html/template"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 
@@ -73,4 +76,82 @@ func ExampleSafeReturnTo() {
 	// "/%2F%2Fevil.example"    false ""
 	// "https://evil.example/"  false ""
 	// "/?url=//evil.example"   false ""
+}
+
+// Several providers: one login and one callback route each, and a page of
+// buttons built from Kit.Providers, which is RequireAuth's LoginPath.
+func ExampleKit_Providers() {
+	sm := scs.New()
+	sm.Cookie.Secure = true
+	github, err := client.NewGitHub("Iv1.example-id", "example-secret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	google, err := client.NewGoogle("example-id.apps.googleusercontent.com", "example-secret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var providers []oauthkit.Provider
+	for _, c := range []client.Provider{github, google} {
+		providers = append(providers, oauthkit.Provider{
+			Client: c, RedirectURL: "https://app.example/auth/" + c.Name() + "/callback"})
+	}
+	kit, err := oauthkit.New(oauthkit.Config{Sessions: sm, Providers: providers, LoginPath: "/login"})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	buttons := template.Must(template.New("login").Parse(
+		`{{range .}}<a href="/auth/{{.Name}}/login">Log in with {{.DisplayName}}</a>{{"\n"}}{{end}}`))
+	mux := http.NewServeMux()
+	for _, p := range kit.Providers() {
+		mux.Handle("GET /auth/"+p.Name+"/login", kit.LoginHandler(p.Name))
+		mux.Handle("GET /auth/"+p.Name+"/callback", kit.CallbackHandler(p.Name))
+	}
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		_ = buttons.Execute(w, kit.Providers())
+	})
+	handler := sm.LoadAndSave(mux)
+
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest("GET", "/login", nil))
+	fmt.Print(rec.Body.String())
+	// Output:
+	// <a href="/auth/github/login">Log in with GitHub</a>
+	// <a href="/auth/google/login">Log in with Google</a>
+}
+
+// A custom error page in the site's own layout: the kit hands every
+// failure to Config.ErrorHandler, with its status (HTTPStatus) and a safe
+// message (ErrorMessage) ready to show. Here a forged callback, whose state
+// this browser never started, is refused.
+func ExampleConfig_errorHandler() {
+	sm := scs.New()
+	sm.Cookie.Secure = true
+	github, err := client.NewGitHub("Iv1.example-id", "example-secret")
+	if err != nil {
+		log.Fatal(err)
+	}
+	kit, err := oauthkit.New(oauthkit.Config{
+		Sessions:  sm,
+		Providers: []oauthkit.Provider{{Client: github, RedirectURL: "https://app.example/auth/github/callback"}},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			title, message := oauthkit.ErrorMessage(err)
+			w.WriteHeader(oauthkit.HTTPStatus(err))
+			fmt.Fprintf(w, "<main class=site><h1>%s</h1><p>%s</p></main>", html.EscapeString(title), html.EscapeString(message))
+		},
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	handler := sm.LoadAndSave(kit.CallbackHandler("github"))
+
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest("GET", "/auth/github/callback?state=forged-state&code=x", nil))
+	fmt.Println(rec.Code)
+	fmt.Println(rec.Body.String())
+	// Output:
+	// 400
+	// <main class=site><h1>Login not recognised</h1><p>This login was not started here or was already used. Please start again.</p></main>
 }
