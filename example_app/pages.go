@@ -72,10 +72,10 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 
 // login is RequireAuth's LoginPath: the provider buttons, carrying "next".
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
-	d := a.page(r, "Sign in")
+	d := a.page(r, "Log in")
 	if next, ok := oauthkit.SafeReturnTo(r.URL.Query().Get("next")); ok && next != "/" {
 		d.Next = next
-		d.Notice = "Please sign in to see that page."
+		d.Notice = "Please log in to see that page."
 	}
 	a.render(w, r, http.StatusOK, "home", d)
 }
@@ -159,8 +159,9 @@ func (a *app) expiry(t *client.Token) (string, string) {
 	return t.Expiry.UTC().Format("2006-01-02 15:04:05 UTC"), state
 }
 
-// renderError is the kit's ErrorHandler and the app's: a friendly page with
-// oauthkit.HTTPStatus(err). It never shows err's text.
+// renderError is the kit's ErrorHandler and the app's: the kit's status and
+// wording (oauthkit.HTTPStatus, oauthkit.ErrorMessage) in the site's layout.
+// It never shows err's text.
 func (a *app) renderError(w http.ResponseWriter, r *http.Request, err error) {
 	a.errorPage(w, r, err, true)
 }
@@ -171,46 +172,13 @@ func (a *app) errorPage(w http.ResponseWriter, r *http.Request, err error, inSes
 		d = a.page(r, "")
 	}
 	d.Status = oauthkit.HTTPStatus(err)
-	if errors.Is(err, errNotFound) {
+	d.Title, d.Message = oauthkit.ErrorMessage(err)
+	if errors.Is(err, errNotFound) { // the app's own error, unknown to the kit
 		d.Status = http.StatusNotFound
+		d.Title, d.Message = "Page not found", "There is nothing at this address."
 	}
-	d.Title, d.Message = friendly(err)
 	w.Header().Set("Cache-Control", "no-store")
 	a.render(w, r, d.Status, "error", d)
-}
-
-// friendly explains an error to a person.
-func friendly(err error) (title, message string) {
-	switch {
-	case errors.Is(err, errNotFound):
-		return "Page not found", "There is nothing at this address."
-	case errors.Is(err, oauthkit.ErrAccessDenied):
-		return "Sign-in cancelled", "You declined to share your account with this site, so you are not signed in. You can try again whenever you like."
-	case errors.Is(err, oauthkit.ErrStateExpired):
-		return "Sign-in expired", "The sign-in took too long and has expired. Please start again."
-	case errors.Is(err, oauthkit.ErrStateNotFound), errors.Is(err, oauthkit.ErrProviderMismatch):
-		return "Sign-in expired", "This sign-in was already completed, has expired, or was started in another browser. Please start again."
-	case errors.Is(err, oauthkit.ErrReauthRequired), errors.Is(err, oauthkit.ErrNotSignedIn):
-		return "Please sign in again", "Your sign-in with the provider has ended, so you were signed out."
-	case errors.Is(err, oauthkit.ErrLoginRefused):
-		return "Sign-in refused", "This account cannot sign in to this site."
-	case errors.Is(err, oauthkit.ErrProvider):
-		return "Sign-in failed", "The provider refused the sign-in. Please try again later."
-	case errors.Is(err, oauthkit.ErrCrossOrigin):
-		return "Request refused", "This form can only be sent from this site."
-	case errors.Is(err, oauthkit.ErrMethodNotAllowed):
-		return "Not allowed", "This address does not accept that kind of request."
-	case errors.Is(err, oauthkit.ErrSession):
-		return "Something went wrong", "Your session could not be saved. Please try again in a moment."
-	case errors.Is(err, oauthkit.ErrExchange), errors.Is(err, oauthkit.ErrIdentity):
-		if oauthkit.HTTPStatus(err) == http.StatusBadRequest {
-			return "Sign-in expired", "The provider no longer accepts this sign-in. Please start again."
-		}
-		return "Provider unavailable", "The sign-in provider did not answer properly. Please try again later."
-	case oauthkit.HTTPStatus(err) == http.StatusBadRequest:
-		return "Sign-in failed", "The sign-in could not be completed. Please start again."
-	}
-	return "Something went wrong", "Please try again later."
 }
 
 // render executes a page into a buffer first, so a template error never
