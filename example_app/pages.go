@@ -32,14 +32,14 @@ type pageData struct {
 	Store     string
 	Paths     sitePaths
 
-	// profile and api-demo
+	// api-demo
 	TokenExpiry  string
 	TokenState   string
 	Refreshed    bool
 	Profile      string
 	ProfileError string
 
-	// error page
+	// error and reauth pages
 	Status  int
 	Message string
 }
@@ -80,38 +80,41 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "home", d)
 }
 
+// profile shows who is signed in. It makes no call to the provider: the
+// identity was read at login and is kept in the session.
 func (a *app) profile(w http.ResponseWriter, r *http.Request) {
-	d := a.page(r, "Your profile")
-	u, _ := a.kit.User(r.Context())
-	d.User, d.Provider = u, a.displayName(u.Provider)
-	if !a.tokenInfo(w, r, &d) {
-		return
-	}
-	a.render(w, r, http.StatusOK, "profile", d)
+	a.render(w, r, http.StatusOK, "profile", a.page(r, "Your profile"))
 }
 
 // apiDemo calls the provider's user API with a valid access token, which
 // kit.Token refreshes first when it has expired.
 func (a *app) apiDemo(w http.ResponseWriter, r *http.Request) {
 	d := a.page(r, "Provider API")
-	u, _ := a.kit.User(r.Context())
-	d.User, d.Provider = u, a.displayName(u.Provider)
 	refreshed := new(atomic.Bool)
 	r = r.WithContext(context.WithValue(r.Context(), refreshedKey{}, refreshed))
-	tok, ok := a.token(w, r)
-	if !ok {
+	tok, err := a.kit.Token(r.Context())
+	switch {
+	case errors.Is(err, oauthkit.ErrReauthRequired):
+		// The grant has ended (refresh token revoked, rotated elsewhere, or
+		// never issued). The kit leaves the session alone; this app asks the
+		// user to log in again and signs out only through POST /logout.
+		a.reauth(w, r, d, err)
+		return
+	case err != nil:
+		a.logger.WarnContext(r.Context(), "provider token unavailable", "error", err)
+		a.renderError(w, r, err)
 		return
 	}
 	d.Refreshed = refreshed.Load()
 	d.TokenExpiry, d.TokenState = a.expiry(tok)
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	raw, err := a.clients[u.Provider].Profile(ctx, tok.AccessToken)
+	raw, err := a.clients[d.User.Provider].Profile(ctx, tok.AccessToken)
 	switch {
 	case errors.Is(err, client.ErrProfileNotSupported):
 		d.ProfileError = "This provider has no user API."
 	case err != nil:
-		a.logger.WarnContext(r.Context(), "provider user API failed", "provider", u.Provider, "error", err)
+		a.logger.WarnContext(r.Context(), "provider user API failed", "provider", d.User.Provider, "error", err)
 		d.ProfileError = "The provider's user API did not answer. Please try again later."
 	default:
 		var buf bytes.Buffer
@@ -124,26 +127,16 @@ func (a *app) apiDemo(w http.ResponseWriter, r *http.Request) {
 	a.render(w, r, http.StatusOK, "api", d)
 }
 
-// tokenInfo fills the token fields of d; false means an error page was
-// written.
-func (a *app) tokenInfo(w http.ResponseWriter, r *http.Request, d *pageData) bool {
-	tok, ok := a.token(w, r)
-	if ok {
-		d.TokenExpiry, d.TokenState = a.expiry(tok)
+// reauth asks a signed-in user whose provider grant has ended to log in
+// again, with buttons that return to this page (401, as
+// oauthkit.HTTPStatus says).
+func (a *app) reauth(w http.ResponseWriter, r *http.Request, d pageData, err error) {
+	a.logger.InfoContext(r.Context(), "provider grant ended: asking to log in again", "provider", d.User.Provider)
+	d.Title, d.Message = oauthkit.ErrorMessage(err)
+	if next, ok := oauthkit.SafeReturnTo(r.URL.RequestURI()); ok {
+		d.Next = next
 	}
-	return ok
-}
-
-// token is kit.Token with the failures turned into pages: a grant that
-// cannot be refreshed signs the user out and asks to sign in again.
-func (a *app) token(w http.ResponseWriter, r *http.Request) (*client.Token, bool) {
-	tok, err := a.kit.Token(r.Context())
-	if err != nil {
-		a.logger.WarnContext(r.Context(), "provider token unavailable", "error", err)
-		a.renderError(w, r, err)
-		return nil, false
-	}
-	return tok, true
+	a.render(w, r, oauthkit.HTTPStatus(err), "reauth", d)
 }
 
 func (a *app) expiry(t *client.Token) (string, string) {

@@ -139,7 +139,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"date": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"home", "profile", "api", "error"} {
+	for _, name := range []string{"home", "profile", "api", "reauth", "error"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("template %s: %w", name, err)
