@@ -40,6 +40,9 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	assert.Contains(t, profile.Body, "test-user2@zitadel.ch")
 	assert.Contains(t, profile.Body, "Development provider")
 	assert.Contains(t, profile.Body, `<code id="user-id">id2</code>`)
+	assert.Contains(t, profile.Body, `<dd id="name">Test User2</dd>`, "the ID token's name")
+	assert.Contains(t, profile.Body, `<span class="muted" id="email-verified">(verified)</span>`)
+	assert.NotContains(t, profile.Body, `id="avatar"`, "the example OP gives no picture")
 	assert.Equal(t, "no-store", profile.Header.Get("Cache-Control"))
 
 	t1 := getToken(t, c, base)
@@ -150,6 +153,7 @@ func TestFriendlyErrorPages(t *testing.T) {
 		p := get(t, c, base+"/")
 		assert.Contains(t, p.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 		assert.Contains(t, p.Header.Get("Content-Security-Policy"), "default-src 'none'")
+		assert.Contains(t, p.Header.Get("Content-Security-Policy"), "img-src 'self' https:;", "provider avatars")
 		assert.Equal(t, "DENY", p.Header.Get("X-Frame-Options"))
 		assert.Empty(t, p.Header.Get("Strict-Transport-Security"), "plain-http development")
 		css := get(t, c, base+"/static/style.css")

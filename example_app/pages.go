@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"sync/atomic"
 	"time"
 
@@ -32,6 +33,10 @@ type pageData struct {
 	Store     string
 	Paths     sitePaths
 
+	// profile: the user's picture, only when it is an https URL (the CSP
+	// allows https images; an http one would be mixed content)
+	Avatar string
+
 	// api-demo
 	TokenExpiry  string
 	TokenState   string
@@ -49,10 +54,16 @@ type pageData struct {
 func (a *app) page(r *http.Request, title string) pageData {
 	d := a.anonymousPage(title)
 	if u, ok := a.kit.User(r.Context()); ok {
-		d.User = u
-		d.Provider = a.displayName(u.Provider)
+		a.setUser(&d, u)
 	}
 	return d
+}
+
+// setUser fills the signed-in user's fields of d.
+func (a *app) setUser(d *pageData, u *oauthkit.User) {
+	d.User = u
+	d.Provider = a.displayName(u.Provider)
+	d.Avatar = avatarURL(u.AvatarURL)
 }
 
 func (a *app) anonymousPage(title string) pageData {
@@ -64,6 +75,17 @@ func (a *app) displayName(name string) string {
 		return c.DisplayName()
 	}
 	return name
+}
+
+// avatarURL returns raw when it is an absolute https URL, and "" otherwise.
+// The provider chose it, so html/template still escapes it in the src
+// attribute; this only keeps out what the page could not load anyway.
+func avatarURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		return ""
+	}
+	return u.String()
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {

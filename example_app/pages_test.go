@@ -2,9 +2,11 @@ package main
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
+	"github.com/oauthkit/oauthkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -46,4 +48,38 @@ func TestReauthPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, api.Status, api.Body)
 	assert.Equal(t, "/api-demo", api.URL.Path)
 	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;id2&#34;`)
+}
+
+// TestProfileShowsIdentity renders the profile page for provider-chosen
+// values: the name and a hostile avatar URL are escaped, only https
+// pictures are shown, and the email says whether the provider verified it.
+func TestProfileShowsIdentity(t *testing.T) {
+	a, _ := startApp(t, Config{}, "127.0.0.1")
+	render := func(u *oauthkit.User) string {
+		t.Helper()
+		d := a.anonymousPage("Your profile")
+		a.setUser(&d, u)
+		rec := httptest.NewRecorder()
+		a.render(rec, httptest.NewRequest(http.MethodGet, "/profile", nil), http.StatusOK, "profile", d)
+		require.Equal(t, http.StatusOK, rec.Code)
+		return rec.Body.String()
+	}
+	user := func(name, avatar, email string, verified bool) *oauthkit.User {
+		return &oauthkit.User{Provider: "dev", ID: "id2", Name: name, AvatarURL: avatar, Email: email, EmailVerified: verified, LoginAt: time.Now()}
+	}
+
+	body := render(user(`Ada <b>Lovelace</b>`, `https://avatars.example/u/2?s=72&x="><script>alert(1)</script>`, "ada@example.com", true))
+	assert.Contains(t, body, `<dd id="name">Ada &lt;b&gt;Lovelace&lt;/b&gt;</dd>`)
+	assert.Contains(t, body, `<img class="avatar" id="avatar" src="https://avatars.example/u/2?s=72&amp;x=%22%3e%3cscript%3ealert%281%29%3c/script%3e"`)
+	assert.NotContains(t, body, "<script>")
+	assert.Contains(t, body, `<span id="email">ada@example.com</span> <span class="muted" id="email-verified">(verified)</span>`)
+
+	body = render(user("", "http://avatars.example/u/2", "ada@example.com", false))
+	assert.NotContains(t, body, `id="avatar"`, "plain http: mixed content, and the CSP allows only https images")
+	assert.Contains(t, body, `<dd id="name"><span class="muted">not given</span></dd>`)
+	assert.Contains(t, body, `(not verified)`)
+
+	for _, bad := range []string{"javascript:alert(1)", "data:image/png;base64,AAAA", "//avatars.example/u/2", "https://user:pw@avatars.example/", "https:///x"} {
+		assert.NotContains(t, render(user("Ada", bad, "", false)), `id="avatar"`, bad)
+	}
 }
