@@ -127,6 +127,9 @@ func (a *app) Close() {
 // Handler is the whole site.
 func (a *app) Handler() http.Handler { return a.handler }
 
+// parsePages parses each page with the layout (which holds the shared
+// "providers" buttons), once at start, so a template mistake stops the app
+// there rather than on a user's request.
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"loginURL": func(provider, next string) string {
