@@ -14,11 +14,12 @@ import (
 	"github.com/oauthkit/oauthkit/client"
 )
 
+// errNotFound is the app's own error, for addresses no route serves.
 var errNotFound = errors.New("page not found")
 
+// refreshedKey carries an *atomic.Bool through kit.Token's context so the
+// kit's OnTokenRefresh hook can tell the API page that it refreshed.
 type refreshedKey struct{}
-
-// --- pages -------------------------------------------------------------
 
 // pageData is what every page template receives.
 type pageData struct {
