@@ -1,12 +1,18 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
 )
 
 // Config is the app's configuration, read from the environment by
@@ -181,3 +187,94 @@ func (e lineErrors) Error() string {
 }
 
 func (e lineErrors) Unwrap() []error { return e }
+
+// callbackURL is the redirect URL registered for provider name.
+func (a *app) callbackURL(name string) string { return a.baseURL + callbackPath(name) }
+
+// providers builds one kit provider per configured provider, or the
+// embedded development provider when there is none.
+func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
+	clock := client.WithClock(a.now)
+	var out []oauthkit.Provider
+	add := func(c client.Provider, p oauthkit.Provider) {
+		p.Client = c
+		p.RedirectURL = a.callbackURL(c.Name())
+		out = append(out, p)
+	}
+	a.clients = map[string]client.Provider{}
+	defer func() {
+		for _, p := range out {
+			a.clients[p.Client.Name()] = p.Client
+		}
+	}()
+
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if a.cfg.DevProvider() {
+		dev, err := startDevProvider(a.logger, "127.0.0.1:0", a.callbackURL("dev"))
+		if err != nil {
+			return nil, err
+		}
+		a.dev = dev
+		a.closers = append(a.closers, dev.Close)
+		c, err := client.DiscoverOpenID(dctx, dev.Issuer, dev.ClientID, dev.ClientSecret,
+			client.WithName("dev"), client.WithDisplayName("Development provider"), clock,
+			// offline_access: the example OP issues refresh tokens only then.
+			client.WithScopes("openid", "profile", "email", "offline_access"))
+		if err != nil {
+			return nil, fmt.Errorf("embedded provider: %w", err)
+		}
+		add(c, oauthkit.Provider{})
+		a.logger.Info("embedded development provider (no provider configured)",
+			"issuer", dev.Issuer, "users", strings.Join(dev.Users, ", "), "password", devPassword)
+		if u, err := url.Parse(a.baseURL); err == nil && !isLoopback(u.Hostname()) {
+			a.logger.Warn("the embedded provider listens on loopback only: just a browser on this machine can sign in; configure a real provider for " + a.baseURL)
+		}
+		return out, nil
+	}
+	if g := a.cfg.GitHub; g != nil {
+		c, err := client.NewGitHub(g.ClientID, g.ClientSecret, clock)
+		if err != nil {
+			return nil, fmt.Errorf("github client: %w", err)
+		}
+		add(c, oauthkit.Provider{})
+	}
+	if g := a.cfg.Google; g != nil {
+		c, err := client.NewGoogle(g.ClientID, g.ClientSecret, clock)
+		if err != nil {
+			return nil, fmt.Errorf("google client: %w", err)
+		}
+		// access_type=offline: Google issues a refresh token only then.
+		add(c, oauthkit.Provider{AuthParams: client.GoogleParams{AccessType: "offline"}.AuthParams()})
+	}
+	if o := a.cfg.OIDC; o != nil {
+		c, err := client.DiscoverOpenID(dctx, o.Issuer, o.ClientID, o.ClientSecret,
+			client.WithDisplayName(issuerLabel(o.Issuer)), clock)
+		if err != nil {
+			return nil, fmt.Errorf("OIDC_ISSUER %s: discovery failed: %w", o.Issuer, err)
+		}
+		add(c, oauthkit.Provider{Scopes: openIDScopes(c.Metadata())})
+	}
+	return out, nil
+}
+
+// issuerLabel is the button label of a generic issuer: its host.
+func issuerLabel(issuer string) string {
+	if u, err := url.Parse(issuer); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "OpenID Connect"
+}
+
+// openIDScopes asks for profile and email, and for a refresh token
+// (offline_access) when the issuer advertises that scope.
+func openIDScopes(metadata json.RawMessage) []string {
+	scopes := []string{"openid", "profile", "email"}
+	var md struct {
+		ScopesSupported []string `json:"scopes_supported"`
+	}
+	if json.Unmarshal(metadata, &md) == nil && slices.Contains(md.ScopesSupported, "offline_access") {
+		scopes = append(scopes, "offline_access")
+	}
+	return scopes
+}

@@ -154,7 +154,7 @@ func TestRunStartsAndStops(t *testing.T) {
 	p := get(t, browserlessClient(t), base+"/")
 	assert.Equal(t, http.StatusOK, p.Status)
 	assert.Contains(t, p.Body, `id="signin-dev"`)
-	assert.Contains(t, p.Body, "Sign in with Development provider")
+	assert.Contains(t, p.Body, "Log in with Development provider")
 
 	cancel()
 	select {

@@ -13,7 +13,7 @@ import (
 
 // TestFlowWithoutBrowser drives the whole site against the embedded
 // provider with an HTTP client and a cookie jar: the provider's real login
-// form, the profile, the user API, a refresh after the access token expires
+// form, the profile, the user API with the token's expiry, a refresh after the access token expires
 // (moved clock), refresh-token rotation, and revocation at logout.
 func TestFlowWithoutBrowser(t *testing.T) {
 	clock := &testClock{}
@@ -40,7 +40,9 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	assert.Contains(t, profile.Body, "test-user2@zitadel.ch")
 	assert.Contains(t, profile.Body, "Development provider")
 	assert.Contains(t, profile.Body, `<code id="user-id">id2</code>`)
-	assert.Contains(t, profile.Body, "valid for")
+	assert.Contains(t, profile.Body, `<dd id="name">Test User2</dd>`, "the ID token's name")
+	assert.Contains(t, profile.Body, `<span class="muted" id="email-verified">(verified)</span>`)
+	assert.NotContains(t, profile.Body, `id="avatar"`, "the example OP gives no picture")
 	assert.Equal(t, "no-store", profile.Header.Get("Cache-Control"))
 
 	t1 := getToken(t, c, base)
@@ -48,6 +50,7 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	require.Equal(t, http.StatusOK, api.Status, api.Body)
 	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;id2&#34;`, "userinfo, pretty-printed and escaped")
 	assert.NotContains(t, api.Body, `id="refreshed"`)
+	assert.Contains(t, api.Body, "valid for")
 
 	// The access token (5 minutes at the example OP) counts as expired:
 	// the API page refreshes it first, and the refresh token rotates.
@@ -118,27 +121,25 @@ func TestFriendlyErrorPages(t *testing.T) {
 	t.Run("denied consent", func(t *testing.T) {
 		state := startLogin()
 		p := get(t, c, base+"/auth/dev/callback?error=access_denied&state="+url.QueryEscape(state))
-		expectPage(p, http.StatusForbidden, "Sign-in cancelled")
+		expectPage(p, http.StatusForbidden, "Login cancelled")
 	})
 	t.Run("expired login", func(t *testing.T) {
 		state := startLogin()
 		clock.Advance(11 * time.Minute)
 		defer clock.Advance(-11 * time.Minute)
 		p := get(t, c, base+"/auth/dev/callback?code=x&state="+url.QueryEscape(state))
-		// The anonymous session expired with the pending login.
-		assert.Equal(t, http.StatusBadRequest, p.Status)
-		assert.Contains(t, p.Body, "Sign-in expired")
+		expectPage(p, http.StatusBadRequest, "Login expired")
 	})
 	t.Run("unknown state", func(t *testing.T) {
 		startLogin()
 		p := get(t, c, base+"/auth/dev/callback?code=x&state=forged-state-value")
-		expectPage(p, http.StatusBadRequest, "Sign-in expired")
+		expectPage(p, http.StatusBadRequest, "Login not recognised")
 	})
 	t.Run("not found", func(t *testing.T) {
 		expectPage(get(t, c, base+"/nowhere"), http.StatusNotFound, "Page not found")
 	})
 	t.Run("logout by GET", func(t *testing.T) {
-		expectPage(get(t, c, base+"/logout"), http.StatusMethodNotAllowed, "Not allowed")
+		expectPage(get(t, c, base+"/logout"), http.StatusMethodNotAllowed, "Method not allowed")
 	})
 	t.Run("cross-origin logout", func(t *testing.T) {
 		req, _ := http.NewRequest(http.MethodPost, base+"/logout", nil)
@@ -152,6 +153,7 @@ func TestFriendlyErrorPages(t *testing.T) {
 		p := get(t, c, base+"/")
 		assert.Contains(t, p.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
 		assert.Contains(t, p.Header.Get("Content-Security-Policy"), "default-src 'none'")
+		assert.Contains(t, p.Header.Get("Content-Security-Policy"), "img-src 'self' https:;", "provider avatars")
 		assert.Equal(t, "DENY", p.Header.Get("X-Frame-Options"))
 		assert.Empty(t, p.Header.Get("Strict-Transport-Security"), "plain-http development")
 		css := get(t, c, base+"/static/style.css")
