@@ -56,8 +56,9 @@ var (
 	// ErrNotSignedIn (401): no user in the session.
 	ErrNotSignedIn = errors.New("oauthkit: not signed in")
 	// ErrReauthRequired (401): the provider token cannot be refreshed any
-	// more (no refresh token, or the grant was revoked); the user was signed
-	// out and must log in again.
+	// more (no refresh token, or the grant was revoked). Kit.Token returns
+	// it and leaves the session as it is: sending the user to log in again,
+	// or out, is the application's decision.
 	ErrReauthRequired = errors.New("oauthkit: provider token expired, log in again")
 	// ErrCrossOrigin (403): a cross-origin POST to logout.
 	ErrCrossOrigin = errors.New("oauthkit: cross-origin request refused")
