@@ -40,7 +40,7 @@ const (
 // is_confirmed flag (JSON true only); "" when the token may not list them.
 // Name is "display_name"; AvatarURL is links.avatar.href.
 type Bitbucket struct {
-	*BaseOAuth2[Values]
+	*OAuth2
 }
 
 var _ Provider = (*Bitbucket)(nil)
@@ -48,7 +48,7 @@ var _ Provider = (*Bitbucket)(nil)
 // NewBitbucket returns a Bitbucket client (name "bitbucket", display name
 // "Bitbucket"). It does no I/O.
 func NewBitbucket(clientID, clientSecret string, opts ...Option) (*Bitbucket, error) {
-	b, err := newWithOptions[Values](Config{
+	b, err := newClient("bitbucket", config{
 		ClientID:                clientID,
 		ClientSecret:            clientSecret,
 		AuthorizeEndpoint:       bitbucketAuthorizeURL,
@@ -66,7 +66,7 @@ func NewBitbucket(clientID, clientSecret string, opts ...Option) (*Bitbucket, er
 
 // Profile returns the account document of GET /2.0/user.
 func (c *Bitbucket) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: bitbucketUserURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: bitbucketUserURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the account uuid and the primary confirmed address.

@@ -78,7 +78,7 @@ func (p GitHubParams) AuthParams() url.Values {
 // token may not list the addresses (no user:email scope: 403/404). Name is
 // /user "name", else the login; AvatarURL is "avatar_url".
 type GitHub struct {
-	*BaseOAuth2[GitHubParams]
+	*OAuth2
 }
 
 var _ Provider = (*GitHub)(nil)
@@ -86,7 +86,7 @@ var _ Provider = (*GitHub)(nil)
 // NewGitHub returns a GitHub client (name "github", display name "GitHub").
 // It does no I/O.
 func NewGitHub(clientID, clientSecret string, opts ...Option) (*GitHub, error) {
-	b, err := newWithOptions[GitHubParams](Config{
+	b, err := newClient("github", config{
 		ClientID:                clientID,
 		ClientSecret:            clientSecret,
 		AuthorizeEndpoint:       githubAuthorizeURL,
@@ -112,7 +112,7 @@ func githubHeader(accessToken string) http.Header {
 
 // Profile returns the JSON document of GET /user.
 func (c *GitHub) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: githubHeader(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: githubHeader(accessToken)})
 }
 
 // GitHubEmail is one entry of GET /user/emails. Primary and Verified are true

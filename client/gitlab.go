@@ -40,7 +40,7 @@ func (GitLabParams) AuthParams() url.Values { return nil }
 // (GitLab confirmed the account's email). Name is "name", else "username";
 // AvatarURL is "avatar_url".
 type GitLab struct {
-	*BaseOAuth2[GitLabParams]
+	*OAuth2
 	baseURL string
 }
 
@@ -62,7 +62,7 @@ func NewGitLabAt(baseURL, clientID, clientSecret string, opts ...Option) (*GitLa
 	if err != nil {
 		return nil, err
 	}
-	b, err := newWithOptions[GitLabParams](Config{
+	b, err := newClient("gitlab", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            base + "/oauth/authorize",
@@ -78,7 +78,7 @@ func NewGitLabAt(baseURL, clientID, clientSecret string, opts ...Option) (*GitLa
 	if err != nil {
 		return nil, err
 	}
-	return &GitLab{BaseOAuth2: b, baseURL: base}, nil
+	return &GitLab{OAuth2: b, baseURL: base}, nil
 }
 
 func gitlabBaseURL(raw string) (string, error) {
@@ -150,7 +150,7 @@ func (g *GitLab) identity(ctx context.Context, accessToken string) (*Identity, e
 }
 
 func (g *GitLab) user(ctx context.Context, op error, accessToken string) (json.RawMessage, map[string]any, error) {
-	return fetchUserObject(ctx, g.BaseOAuth2, op, apiRequest{
+	return fetchUserObject(ctx, g.OAuth2, op, apiRequest{
 		method: http.MethodGet,
 		url:    g.baseURL + "/api/v4/user",
 		header: bearer(accessToken),

@@ -85,7 +85,7 @@ func (p GoogleParams) AuthParams() url.Values {
 // EmailVerified its metadata.verified (JSON true only); Name and AvatarURL
 // are the primary entries of names (displayName) and photos (url).
 type Google struct {
-	*BaseOAuth2[GoogleParams]
+	*OAuth2
 	oidcCore
 }
 
@@ -99,10 +99,15 @@ const (
 
 var _ Provider = (*Google)(nil)
 
+// Capabilities reports a nonce (verified when an ID token comes back),
+// refresh and revocation. No issuer: Google does not send the RFC 9207 iss
+// parameter.
+func (c *Google) Capabilities() Capabilities { return c.oidcCore.capabilities(&c.cfg, false) }
+
 // NewGoogle returns a Google client (name "google", display name "Google").
 // It does no I/O.
 func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
-	b, core, err := newStaticOIDC[GoogleParams](Config{
+	b, core, err := newStaticOIDC("google", config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    googleAuthorizeURL,
@@ -121,7 +126,7 @@ func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Google{BaseOAuth2: b, oidcCore: core}, nil
+	return &Google{OAuth2: b, oidcCore: core}, nil
 }
 
 // VerifyIDToken verifies Google's ID token and reports its subject in the
@@ -144,7 +149,7 @@ func (c *Google) verifyPeople(ctx context.Context, t *Token, nonce string) (*IDC
 // Profile returns the People API person (resourceName, emailAddresses,
 // names and photos).
 func (c *Google) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: googlePeopleURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: googlePeopleURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the resourceName and the primary verified address.

@@ -195,7 +195,7 @@ func (o *oidcCore) userinfoIdentity(m map[string]any) (*Identity, error) {
 
 // userinfoUser is the user function of identify for clients whose user API
 // is the standard UserInfo endpoint; nil when there is none.
-func (o *oidcCore) userinfoUser(cfg *Config) func(context.Context, string) (*Identity, error) {
+func (o *oidcCore) userinfoUser(cfg *config) func(context.Context, string) (*Identity, error) {
 	if o.userinfoURL == "" {
 		return nil
 	}

@@ -49,7 +49,7 @@ import (
 
 const (
 	microsoftLogin     = "https://login.microsoftonline.com/"
-	microsoftGraphMe   = "https://graph.microsoft.com/v1.0/me"
+	microsoftGraph     = "https://graph.microsoft.com/"
 	microsoftMSATenant = "9188040d-6c67-4c5b-b112-36a304b66dad" // personal accounts
 )
 
@@ -99,20 +99,29 @@ func (p MicrosoftParams) AuthParams() url.Values {
 // domain, not the mailbox. Never link accounts by a Microsoft email that is
 // not verified.
 type Microsoft struct {
-	*BaseOAuth2[MicrosoftParams]
+	*OAuth2
 	oidcCore
-	tenant string
+	tenant  string
+	graphMe string
 }
 
-var (
-	_ Provider        = (*Microsoft)(nil)
-	_ IDTokenVerifier = (*Microsoft)(nil)
-)
+var _ Provider = (*Microsoft)(nil)
+
+// MicrosoftGraphVersion is the Microsoft Graph version used by default.
+const MicrosoftGraphVersion = "v1.0"
+
+// WithMicrosoftGraphVersion selects the Microsoft Graph version of the /me
+// lookup: "v1.0" (the default) or "beta"; anything else is
+// ErrInvalidConfig. Other constructors refuse the option. The identity
+// platform endpoints stay v2.0: v1.0 is another protocol.
+func WithMicrosoftGraphVersion(version string) Option {
+	return scoped("WithMicrosoftGraphVersion", "microsoft", func(c *config) { c.microsoftGraphVersion = version })
+}
 
 // NewMicrosoft returns a client for tenant: a tenant GUID, a verified
 // domain ("contoso.onmicrosoft.com"), or "common" (the default when empty),
 // "organizations" or "consumers". Anything else is ErrInvalidConfig.
-func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Microsoft, error) {
+func NewMicrosoft(tenant, clientID, clientSecret string, opts ...Option) (*Microsoft, error) {
 	if tenant == "" {
 		tenant = "common"
 	}
@@ -125,7 +134,7 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 		return nil, fmt.Errorf("%w: Microsoft tenant %q must be a GUID, a domain, common, organizations or consumers", ErrInvalidConfig, sanitize(tenant, 100))
 	}
 	base := microsoftLogin + tenant + "/oauth2/v2.0/"
-	b, err := newWithOptions[MicrosoftParams](Config{
+	b, err := newClient("microsoft", config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    base + "authorize",
@@ -138,7 +147,14 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 	if err != nil {
 		return nil, err
 	}
-	m := &Microsoft{BaseOAuth2: b, tenant: tenant}
+	graph := b.cfg.microsoftGraphVersion
+	if graph == "" {
+		graph = MicrosoftGraphVersion
+	}
+	if graph != "v1.0" && graph != "beta" {
+		return nil, fmt.Errorf("%w: Microsoft Graph version %q must be v1.0 or beta", ErrInvalidConfig, sanitize(graph, 64))
+	}
+	m := &Microsoft{OAuth2: b, tenant: tenant, graphMe: microsoftGraph + graph + "/me"}
 	m.oidcCore = newOIDCCoreAlgs(&b.cfg, microsoftLogin+"{tenantid}/v2.0", "",
 		remoteKeySet(&b.cfg, microsoftLogin+tenant+"/discovery/v2.0/keys"), []string{"RS256"}, true)
 	m.checkIssuer = m.checkTenant
@@ -146,11 +162,15 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 	return m, nil
 }
 
-// AuthCodeURL adds response_mode=query unless extra sets a response_mode;
-// extra itself is not modified.
-func (m *Microsoft) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
-	return m.BaseOAuth2.AuthCodeURL(redirectURI, opts, withDefault(extra, "response_mode", "query"))
+// AuthCodeURL adds response_mode=query unless params set a response_mode
+// (MicrosoftParams.ResponseMode).
+func (m *Microsoft) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error) {
+	return m.authCodeURL(redirectURI, opts, withDefault(paramValues(params), "response_mode", "query"))
 }
+
+// Capabilities reports a nonce and refresh. No issuer: Microsoft does not
+// send the RFC 9207 iss parameter, and multi-tenant issuers vary per user.
+func (m *Microsoft) Capabilities() Capabilities { return m.oidcCore.capabilities(&m.cfg, false) }
 
 // checkTenant is the issuer check of Microsoft ID tokens (see the file
 // comment).
@@ -175,7 +195,7 @@ func (m *Microsoft) checkTenant(iss string, claims map[string]any) error {
 // Profile returns the Graph /me document.
 func (m *Microsoft) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
 	var raw json.RawMessage
-	if err := m.apiJSON(ctx, ErrGetProfile, apiRequest{url: microsoftGraphMe, header: bearer(accessToken)}, &raw); err != nil {
+	if err := m.apiJSON(ctx, ErrGetProfile, apiRequest{url: m.graphMe, header: bearer(accessToken)}, &raw); err != nil {
 		return nil, err
 	}
 	return raw, nil

@@ -62,7 +62,7 @@ func (p RedditParams) AuthParams() url.Values {
 // AvatarURL is "icon_img", with the HTML entities Reddit leaves in it
 // decoded.
 type Reddit struct {
-	*BaseOAuth2[RedditParams]
+	*OAuth2
 }
 
 var _ Provider = (*Reddit)(nil)
@@ -70,7 +70,7 @@ var _ Provider = (*Reddit)(nil)
 // NewReddit returns a Reddit client (name "reddit", display name "Reddit").
 // It does no I/O.
 func NewReddit(clientID, clientSecret string, opts ...Option) (*Reddit, error) {
-	b, err := newWithOptions[RedditParams](Config{
+	b, err := newClient("reddit", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            redditAuthorizeURL,
@@ -92,7 +92,7 @@ func NewReddit(clientID, clientSecret string, opts ...Option) (*Reddit, error) {
 
 // Profile returns the account document of GET /api/v1/me.
 func (c *Reddit) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: redditMeURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: redditMeURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the account fullname ("t2_...") and an empty email.

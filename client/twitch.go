@@ -56,7 +56,7 @@ func (p TwitchParams) AuthParams() url.Values {
 // is true whenever it is present. Name is "display_name", else "login";
 // AvatarURL is "profile_image_url".
 type Twitch struct {
-	*BaseOAuth2[TwitchParams]
+	*OAuth2
 }
 
 var _ Provider = (*Twitch)(nil)
@@ -64,7 +64,7 @@ var _ Provider = (*Twitch)(nil)
 // NewTwitch returns a Twitch client (name "twitch", display name "Twitch").
 // It does no I/O.
 func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
-	b, err := newWithOptions[TwitchParams](Config{
+	b, err := newClient("twitch", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            twitchAuthorizeURL,
@@ -81,6 +81,13 @@ func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
 		return nil, err
 	}
 	return &Twitch{b}, nil
+}
+
+// Revoke revokes t's access token: the provider cannot revoke refresh tokens, so the
+// refresh token is never sent. A token without an access token is
+// ErrRevokeNotSupported.
+func (c *Twitch) Revoke(ctx context.Context, t *Token) error {
+	return revokeGrant(ctx, t, true, false, c.RevokeToken)
 }
 
 // RevokeToken revokes an access token with the client_id and token

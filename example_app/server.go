@@ -38,7 +38,7 @@ type app struct {
 	sessions *scs.SessionManager
 	kit      *oauthkit.Kit
 	// clients by provider name, for the user API page.
-	clients map[string]client.Provider
+	clients map[string]profileClient
 	dev     *devProvider // nil unless the embedded provider runs
 	store   string       // "memory", "redis" or "postgres"
 	// mux holds the session-aware routes (inside LoadAndSave).
@@ -128,6 +128,13 @@ func (a *app) Close() {
 	a.closers = nil
 }
 
+// profileClient is a provider client with a user API: every client of
+// package client has Profile, which is not part of client.Provider.
+type profileClient interface {
+	client.Provider
+	Profile(ctx context.Context, accessToken string) (json.RawMessage, error)
+}
+
 // Handler is the whole site.
 func (a *app) Handler() http.Handler { return a.handler }
 
@@ -144,10 +151,12 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		p.RedirectURL = a.callbackURL(c.Name())
 		out = append(out, p)
 	}
-	a.clients = map[string]client.Provider{}
+	a.clients = map[string]profileClient{}
 	defer func() {
 		for _, p := range out {
-			a.clients[p.Client.Name()] = p.Client
+			if c, ok := p.Client.(profileClient); ok {
+				a.clients[p.Client.Name()] = c
+			}
 		}
 	}()
 
@@ -188,7 +197,7 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 			return nil, fmt.Errorf("google client: %w", err)
 		}
 		// access_type=offline: Google issues a refresh token only then.
-		add(c, oauthkit.Provider{AuthParams: client.GoogleParams{AccessType: "offline"}.AuthParams()})
+		add(c, oauthkit.Provider{AuthParams: client.GoogleParams{AccessType: "offline"}})
 	}
 	if o := a.cfg.OIDC; o != nil {
 		c, err := client.DiscoverOpenID(dctx, o.Issuer, o.ClientID, o.ClientSecret,
@@ -347,7 +356,11 @@ func (a *app) apiDemo(w http.ResponseWriter, r *http.Request) {
 	d.TokenExpiry, d.TokenState = a.expiry(tok)
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	raw, err := a.clients[u.Provider].Profile(ctx, tok.AccessToken)
+	var raw json.RawMessage
+	err := client.ErrProfileNotSupported
+	if c, ok := a.clients[u.Provider]; ok {
+		raw, err = c.Profile(ctx, tok.AccessToken)
+	}
 	switch {
 	case errors.Is(err, client.ErrProfileNotSupported):
 		d.ProfileError = "This provider has no user API."
