@@ -93,7 +93,6 @@ type config struct {
 	secretFromKey bool
 
 	// provider-specific options, read by one constructor only.
-	facebookGraphVersion     string
 	shopifyAPIVersion        string
 	discordAPIVersion        int
 	microsoftGraphVersion    string

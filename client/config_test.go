@@ -348,3 +348,66 @@ func TestInjectedClientNeverFollowsRedirects(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigProviderOptions: a provider-specific option is refused, with
+// ErrInvalidConfig, by every other constructor, so a misplaced option is a
+// start-up error rather than a setting silently ignored; its own
+// constructor applies it.
+func TestConfigProviderOptions(t *testing.T) {
+	cfg := Config{ClientID: "CID", ClientSecret: "SEC", AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL}
+	for name, o := range map[string]Option{
+		"WithFacebookGraphVersion":     WithFacebookGraphVersion("v24.0"),
+		"WithShopifyAPIVersion":        WithShopifyAPIVersion("2026-01"),
+		"WithDiscordAPIVersion":        WithDiscordAPIVersion(10),
+		"WithMicrosoftGraphVersion":    WithMicrosoftGraphVersion("beta"),
+		"WithFranceConnectIntegration": WithFranceConnectIntegration(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(cfg, o)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), name)
+			_, err = NewGitHub("CID", "SEC", o)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+		})
+	}
+	_, err := NewFacebook("CID", "SEC", WithShopifyAPIVersion("2026-01"))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+
+	d, err := NewDiscord("CID", "SEC", WithDiscordAPIVersion(9))
+	require.NoError(t, err)
+	assert.Equal(t, 9, d.APIVersion())
+	assert.Equal(t, "https://discord.com/api/v9/users/@me", d.userURL)
+	for _, v := range []int{0, 8, 100, -10} {
+		_, err := NewDiscord("CID", "SEC", WithDiscordAPIVersion(v))
+		assert.ErrorIs(t, err, ErrInvalidConfig, v)
+	}
+	m, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftGraphVersion("beta"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://graph.microsoft.com/beta/me", m.graphMe)
+	for _, v := range []string{"v2.0", "../v1.0", "beta/x"} {
+		_, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftGraphVersion(v))
+		assert.ErrorIs(t, err, ErrInvalidConfig, v)
+	}
+}
+
+// TestConfigOptionsOnNew: New takes the same options as the provider
+// constructors; a revocation endpoint still needs its auth method.
+func TestConfigOptionsOnNew(t *testing.T) {
+	cfg := Config{ClientID: "CID", ClientSecret: "SEC", AuthorizeEndpoint: coreAuthorizeURL,
+		AccessTokenEndpoint: coreTokenURL, RevokeTokenEndpoint: coreRevokeURL}
+	_, err := New(cfg)
+	assert.ErrorIs(t, err, ErrMissingRevokeTokenAuthMethod)
+	now := func() time.Time { return coreNow }
+	c, err := New(cfg, WithRevocationEndpointAuthMethod(None), WithTokenEndpointAuthMethod(ClientSecretBasic),
+		WithName("corp"), WithDisplayName("Corp SSO"), WithScopes("a", "b"), WithUserAgent("ua/1"), WithClock(now))
+	require.NoError(t, err)
+	tm, rm := c.AuthMethods()
+	assert.Equal(t, ClientSecretBasic, tm)
+	assert.Equal(t, None, rm)
+	assert.Equal(t, "corp", c.Name())
+	assert.Equal(t, "Corp SSO", c.DisplayName())
+	assert.Equal(t, []string{"a", "b"}, c.cfg.BaseScopes)
+	assert.Equal(t, "ua/1", c.cfg.UserAgent)
+	assert.Equal(t, coreNow, c.cfg.Now())
+	assert.Equal(t, cfg, c.Config())
+}

@@ -238,3 +238,30 @@ func TestErrorsAsIDEmailError(t *testing.T) {
 	assert.Same(t, other, asIDEmailError(other).(*RequestError), "other operations are left alone")
 	assert.NoError(t, asIDEmailError(nil))
 }
+
+// TestErrInvalidGrant: the codes that end a grant match ErrInvalidGrant
+// through errors.Is, wrapped as the client returns them; no other code
+// does.
+func TestErrInvalidGrant(t *testing.T) {
+	for code, want := range map[string]bool{
+		"invalid_grant":          true,
+		"bad_verification_code":  true,
+		"invalid_client":         false,
+		"invalid_request":        false,
+		"unauthorized_client":    false,
+		"":                       false,
+		"INVALID_GRANT":          false,
+		"invalid_grant_extended": false,
+	} {
+		t.Run(code, func(t *testing.T) {
+			hc, _ := coreServer(t, http.StatusBadRequest, "application/json", `{"error":"`+code+`"}`)
+			c := coreClient(t, ClientSecretPost, hc)
+			_, err := c.AccessToken(context.Background(), "CODE", coreRedirectURI, "")
+			require.Error(t, err)
+			assert.Equal(t, want, errors.Is(err, ErrInvalidGrant))
+			_, err = c.RefreshToken(context.Background(), "RT")
+			require.Error(t, err)
+			assert.Equal(t, want, errors.Is(err, ErrInvalidGrant))
+		})
+	}
+}

@@ -111,7 +111,7 @@ var _ Provider = (*Microsoft)(nil)
 const MicrosoftGraphVersion = "v1.0"
 
 // WithMicrosoftGraphVersion selects the Microsoft Graph version of the /me
-// lookup: "v1.0" (the default) or "beta"; anything else is
+// lookup: "v1.0" (the default, also for "") or "beta"; anything else is
 // ErrInvalidConfig. Other constructors refuse the option. The identity
 // platform endpoints stay v2.0: v1.0 is another protocol.
 func WithMicrosoftGraphVersion(version string) Option {
