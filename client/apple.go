@@ -1,31 +1,3 @@
-// Apple client: Sign in with Apple (REST API for web).
-//
-// Follows https://developer.apple.com/documentation/accountorganizationaldatasharing/request-an-authorization-to-the-sign-in-with-apple-server,
-// https://developer.apple.com/documentation/accountorganizationaldatasharing/creating-a-client-secret,
-// https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens and
-// https://developer.apple.com/documentation/sign_in_with_apple/revoke_tokens:
-// authorize https://appleid.apple.com/auth/authorize, token
-// https://appleid.apple.com/auth/token, revoke
-// https://appleid.apple.com/auth/revoke, issuer https://appleid.apple.com,
-// JWKS https://appleid.apple.com/auth/keys.
-//
-// Default scopes: "name email". Apple requires response_mode=form_post when
-// scopes are requested, so AuthCodeURL adds it unless the caller sets a
-// response_mode: the kit's callback must then accept a POST (the code,
-// state and, on first sign-in only, a "user" JSON with the name arrive in
-// the form body). Refresh: yes (token URL). Revoke: yes (client_secret_post).
-//
-// The client secret is an ES256 JWT signed with the team's .p8 key (iss
-// team id, sub services id, aud https://appleid.apple.com, kid header),
-// made on demand for each token and revocation request and cached until
-// 5 minutes before its 1-hour expiry (Apple allows up to 6 months; a short
-// life limits a leaked secret).
-//
-// Identity: Apple has no user API, so IDEmail and Profile return
-// ErrIDEmailNotSupported and ErrProfileNotSupported; the user is the ID
-// token's "sub" (IDClaims.Subject) and the email its "email" with
-// "email_verified" (a string "true" or a boolean), which Identify returns.
-
 package client
 
 import (
@@ -76,6 +48,34 @@ func (p AppleParams) AuthParams() url.Values {
 // (a string "true" or a boolean). Name and AvatarURL are "": Apple sends
 // the name only once, in the form_post "user" field of the first sign-in,
 // which the client never sees.
+//
+// Apple client: Sign in with Apple (REST API for web).
+//
+// Follows https://developer.apple.com/documentation/accountorganizationaldatasharing/request-an-authorization-to-the-sign-in-with-apple-server,
+// https://developer.apple.com/documentation/accountorganizationaldatasharing/creating-a-client-secret,
+// https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens and
+// https://developer.apple.com/documentation/sign_in_with_apple/revoke_tokens:
+// authorize https://appleid.apple.com/auth/authorize, token
+// https://appleid.apple.com/auth/token, revoke
+// https://appleid.apple.com/auth/revoke, issuer https://appleid.apple.com,
+// JWKS https://appleid.apple.com/auth/keys.
+//
+// Default scopes: "name email". Apple requires response_mode=form_post when
+// scopes are requested, so AuthCodeURL adds it unless the caller sets a
+// response_mode: the kit's callback must then accept a POST (the code,
+// state and, on first sign-in only, a "user" JSON with the name arrive in
+// the form body). Refresh: yes (token URL). Revoke: yes (client_secret_post).
+//
+// The client secret is an ES256 JWT signed with the team's .p8 key (iss
+// team id, sub services id, aud https://appleid.apple.com, kid header),
+// made on demand for each token and revocation request and cached until
+// 5 minutes before its 1-hour expiry (Apple allows up to 6 months; a short
+// life limits a leaked secret).
+//
+// Identity: Apple has no user API, so IDEmail and Profile return
+// ErrIDEmailNotSupported and ErrProfileNotSupported; the user is the ID
+// token's "sub" (IDClaims.Subject) and the email its "email" with
+// "email_verified" (a string "true" or a boolean), which Identify returns.
 type Apple struct {
 	*OAuth2
 	oidcCore

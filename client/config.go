@@ -209,7 +209,8 @@ func WithName(name string) Option { return func(c *config) { c.Name = name } }
 func WithDisplayName(name string) Option { return func(c *config) { c.DisplayName = name } }
 
 // WithClock sets the clock used for token expiry and ID-token checks; it is
-// the client's only clock. The kit checks expiry with its own Config.Now:
+// the client's only clock. The kit checks expiry with its own clock
+// (oauthkit.Config.Now):
 // give both the same clock.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.Now = now } }
 

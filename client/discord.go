@@ -1,19 +1,3 @@
-// Discord client.
-//
-// Follows https://discord.com/developers/docs/topics/oauth2 (authorization
-// URL https://discord.com/oauth2/authorize, token and revocation URLs, HTTP
-// Basic client authentication) and
-// https://discord.com/developers/docs/resources/user#get-current-user, called
-// on API v10: the unversioned /api/users/@me upstream uses is the deprecated
-// default version.
-//
-// Default scopes: "identify" and "email". Refresh: yes, at the token URL.
-// Revoke: yes, at https://discord.com/api/oauth2/token/revoke with Basic
-// authentication.
-//
-// id: the user's snowflake, an exact decimal string. email: the account email
-// only when the user object says "verified": true; otherwise "".
-
 package client
 
 import (
@@ -60,6 +44,22 @@ func (p DiscordParams) AuthParams() url.Values {
 // "global_name", else "username"; AvatarURL is the CDN URL
 // https://cdn.discordapp.com/avatars/{id}/{avatar}.png, "" when the user
 // has no avatar.
+//
+// Discord client.
+//
+// Follows https://discord.com/developers/docs/topics/oauth2 (authorization
+// URL https://discord.com/oauth2/authorize, token and revocation URLs, HTTP
+// Basic client authentication) and
+// https://discord.com/developers/docs/resources/user#get-current-user, called
+// on API v10: the unversioned /api/users/@me upstream uses is the deprecated
+// default version.
+//
+// Default scopes: "identify" and "email". Refresh: yes, at the token URL.
+// Revoke: yes, at https://discord.com/api/oauth2/token/revoke with Basic
+// authentication.
+//
+// id: the user's snowflake, an exact decimal string. email: the account email
+// only when the user object says "verified": true; otherwise "".
 type Discord struct {
 	*OAuth2
 	apiVersion int

@@ -1,25 +1,3 @@
-// Facebook client (Facebook Login, manual flow).
-//
-// Follows https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow,
-// https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived,
-// https://developers.facebook.com/docs/graph-api/securing-requests (appsecret_proof)
-// and https://developers.facebook.com/docs/graph-api/reference/user.
-//
-// Graph API version: FacebookGraphVersion unless WithFacebookGraphVersion is
-// given (upstream is pinned to v5.0, long retired).
-//
-// Default scopes: "email" and "public_profile". Refresh: no (use
-// LongLivedAccessToken). Revoke: no (Facebook has no RFC 7009 endpoint).
-//
-// id: the app-scoped user id of /me, an exact decimal string. email: the
-// email field of /me, "" when absent (no email permission, or no usable
-// address). Facebook returns only a confirmed primary address there and has
-// no verified flag to check.
-//
-// /me is called with "Authorization: Bearer" (never ?access_token=, which
-// ends up in logs) plus appsecret_proof, the hex HMAC-SHA256 of the token
-// keyed with the app secret, which Facebook recommends and can require.
-
 package client
 
 import (
@@ -82,6 +60,28 @@ func (p FacebookParams) AuthParams() url.Values {
 // profile's primary address but gives no verification flag or guarantee.
 // Name is "name"; AvatarURL is picture.data.url (unless it is Facebook's
 // default silhouette).
+//
+// Facebook client (Facebook Login, manual flow).
+//
+// Follows https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow,
+// https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived,
+// https://developers.facebook.com/docs/graph-api/securing-requests (appsecret_proof)
+// and https://developers.facebook.com/docs/graph-api/reference/user.
+//
+// Graph API version: FacebookGraphVersion unless WithFacebookGraphVersion is
+// given (upstream is pinned to v5.0, long retired).
+//
+// Default scopes: "email" and "public_profile". Refresh: no (use
+// LongLivedAccessToken). Revoke: no (Facebook has no RFC 7009 endpoint).
+//
+// id: the app-scoped user id of /me, an exact decimal string. email: the
+// email field of /me, "" when absent (no email permission, or no usable
+// address). Facebook returns only a confirmed primary address there and has
+// no verified flag to check.
+//
+// /me is called with "Authorization: Bearer" (never ?access_token=, which
+// ends up in logs) plus appsecret_proof, the hex HMAC-SHA256 of the token
+// keyed with the app secret, which Facebook recommends and can require.
 type Facebook struct {
 	*OAuth2
 	version string

@@ -1,24 +1,3 @@
-// FranceConnect client (FranceConnect "v1" API, the endpoints upstream
-// targets).
-//
-// Follows https://partenaires.franceconnect.gouv.fr/fcp/fournisseur-service
-// (v1): endpoints https://app.franceconnect.gouv.fr/api/v1/{authorize,token,userinfo}
-// (integration: https://fcp.integ01.dev-franceconnect.fr/api/v1/...), issuer
-// the host URL, UserInfo as JSON, ID tokens signed with HS256 keyed by the
-// client secret (v1 publishes no JWKS). The v2 API (signed JWT UserInfo,
-// JWKS, other hosts) is not covered.
-//
-// Default scopes: "openid email". Refresh and revoke: no. PKCE is kept
-// (upstream drops it). A nonce is required: AuthCodeURL without
-// AuthURLOptions.Nonce fails with ErrNonceRequired instead of inventing one
-// the caller could not verify (upstream generates and forgets it); the kit
-// sends one because this client's UsesNonce is true.
-//
-// id: the UserInfo "sub" (an integer sub becomes "42"). email: the UserInfo
-// email. FranceConnect defines no email_verified claim; its email comes from
-// the identity provider's account and is returned as is, so never link
-// accounts by it.
-
 package client
 
 import (
@@ -37,6 +16,27 @@ import (
 // identity data (names, birth date and place, gender), not that the user
 // controls the address its identity provider holds. Name is given_name and
 // family_name.
+//
+// FranceConnect client (FranceConnect "v1" API, the endpoints upstream
+// targets).
+//
+// Follows https://partenaires.franceconnect.gouv.fr/fcp/fournisseur-service
+// (v1): endpoints https://app.franceconnect.gouv.fr/api/v1/{authorize,token,userinfo}
+// (integration: https://fcp.integ01.dev-franceconnect.fr/api/v1/...), issuer
+// the host URL, UserInfo as JSON, ID tokens signed with HS256 keyed by the
+// client secret (v1 publishes no JWKS). The v2 API (signed JWT UserInfo,
+// JWKS, other hosts) is not covered.
+//
+// Default scopes: "openid email". Refresh and revoke: no. PKCE is kept
+// (upstream drops it). A nonce is required: AuthCodeURL without
+// AuthURLOptions.Nonce fails with ErrNonceRequired instead of inventing one
+// the caller could not verify (upstream generates and forgets it); the kit
+// sends one because [FranceConnect.Capabilities] reports Nonce.
+//
+// id: the UserInfo "sub" (an integer sub becomes "42"). email: the UserInfo
+// email. FranceConnect defines no email_verified claim; its email comes from
+// the identity provider's account and is returned as is, so never link
+// accounts by it.
 type FranceConnect struct {
 	*OAuth2
 	oidcCore

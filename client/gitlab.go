@@ -1,14 +1,3 @@
-// GitLab (gitlab.com or a self-managed instance), following GitLab's OAuth
-// 2.0 provider API (https://docs.gitlab.com/api/oauth2/) and Users API
-// (https://docs.gitlab.com/api/users/#get-the-current-user). Upstream never
-// shipped a GitLab client (PR #341 was closed); this follows that PR's shape.
-//
-// Default scopes: read_user, the smallest scope that can read /api/v4/user
-// (openid/email alone only reach the OIDC userinfo endpoint).
-// Id: "id" of GET {base}/api/v4/user, as a decimal string.
-// Email: "email" (the primary email) only when "confirmed_at" is set, i.e.
-// GitLab has confirmed the account's email; otherwise "".
-
 package client
 
 import (
@@ -39,6 +28,17 @@ func (GitLabParams) AuthParams() url.Values { return nil }
 // primary address, and EmailVerified is true when "confirmed_at" is set
 // (GitLab confirmed the account's email). Name is "name", else "username";
 // AvatarURL is "avatar_url".
+//
+// GitLab (gitlab.com or a self-managed instance), following GitLab's OAuth
+// 2.0 provider API (https://docs.gitlab.com/api/oauth2/) and Users API
+// (https://docs.gitlab.com/api/users/#get-the-current-user). Upstream never
+// shipped a GitLab client (PR #341 was closed); this follows that PR's shape.
+//
+// Default scopes: read_user, the smallest scope that can read /api/v4/user
+// (openid/email alone only reach the OIDC userinfo endpoint).
+// Id: "id" of GET {base}/api/v4/user, as a decimal string.
+// Email: "email" (the primary email) only when "confirmed_at" is set, i.e.
+// GitLab has confirmed the account's email; otherwise "".
 type GitLab struct {
 	*OAuth2
 	baseURL string

@@ -1,23 +1,3 @@
-// Google client (OAuth 2.0 for web server applications).
-//
-// Follows https://developers.google.com/identity/protocols/oauth2/web-server
-// (authorization parameters, refresh, revocation at
-// https://oauth2.googleapis.com/revoke, the current endpoint that replaces
-// upstream's https://accounts.google.com/o/oauth2/revoke) and the People API
-// https://developers.google.com/people/api/rest/v1/people/get.
-//
-// Default scopes: ".../auth/userinfo.profile" and ".../auth/userinfo.email".
-// Refresh: yes (a refresh token is only issued with AccessType "offline").
-// Revoke: yes.
-//
-// id: the People API resourceName, "people/<account id>", kept from upstream
-// so ids stored by its users stay valid; the part after "people/" is the
-// account id that OpenID Connect calls sub. email: the emailAddresses entry
-// whose metadata is both primary and verified; "" when there is none (no
-// fallback to another address). Identify: see Google.
-//
-// ID-token verification is not done here; an OpenID Connect client does it.
-
 package client
 
 import (
@@ -84,6 +64,25 @@ func (p GoogleParams) AuthParams() url.Values {
 // token came back). Email is the primary entry of emailAddresses and
 // EmailVerified its metadata.verified (JSON true only); Name and AvatarURL
 // are the primary entries of names (displayName) and photos (url).
+//
+// Google client (OAuth 2.0 for web server applications).
+//
+// Follows https://developers.google.com/identity/protocols/oauth2/web-server
+// (authorization parameters, refresh, revocation at
+// https://oauth2.googleapis.com/revoke, the current endpoint that replaces
+// upstream's https://accounts.google.com/o/oauth2/revoke) and the People API
+// https://developers.google.com/people/api/rest/v1/people/get.
+//
+// Default scopes: ".../auth/userinfo.profile" and ".../auth/userinfo.email".
+// Refresh: yes (a refresh token is only issued with AccessType "offline").
+// Revoke: yes.
+//
+// id: the People API resourceName, "people/<account id>", kept from upstream
+// so ids stored by its users stay valid; the part after "people/" is the
+// account id that OpenID Connect calls sub. email: the emailAddresses entry
+// whose metadata is both primary and verified; "" when there is none (no
+// fallback to another address) for IDEmail; Identify returns the primary
+// address with its verified flag, as above.
 type Google struct {
 	*OAuth2
 	oidcCore

@@ -1,14 +1,3 @@
-// Kakao Login, following Kakao's REST API guide
-// (https://developers.kakao.com/docs/latest/en/kakaologin/rest-api) and
-// httpx-oauth's kakao.py.
-//
-// Default scopes: profile_nickname, account_email.
-// Id: the member number "id" of POST https://kapi.kakao.com/v2/user/me, as a
-// decimal string (kept exact, never through float64).
-// Email: kakao_account.email, only when kakao_account.is_email_valid and
-// kakao_account.is_email_verified are both the JSON value true; otherwise ""
-// (no consent, no email, or an address Kakao has not verified).
-
 package client
 
 import (
@@ -62,6 +51,17 @@ func (p KakaoParams) AuthParams() url.Values {
 // is_email_valid and is_email_verified are the JSON value true. Name is
 // kakao_account.profile.nickname; AvatarURL its profile_image_url (absent
 // without the profile_image consent item).
+//
+// Kakao Login, following Kakao's REST API guide
+// (https://developers.kakao.com/docs/latest/en/kakaologin/rest-api) and
+// httpx-oauth's kakao.py.
+//
+// Default scopes: profile_nickname, account_email.
+// Id: the member number "id" of POST https://kapi.kakao.com/v2/user/me, as a
+// decimal string (kept exact, never through float64).
+// Email: kakao_account.email, only when kakao_account.is_email_valid and
+// kakao_account.is_email_verified are both the JSON value true; otherwise ""
+// (no consent, no email, or an address Kakao has not verified).
 type Kakao struct {
 	*OAuth2
 }

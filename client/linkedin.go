@@ -1,3 +1,16 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// LinkedIn is the LinkedIn OpenID Connect client.
+//
+// Identify: Subject is the ID token's "sub", which the UserInfo "sub" must
+// equal. Email is the UserInfo "email" and EmailVerified its
+// "email_verified"; Name is "name" and AvatarURL "picture".
+//
 // LinkedIn client: "Sign In with LinkedIn using OpenID Connect".
 //
 // Follows https://learn.microsoft.com/en-us/linkedin/consumer/integrations/self-serve/sign-in-with-linkedin-v2
@@ -14,19 +27,6 @@
 //
 // id: the UserInfo "sub"; email: the UserInfo email when email_verified is
 // true.
-
-package client
-
-import (
-	"context"
-	"encoding/json"
-)
-
-// LinkedIn is the LinkedIn OpenID Connect client.
-//
-// Identify: Subject is the ID token's "sub", which the UserInfo "sub" must
-// equal. Email is the UserInfo "email" and EmailVerified its
-// "email_verified"; Name is "name" and AvatarURL "picture".
 type LinkedIn struct {
 	*OAuth2
 	oidcCore

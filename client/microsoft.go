@@ -1,39 +1,3 @@
-// Microsoft client: Microsoft identity platform (Entra ID, personal
-// accounts) v2.0 endpoints and Microsoft Graph.
-//
-// Follows https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
-// https://learn.microsoft.com/en-us/entra/identity-platform/id-tokens,
-// https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference and
-// https://learn.microsoft.com/en-us/graph/api/user-get.
-//
-// Default scopes: "openid email profile User.Read". Upstream asks for
-// User.Read only; openid and profile add an ID token with the tid and oid
-// claims, so the token can be verified and tied to the Graph user. Add
-// "offline_access" (WithScopes) to get refresh tokens. Refresh: yes (token
-// URL). Revoke: no (Microsoft has no RFC 7009 endpoint).
-//
-// IDEmail: the Graph user "id" (the object id, equal to the ID token's
-// "oid") and Graph "mail", else "userPrincipalName" unless it is a guest UPN
-// ("#EXT#"). Neither is verified by Microsoft: a tenant admin can set any
-// value ("nOAuth"), so never link accounts by this email. Identify: see
-// Microsoft.
-//
-// ID tokens: the multi-tenant endpoints (common, organizations, consumers)
-// issue tokens whose iss is https://login.microsoftonline.com/{tid}/v2.0 for
-// the user's tenant, which go-oidc's exact issuer match cannot express. The
-// issuer is therefore checked here: tid must be a GUID and iss must be that
-// template; a GUID tenant pins tid, "consumers" requires the personal-account
-// tenant, "organizations" refuses it. A domain tenant ("contoso.com") cannot
-// be mapped to its tid offline, so only the template is checked: configure
-// the tenant GUID to pin it. IDClaims.Subject is the "oid" claim (the Graph
-// id) rather than the pairwise "sub", so the subject check against Graph
-// works. Microsoft does not send the RFC 9207 iss parameter, so this client
-// is not an IssuerProvider.
-//
-// Personal accounts: Graph reports their id as 16 hex digits, while the ID
-// token's oid is the same value as a GUID "00000000-0000-0000-xxxx-
-// xxxxxxxxxxxx"; Identify treats the two forms as one user.
-
 package client
 
 import (
@@ -59,10 +23,14 @@ var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // ResponseMode defaults to "query" (as upstream) but a caller's value, such
 // as "form_post", is kept.
 type MicrosoftParams struct {
+	// ResponseMode is "query" when empty; "form_post" is kept.
 	ResponseMode string
-	Prompt       string // login, none, consent, select_account
-	LoginHint    string
-	DomainHint   string // consumers, organizations or a tenant domain
+	// Prompt is login, none, consent or select_account.
+	Prompt string
+	// LoginHint pre-fills the user's sign-in name.
+	LoginHint string
+	// DomainHint is consumers, organizations or a tenant domain.
+	DomainHint string
 }
 
 // AuthParams implements Params.
@@ -98,6 +66,42 @@ func (p MicrosoftParams) AuthParams() url.Values {
 // registration to get them). Even then the tenant only proved it owns the
 // domain, not the mailbox. Never link accounts by a Microsoft email that is
 // not verified.
+//
+// Microsoft client: Microsoft identity platform (Entra ID, personal
+// accounts) v2.0 endpoints and Microsoft Graph.
+//
+// Follows https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
+// https://learn.microsoft.com/en-us/entra/identity-platform/id-tokens,
+// https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference and
+// https://learn.microsoft.com/en-us/graph/api/user-get.
+//
+// Default scopes: "openid email profile User.Read". Upstream asks for
+// User.Read only; openid and profile add an ID token with the tid and oid
+// claims, so the token can be verified and tied to the Graph user. Add
+// "offline_access" (WithScopes) to get refresh tokens. Refresh: yes (token
+// URL). Revoke: no (Microsoft has no RFC 7009 endpoint).
+//
+// IDEmail: the Graph user "id" (the object id, equal to the ID token's
+// "oid") and Graph "mail", else "userPrincipalName" unless it is a guest UPN
+// ("#EXT#"). Neither is verified by Microsoft: a tenant admin can set any
+// value ("nOAuth"), so never link accounts by this email; Identify's
+// Subject and EmailVerified rules above apply instead.
+//
+// ID tokens: the multi-tenant endpoints (common, organizations, consumers)
+// issue tokens whose iss is https://login.microsoftonline.com/{tid}/v2.0 for
+// the user's tenant, which go-oidc's exact issuer match cannot express. The
+// issuer is therefore checked here: tid must be a GUID and iss must be that
+// template; a GUID tenant pins tid, "consumers" requires the personal-account
+// tenant, "organizations" refuses it. A domain tenant ("contoso.com") cannot
+// be mapped to its tid offline, so only the template is checked: configure
+// the tenant GUID to pin it. IDClaims.Subject is the "oid" claim (the Graph
+// id) rather than the pairwise "sub", so the subject check against Graph
+// works. Microsoft does not send the RFC 9207 iss parameter, so
+// [Microsoft.Capabilities] reports no Issuer.
+//
+// Personal accounts: Graph reports their id as 16 hex digits, while the ID
+// token's oid is the same value as a GUID "00000000-0000-0000-xxxx-
+// xxxxxxxxxxxx"; Identify treats the two forms as one user.
 type Microsoft struct {
 	*OAuth2
 	oidcCore

@@ -1,15 +1,3 @@
-// Naver Login, following Naver's login API guide
-// (https://developers.naver.com/docs/login/api/api.md, profile API
-// https://developers.naver.com/docs/login/profile/profile.md) and
-// httpx-oauth's naver.py.
-//
-// Default scopes: none (Naver grants what the app registered; no scope
-// parameter is sent, where upstream sent an empty "scope=").
-// Id: response.id of POST https://openapi.naver.com/v1/nid/me, Naver's
-// per-app user identifier (a string).
-// Email: response.email when the user consented to share it, else "". Naver
-// has no verification flag for it; key accounts by id, not by this email.
-
 package client
 
 import (
@@ -52,6 +40,18 @@ func (p NaverParams) AuthParams() url.Values {
 // profile API documents no verification flag or guarantee for it. Name is
 // response.name, else response.nickname; AvatarURL is
 // response.profile_image.
+//
+// Naver Login, following Naver's login API guide
+// (https://developers.naver.com/docs/login/api/api.md, profile API
+// https://developers.naver.com/docs/login/profile/profile.md) and
+// httpx-oauth's naver.py.
+//
+// Default scopes: none (Naver grants what the app registered; no scope
+// parameter is sent, where upstream sent an empty "scope=").
+// Id: response.id of POST https://openapi.naver.com/v1/nid/me, Naver's
+// per-app user identifier (a string).
+// Email: response.email when the user consented to share it, else "". Naver
+// has no verification flag for it; key accounts by id, not by this email.
 type Naver struct {
 	*OAuth2
 }

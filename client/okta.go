@@ -1,3 +1,14 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+)
+
+// Okta is an OpenID client for an Okta org; everything but its constructors
+// comes from OpenID.
+//
 // Okta client: an OpenID Connect client discovered from the Okta org
 // authorization server or from a custom authorization server (upstream
 // issue #324).
@@ -11,17 +22,6 @@
 // the discovery document advertises (see DiscoverOpenID). id: the UserInfo
 // "sub" (the Okta user id); email: the UserInfo email when email_verified
 // is true.
-
-package client
-
-import (
-	"context"
-	"fmt"
-	"regexp"
-)
-
-// Okta is an OpenID client for an Okta org; everything but its constructors
-// comes from OpenID.
 type Okta struct {
 	*OpenID
 }

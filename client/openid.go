@@ -1,18 +1,3 @@
-// OpenID Connect support: discovery (OpenID Connect Discovery 1.0 and RFC
-// 8414 Authorization Server Metadata), ID-token verification, UserInfo, and
-// the generic OpenID client, upstream's OpenID.
-//
-// Follows https://openid.net/specs/openid-connect-discovery-1_0.html,
-// https://openid.net/specs/openid-connect-core-1_0.html (§3.1.3.7 ID token
-// validation, §5.3 UserInfo) and RFC 8414. Default scopes: "openid email".
-// The id is the UserInfo "sub"; IDEmail returns the UserInfo "email" only
-// when "email_verified" is true, Identify returns it with that flag.
-//
-// ID tokens are verified with github.com/coreos/go-oidc (signature through
-// the issuer's JWKS, iss, aud, exp, nbf) rather than hand-written JWT code;
-// this file adds the nonce and subject checks and maps the failures to the
-// typed errors below.
-
 package client
 
 import (
@@ -134,6 +119,21 @@ func (p OpenIDParams) AuthParams() url.Values {
 // else the ID token's; Name is "name" (else given_name and family_name),
 // AvatarURL "picture". Without a userinfo_endpoint the ID token alone is
 // the identity.
+//
+// OpenID Connect support: discovery (OpenID Connect Discovery 1.0 and RFC
+// 8414 Authorization Server Metadata), ID-token verification, UserInfo, and
+// the generic OpenID client, upstream's OpenID.
+//
+// Follows https://openid.net/specs/openid-connect-discovery-1_0.html,
+// https://openid.net/specs/openid-connect-core-1_0.html (§3.1.3.7 ID token
+// validation, §5.3 UserInfo) and RFC 8414. Default scopes: "openid email".
+// The id is the UserInfo "sub"; IDEmail returns the UserInfo "email" only
+// when "email_verified" is true, Identify returns it with that flag.
+//
+// ID tokens are verified with github.com/coreos/go-oidc (signature through
+// the issuer's JWKS, iss, aud, exp, nbf) rather than hand-written JWT code;
+// this file adds the nonce and subject checks and maps the failures to the
+// typed errors below.
 type OpenID struct {
 	*OAuth2
 	oidcCore
@@ -518,7 +518,7 @@ type oidcCore struct {
 	// unverifiedEmail accepts an email without email_verified (FranceConnect,
 	// which defines no such claim).
 	unverifiedEmail bool
-	// now is the client's clock (Config.Now), for the iat check.
+	// now is the client's clock (WithClock), for the iat check.
 	now func() time.Time
 }
 

@@ -29,8 +29,10 @@ type AuthURLOptions struct {
 	// slice sends no scope parameter at all (upstream falls back to the base
 	// scopes, and sends "scope=" for empty base scopes: both are fixed here).
 	Scopes []string
-	// CodeChallenge and CodeChallengeMethod are the PKCE values (RFC 7636).
-	CodeChallenge       string
+	// CodeChallenge is the PKCE challenge (RFC 7636), such as
+	// S256Challenge(verifier).
+	CodeChallenge string
+	// CodeChallengeMethod is "S256" with S256Challenge.
 	CodeChallengeMethod string
 	// Nonce is the OpenID Connect nonce; sent whenever non-empty.
 	Nonce string

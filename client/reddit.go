@@ -1,27 +1,3 @@
-// Reddit client.
-//
-// Follows https://github.com/reddit-archive/reddit/wiki/OAuth2 (authorize,
-// access_token and revoke_token URLs, HTTP Basic client authentication for
-// all three, the duration parameter), the API rules at
-// https://github.com/reddit-archive/reddit/wiki/API (a unique, descriptive
-// User-Agent is required) and https://www.reddit.com/dev/api#GET_api_v1_me.
-//
-// Default scopes: "identity". Refresh: yes, at the token URL (a refresh token
-// is only issued with Duration "permanent"). Revoke: yes, with Basic
-// authentication and token_type_hint.
-//
-// Default User-Agent: "oauthkit:<client id>:v1 (by oauthkit)", in Reddit's
-// "<platform>:<app ID>:<version> (by <author>)" form; WithUserAgent replaces
-// it.
-//
-// id: the account's fullname "t2_<id>" built from the id field of
-// /api/v1/me. Upstream uses the username; Reddit usernames cannot be changed
-// today, but the id is what Reddit documents as the account's identifier and
-// is never reassigned. email: always "": Reddit's API exposes none.
-//
-// Reddit answers a bad code with HTTP 200 and an error member; the core
-// treats any token response with an error member as an error.
-
 package client
 
 import (
@@ -61,6 +37,30 @@ func (p RedditParams) AuthParams() url.Values {
 // is always "" (Reddit's API exposes none). Name is the username ("name");
 // AvatarURL is "icon_img", with the HTML entities Reddit leaves in it
 // decoded.
+//
+// Reddit client.
+//
+// Follows https://github.com/reddit-archive/reddit/wiki/OAuth2 (authorize,
+// access_token and revoke_token URLs, HTTP Basic client authentication for
+// all three, the duration parameter), the API rules at
+// https://github.com/reddit-archive/reddit/wiki/API (a unique, descriptive
+// User-Agent is required) and https://www.reddit.com/dev/api#GET_api_v1_me.
+//
+// Default scopes: "identity". Refresh: yes, at the token URL (a refresh token
+// is only issued with Duration "permanent"). Revoke: yes, with Basic
+// authentication and token_type_hint.
+//
+// Default User-Agent: "oauthkit:<client id>:v1 (by oauthkit)", in Reddit's
+// "<platform>:<app ID>:<version> (by <author>)" form; WithUserAgent replaces
+// it.
+//
+// id: the account's fullname "t2_<id>" built from the id field of
+// /api/v1/me. Upstream uses the username; Reddit usernames cannot be changed
+// today, but the id is what Reddit documents as the account's identifier and
+// is never reassigned. email: always "": Reddit's API exposes none.
+//
+// Reddit answers a bad code with HTTP 200 and an error member; the core
+// treats any token response with an error member as an error.
 type Reddit struct {
 	*OAuth2
 }

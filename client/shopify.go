@@ -1,16 +1,3 @@
-// Shopify, following Shopify's authorization code grant guide
-// (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
-// the Admin REST Shop resource
-// (https://shopify.dev/docs/api/admin-rest/latest/resources/shop) and
-// httpx-oauth's shopify.py.
-//
-// Default scopes: read_orders (upstream's), sent comma-separated as Shopify
-// documents.
-// Id: shop.id of GET https://{shop}.myshopify.com/admin/api/{version}/shop.json,
-// as a decimal string. It identifies the shop, not the person who logged in.
-// Email: shop.email, the shop's contact email as the merchant entered it;
-// Shopify does not say it is verified, so key accounts by id.
-
 package client
 
 import (
@@ -61,6 +48,19 @@ func (p ShopifyParams) AuthParams() url.Values {
 // the staff member who logged in. Email is shop.email, the contact address
 // the merchant entered, with EmailVerified false (Shopify does not say it
 // is verified). Name is shop.name; there is no AvatarURL.
+//
+// Shopify, following Shopify's authorization code grant guide
+// (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
+// the Admin REST Shop resource
+// (https://shopify.dev/docs/api/admin-rest/latest/resources/shop) and
+// httpx-oauth's shopify.py.
+//
+// Default scopes: read_orders (upstream's), sent comma-separated as Shopify
+// documents.
+// Id: shop.id of GET https://{shop}.myshopify.com/admin/api/{version}/shop.json,
+// as a decimal string. It identifies the shop, not the person who logged in.
+// Email: shop.email, the shop's contact email as the merchant entered it;
+// Shopify does not say it is verified, so key accounts by id.
 type Shopify struct {
 	*OAuth2
 	shop       string

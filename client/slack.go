@@ -1,3 +1,17 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Slack is the Sign in with Slack client.
+//
+// Identify: Subject is the ID token's "sub" (the Slack user id, unique
+// across workspaces), which the UserInfo "sub" must equal. Email is the
+// UserInfo "email" and EmailVerified its "email_verified"; Name is "name"
+// and AvatarURL "picture".
+//
 // Slack client: "Sign in with Slack" (OpenID Connect).
 //
 // Follows https://api.slack.com/authentication/sign-in-with-slack,
@@ -16,20 +30,6 @@
 //
 // id: the UserInfo "sub" (the Slack user id); email: the UserInfo email when
 // email_verified is true.
-
-package client
-
-import (
-	"context"
-	"encoding/json"
-)
-
-// Slack is the Sign in with Slack client.
-//
-// Identify: Subject is the ID token's "sub" (the Slack user id, unique
-// across workspaces), which the UserInfo "sub" must equal. Email is the
-// UserInfo "email" and EmailVerified its "email_verified"; Name is "name"
-// and AvatarURL "picture".
 type Slack struct {
 	*OAuth2
 	oidcCore

@@ -1,21 +1,3 @@
-// Twitch client (not in upstream).
-//
-// Follows https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-grant-flow,
-// https://dev.twitch.tv/docs/authentication/refresh-tokens/,
-// https://dev.twitch.tv/docs/authentication/revoke-tokens/ and
-// https://dev.twitch.tv/docs/api/reference/#get-users.
-//
-// Default scopes: "user:read:email" (the only one a login needs). Refresh:
-// yes, at the token URL. Revoke: yes; Twitch takes client_id and token only,
-// so the secret is not sent there.
-//
-// id: data[0].id of GET /helix/users, an exact decimal string. email:
-// data[0].email, which Twitch only returns when verified and only with the
-// user:read:email scope; "" otherwise.
-//
-// Twitch's token responses carry scope as a JSON array, not the RFC 6749
-// space-separated string; the client joins it before building the Token.
-
 package client
 
 import (
@@ -55,6 +37,24 @@ func (p TwitchParams) AuthParams() url.Values {
 // address (returned only with the user:read:email scope), so EmailVerified
 // is true whenever it is present. Name is "display_name", else "login";
 // AvatarURL is "profile_image_url".
+//
+// Twitch client (not in upstream).
+//
+// Follows https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-grant-flow,
+// https://dev.twitch.tv/docs/authentication/refresh-tokens/,
+// https://dev.twitch.tv/docs/authentication/revoke-tokens/ and
+// https://dev.twitch.tv/docs/api/reference/#get-users.
+//
+// Default scopes: "user:read:email" (the only one a login needs). Refresh:
+// yes, at the token URL. Revoke: yes; Twitch takes client_id and token only,
+// so the secret is not sent there.
+//
+// id: data[0].id of GET /helix/users, an exact decimal string. email:
+// data[0].email, which Twitch only returns when verified and only with the
+// user:read:email scope; "" otherwise.
+//
+// Twitch's token responses carry scope as a JSON array, not the RFC 6749
+// space-separated string; the client joins it before building the Token.
 type Twitch struct {
 	*OAuth2
 }
