@@ -96,9 +96,7 @@ func HTTPStatus(err error) int {
 		if errors.Is(err, context.DeadlineExceeded) {
 			return http.StatusGatewayTimeout
 		}
-		var oe *client.OAuthError
-		if errors.Is(err, ErrExchange) && errors.As(err, &oe) &&
-			(oe.Code == "invalid_grant" || oe.Code == "bad_verification_code") {
+		if errors.Is(err, ErrExchange) && errors.Is(err, client.ErrInvalidGrant) {
 			return http.StatusBadRequest
 		}
 		return http.StatusBadGateway

@@ -209,15 +209,15 @@ func withClient(t *testing.T, mod func(*client.Config), wrap func(*client.OAuth2
 	return func(cfg *oauthkit.Config) {
 		tp := cfg.Providers[0].Client.(*testProvider)
 		cc := tp.OAuth2.Config()
-		cc.HTTPClient = nil // the package default, as a site would have
 		mod(&cc)
-		c, err := client.NewOAuth2(cc)
+		// No WithHTTPClient: the package default, as a site would have.
+		c, err := client.New(cc, tp.opts...)
 		require.NoError(t, err)
 		if wrap != nil {
 			cfg.Providers[0].Client = wrap(c)
 			return
 		}
-		cfg.Providers[0].Client = &testProvider{OAuth2: c, userURL: tp.userURL, hc: tp.hc}
+		cfg.Providers[0].Client = &testProvider{OAuth2: c, userURL: tp.userURL, hc: tp.hc, opts: tp.opts}
 	}
 }
 

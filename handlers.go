@@ -11,13 +11,9 @@ import (
 	"github.com/oauthkit/oauthkit/client"
 )
 
-// Input bounds, checked before any session lookup. The kit issues
-// 43-character states; codes are opaque but never kilobytes long.
-const (
-	maxStateLen = 256
-	maxCodeLen  = 4096
-	maxQueryLen = 16 << 10
-)
+// maxQueryLen bounds the callback query, checked before any session
+// lookup; client.ParseAuthorizationResponse bounds state and code.
+const maxQueryLen = 16 << 10
 
 // LoginHandler starts a login with the named provider: GET only. It creates a
 // state, a PKCE verifier (and a nonce for OpenID Connect clients), saves them
@@ -140,16 +136,16 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if err != nil {
 		return "", wrap(ErrInvalidCallback, errors.New("malformed query"))
 	}
-	state, err := single(q, "state", maxStateLen)
-	if err != nil || state == "" || !vschar(state) {
-		return "", wrap(ErrInvalidCallback, errors.New("state missing, repeated, too long or not VSCHAR"))
+	// State and code are checked before the state lookup, so an oversized,
+	// repeated or malformed code cannot consume the pending login. A bad iss
+	// is reported after the lookup, as the iss checks are: the state is well
+	// formed then (the client checks it first).
+	ar, issErr := client.ParseAuthorizationResponse(q)
+	var are *client.AuthorizationResponseError
+	if issErr != nil && !(errors.As(issErr, &are) && are.Param == "iss") {
+		return "", wrap(ErrInvalidCallback, issErr)
 	}
-	// The code is bounded before the state lookup too, so an oversized,
-	// repeated or malformed code cannot consume the pending login.
-	code, err := single(q, "code", maxCodeLen)
-	if err != nil || !vschar(code) {
-		return "", wrap(ErrInvalidCallback, errors.New("code repeated, too long or not VSCHAR"))
-	}
+	state := q.Get("state")
 	now := k.cfg.Now()
 	pl, ok, err := k.takePending(ctx, state)
 	if err != nil {
@@ -169,17 +165,19 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if now.Sub(pl.Created) > k.cfg.PendingTTL {
 		return "", ErrStateExpired
 	}
-	if err := checkIssuer(p, q); err != nil {
+	if issErr != nil {
+		return "", wrap(ErrInvalidCallback, issErr)
+	}
+	if err := checkIssuer(p, ar); err != nil {
 		return "", err
 	}
-	if len(q["error"]) > 0 {
-		code, _ := single(q, "error", 64)
-		if code == "access_denied" {
+	if ar.Error != "" {
+		if ar.Error == "access_denied" {
 			return "", ErrAccessDenied
 		}
-		desc, _ := single(q, "error_description", 1024)
-		return "", &ProviderError{Provider: p.name, Code: errorCode(code), Description: desc}
+		return "", &ProviderError{Provider: p.name, Code: ar.Error, Description: ar.ErrorDescription}
 	}
+	code := ar.Code
 	if code == "" {
 		return "", ErrMissingCode
 	}
@@ -254,63 +252,17 @@ func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, t
 
 // checkIssuer applies RFC 9207: a present iss must equal the provider's
 // issuer exactly; a missing one is refused when the provider requires it.
-func checkIssuer(p *providerState, q url.Values) error {
-	if len(q["iss"]) == 0 {
+func checkIssuer(p *providerState, ar *client.AuthorizationResponse) error {
+	if !ar.HasIss {
 		if p.RequireIssuer {
 			return ErrIssuerMismatch
 		}
 		return nil
 	}
-	iss, err := single(q, "iss", 2048)
-	if err != nil {
-		return wrap(ErrInvalidCallback, err)
-	}
-	if p.Issuer != "" && iss != p.Issuer {
+	if p.Issuer != "" && ar.Iss != p.Issuer {
 		return ErrIssuerMismatch
 	}
 	return nil
-}
-
-// errorCode keeps an authorization-response error code only if it is in the
-// RFC 6749 §4.1.2.1 alphabet (%x20-21 / %x23-5B / %x5D-7E), so it is safe to
-// log; anything else becomes "invalid_error_code".
-func errorCode(s string) string {
-	if s == "" {
-		return "invalid_error_code"
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			return "invalid_error_code"
-		}
-	}
-	return s
-}
-
-// vschar reports whether s is in the RFC 6749 Appendix A VSCHAR alphabet
-// (%x20-7E) that state and code values are made of.
-func vschar(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
-}
-
-// single returns the only value of key; a repeated or oversized parameter is
-// an error (OAuth 2.1 §3.1), a missing one is "".
-func single(q url.Values, key string, max int) (string, error) {
-	vs := q[key]
-	switch {
-	case len(vs) == 0:
-		return "", nil
-	case len(vs) > 1:
-		return "", errors.New(key + " repeated")
-	case len(vs[0]) > max:
-		return "", errors.New(key + " too long")
-	}
-	return vs[0], nil
 }
 
 // LogoutHandler signs the user out: POST only, refused when cross-origin
@@ -377,19 +329,11 @@ func (k *Kit) revoke(ctx context.Context) {
 	if !ok {
 		return
 	}
-	token, hint := t.AccessToken, "access_token"
-	if t.RefreshToken != "" {
-		// RFC 7009 §2.1: revoking the refresh token should end the grant.
-		token, hint = t.RefreshToken, "refresh_token"
-	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
 	defer cancel()
-	err := p.Client.RevokeToken(rctx, token, hint)
-	if hint == "refresh_token" && errors.Is(err, client.ErrRevokeNotSupported) {
-		// Some providers only revoke access tokens (Kakao's unlink, Naver's
-		// delete): revoke that one rather than nothing.
-		err = p.Client.RevokeToken(rctx, t.AccessToken, "access_token")
-	}
+	// The client chooses the token that ends the grant (refresh token, or
+	// the access token for providers that revoke only those).
+	err := p.Client.Revoke(rctx, t)
 	if err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
 		k.stats.revocationFailures.Add(1)
 		code := ""

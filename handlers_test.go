@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
 )
 
 // putData stores v as the application's own session data in b's session.
@@ -140,8 +141,11 @@ type issProvider struct {
 	advertise bool
 }
 
-func (p *issProvider) Issuer() string              { return p.issuer }
-func (p *issProvider) IssParameterSupported() bool { return p.advertise }
+func (p *issProvider) Capabilities() client.Capabilities {
+	c := p.testProvider.Capabilities()
+	c.Issuer, c.IssParameter = p.issuer, p.advertise
+	return c
+}
 
 // When the metadata says the server sends iss, a callback without it is
 // refused (400, state consumed, no code exchange); a matching iss is

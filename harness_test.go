@@ -187,6 +187,8 @@ type testProvider struct {
 	*client.OAuth2
 	userURL string
 	hc      *http.Client
+	// opts are the options the client was built with, for withClient.
+	opts []client.Option
 }
 
 func (p *testProvider) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
@@ -230,19 +232,21 @@ func (p *testProvider) identity(ctx context.Context, accessToken string) (*clien
 }
 
 func (as *fakeAS) provider(t testing.TB, name string) *testProvider {
-	c, err := client.NewOAuth2(client.Config{
+	opts := []client.Option{
+		client.WithRevocationEndpointAuthMethod(client.ClientSecretPost),
+		client.WithName(name),
+		client.WithScopes("user"),
+		client.WithClock(as.now),
+	}
+	c, err := client.New(client.Config{
 		ClientID: "cid", ClientSecret: "csecret",
-		AuthorizeEndpoint:            as.srv.URL + "/authorize",
-		AccessTokenEndpoint:          as.srv.URL + "/token",
-		RefreshTokenEndpoint:         as.srv.URL + "/token",
-		RevokeTokenEndpoint:          as.srv.URL + "/revoke",
-		RevocationEndpointAuthMethod: client.ClientSecretPost,
-		Name:                         name,
-		BaseScopes:                   []string{"user"},
-		Now:                          as.now,
-	})
+		AuthorizeEndpoint:    as.srv.URL + "/authorize",
+		AccessTokenEndpoint:  as.srv.URL + "/token",
+		RefreshTokenEndpoint: as.srv.URL + "/token",
+		RevokeTokenEndpoint:  as.srv.URL + "/revoke",
+	}, opts...)
 	require.NoError(t, err)
-	return &testProvider{OAuth2: c, userURL: as.srv.URL + "/user", hc: as.srv.Client()}
+	return &testProvider{OAuth2: c, userURL: as.srv.URL + "/user", hc: as.srv.Client(), opts: opts}
 }
 
 // clock is a settable clock for Config.Now.

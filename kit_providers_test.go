@@ -150,7 +150,7 @@ func kpRows() []*kpRow {
 				return client.NewGoogle("cid-google", kpSecret, e.opts()...)
 			},
 			kit: func(p *oauthkit.Provider) {
-				p.AuthParams = client.GoogleParams{AccessType: "offline", Prompt: "consent"}.AuthParams()
+				p.AuthParams = client.GoogleParams{AccessType: "offline", Prompt: "consent"}
 			},
 			authorize: "accounts.google.com/o/oauth2/v2/auth",
 			authQuery: map[string]string{"access_type": "offline", "prompt": "consent",
@@ -217,7 +217,7 @@ func kpRows() []*kpRow {
 				return client.NewReddit("cid-reddit", kpSecret, e.opts()...)
 			},
 			kit: func(p *oauthkit.Provider) {
-				p.AuthParams = client.RedditParams{Duration: "permanent"}.AuthParams()
+				p.AuthParams = client.RedditParams{Duration: "permanent"}
 			},
 			authorize: "www.reddit.com/api/v1/authorize", authQuery: map[string]string{"scope": "identity", "duration": "permanent"},
 			token: "www.reddit.com/api/v1/access_token", auth: kpBasic,
@@ -323,10 +323,10 @@ func kpRows() []*kpRow {
 				reply: `{"access_token":"$AT","result":"success"}`},
 		},
 		kpShopifyRow("shopify", "my-shop", client.ShopifyDefaultAPIVersion, func(e *kpEnv) (client.Provider, error) {
-			return client.NewShopify("cid-shopify", kpSecret, "my-shop", e.opts()...)
+			return client.NewShopify("my-shop", "cid-shopify", kpSecret, e.opts()...)
 		}),
 		kpShopifyRow("shopify-unstable", "other-shop", "unstable", func(e *kpEnv) (client.Provider, error) {
-			return client.NewShopifyWithVersion("cid-shopify-unstable", kpSecret, "Other-Shop.myshopify.com", "unstable", e.opts(client.WithName("shopify-unstable"))...)
+			return client.NewShopify("Other-Shop.myshopify.com", "cid-shopify-unstable", kpSecret, e.opts(client.WithName("shopify-unstable"), client.WithShopifyAPIVersion("unstable"))...)
 		}),
 		kpGitLabRow("gitlab", "gitlab.com", func(e *kpEnv) (client.Provider, error) {
 			return client.NewGitLab("cid-gitlab", kpSecret, e.opts()...)
@@ -337,7 +337,7 @@ func kpRows() []*kpRow {
 		{
 			name: "microsoft",
 			client: func(e *kpEnv) (client.Provider, error) {
-				return client.NewMicrosoft("cid-microsoft", kpSecret, strings.ToUpper(kpTenant), e.opts()...)
+				return client.NewMicrosoft(strings.ToUpper(kpTenant), "cid-microsoft", kpSecret, e.opts()...)
 			},
 			kit: func(p *oauthkit.Provider) {
 				p.Scopes = []string{"openid", "email", "profile", "User.Read", "offline_access"}
@@ -364,10 +364,10 @@ func kpRows() []*kpRow {
 		{
 			name: "franceconnect",
 			client: func(e *kpEnv) (client.Provider, error) {
-				return client.NewFranceConnect("cid-franceconnect", kpSecret, false, e.opts()...)
+				return client.NewFranceConnect("cid-franceconnect", kpSecret, e.opts()...)
 			},
 			kit: func(p *oauthkit.Provider) {
-				p.AuthParams = client.OpenIDParams{ACRValues: "eidas1"}.AuthParams()
+				p.AuthParams = client.OpenIDParams{ACRValues: "eidas1"}
 			},
 			authorize: "app.franceconnect.gouv.fr/api/v1/authorize", authQuery: map[string]string{"scope": "openid email", "acr_values": "eidas1"},
 			token: "app.franceconnect.gouv.fr/api/v1/token", auth: kpPost,
@@ -433,10 +433,10 @@ func kpRows() []*kpRow {
 			refresh: true, revoke: kpRevokeRFC7009("appleid.apple.com/auth/revoke", kpAppleJWT),
 		},
 		kpOktaRow("okta", "", func(e *kpEnv) (client.Provider, error) {
-			return client.NewOkta(e.t.Context(), "dev-123.okta.com", "cid-okta", kpSecret, e.opts()...)
+			return client.DiscoverOkta(e.t.Context(), "dev-123.okta.com", "cid-okta", kpSecret, e.opts()...)
 		}),
 		kpOktaRow("okta-api", "/oauth2/default", func(e *kpEnv) (client.Provider, error) {
-			return client.NewOktaAuthServer(e.t.Context(), "dev-123.okta.com", "default", "cid-okta-api", kpSecret, e.opts(client.WithName("okta-api"))...)
+			return client.DiscoverOktaAuthServer(e.t.Context(), "dev-123.okta.com", "default", "cid-okta-api", kpSecret, e.opts(client.WithName("okta-api"))...)
 		}),
 		{
 			name: "openid",

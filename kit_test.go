@@ -69,7 +69,11 @@ func TestFullLoginFlow(t *testing.T) {
 // formPostProvider is the fake AS's client, declaring form_post like Apple.
 type formPostProvider struct{ *testProvider }
 
-func (formPostProvider) UsesFormPost() bool { return true }
+func (p formPostProvider) Capabilities() client.Capabilities {
+	c := p.testProvider.Capabilities()
+	c.FormPost = true
+	return c
+}
 
 func TestFormPostCallbackBecomesGET(t *testing.T) {
 	a := newApp(t, func(c *oauthkit.Config) {

@@ -76,10 +76,10 @@ type Provider struct {
 	// Scopes replaces the client's default scopes when non-nil.
 	Scopes []string
 	// AuthParams are extra authorization parameters, for example
-	// client.GoogleParams{AccessType: "offline"}.AuthParams().
-	AuthParams url.Values
+	// client.GoogleParams{AccessType: "offline"}; nil for none.
+	AuthParams client.Params
 	// Issuer is compared with the RFC 9207 iss parameter of the callback.
-	// Default: the client's Issuer() when it has one.
+	// Default: the client's Capabilities().Issuer.
 	Issuer string
 	// RequireIssuer rejects callbacks without iss. It is turned on for
 	// clients whose metadata advertises
@@ -89,7 +89,7 @@ type Provider struct {
 	// FormPost makes the callback accept the provider's response_mode=form_post
 	// POST (Sign in with Apple) by turning it into a GET of itself (303), on
 	// which the SameSite=Lax session cookie is sent. Default: true for
-	// clients that report UsesFormPost.
+	// clients whose Capabilities report FormPost.
 	FormPost bool
 }
 
@@ -242,10 +242,9 @@ func New(cfg Config) (*Kit, error) {
 			return nil, configError("provider %q has an https redirect URL but the session cookie is not Secure", name)
 		}
 		k.origins[origin] = true
+		caps := p.Client.Capabilities()
 		if p.Issuer == "" {
-			if ip, ok := p.Client.(client.IssuerProvider); ok {
-				p.Issuer = ip.Issuer()
-			}
+			p.Issuer = caps.Issuer
 		}
 		if p.Issuer != "" {
 			if issuers[p.Issuer] {
@@ -253,7 +252,7 @@ func New(cfg Config) (*Kit, error) {
 			}
 			issuers[p.Issuer] = true
 		}
-		if ir, ok := p.Client.(client.IssParameterReporter); ok && ir.IssParameterSupported() {
+		if caps.IssParameter {
 			// RFC 9207 §2.4: a client that knows the server sends iss must
 			// refuse a response without it.
 			p.RequireIssuer = true
@@ -261,13 +260,10 @@ func New(cfg Config) (*Kit, error) {
 		if p.RequireIssuer && p.Issuer == "" {
 			return nil, configError("provider %q requires iss but has no issuer", name)
 		}
-		if fp, ok := p.Client.(interface{ UsesFormPost() bool }); ok && fp.UsesFormPost() {
+		if caps.FormPost {
 			p.FormPost = true
 		}
-		ps := &providerState{Provider: p, name: name, binding: name + " " + p.RedirectURL}
-		if v, ok := p.Client.(client.IDTokenVerifier); ok {
-			ps.nonce = v.UsesNonce()
-		}
+		ps := &providerState{Provider: p, name: name, binding: name + " " + p.RedirectURL, nonce: caps.Nonce}
 		k.providers[name] = ps
 	}
 	store, err := guardStore(cfg.Sessions, cfg.EndedSessions)

@@ -194,15 +194,13 @@ func newSecretsRig(t *testing.T) *secretsRig {
 	r := &secretsRig{mas: newMarkerAS(t), logs: &syncBuffer{}}
 	scheme, host, _ := strings.Cut(r.mas.srv.URL, "://")
 	r.app = newApp(t, withLogs(r.logs), func(cfg *oauthkit.Config) {
-		c, err := client.NewOAuth2(client.Config{
+		c, err := client.New(client.Config{
 			ClientID: "cid", ClientSecret: markCS,
-			AuthorizeEndpoint:            r.mas.srv.URL + "/authorize",
-			AccessTokenEndpoint:          r.mas.srv.URL + "/token",
-			RefreshTokenEndpoint:         r.mas.srv.URL + "/token",
-			RevokeTokenEndpoint:          r.mas.srv.URL + "/revoke",
-			RevocationEndpointAuthMethod: client.ClientSecretPost,
-			Name:                         "test",
-		})
+			AuthorizeEndpoint:    r.mas.srv.URL + "/authorize",
+			AccessTokenEndpoint:  r.mas.srv.URL + "/token",
+			RefreshTokenEndpoint: r.mas.srv.URL + "/token",
+			RevokeTokenEndpoint:  r.mas.srv.URL + "/revoke",
+		}, client.WithRevocationEndpointAuthMethod(client.ClientSecretPost), client.WithName("test"))
 		require.NoError(t, err)
 		// The user API is a real client.GitHub whose requests go to the
 		// marker provider (/user, then /user/emails).
@@ -321,7 +319,7 @@ func TestSecretsConfigOutput(t *testing.T) {
 		AuthorizeEndpoint:   "https://as.example/authorize",
 		AccessTokenEndpoint: "https://as.example/token",
 	}
-	c, err := client.NewOAuth2(cc)
+	c, err := client.New(cc)
 	require.NoError(t, err)
 	gh, err := client.NewGitHub("cid", markCS)
 	require.NoError(t, err)

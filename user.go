@@ -116,8 +116,7 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 // token is invalid (expired, revoked, rotated away) or the provider cannot
 // refresh at all.
 func grantEnded(err error) bool {
-	var oe *client.OAuthError
-	return errors.Is(err, client.ErrRefreshNotSupported) || (errors.As(err, &oe) && oe.Code == "invalid_grant")
+	return errors.Is(err, client.ErrRefreshNotSupported) || errors.Is(err, client.ErrInvalidGrant)
 }
 
 // refreshGroup runs at most one refresh per refresh token at a time and

@@ -115,15 +115,12 @@ func (c *benchClient) Identify(ctx context.Context, t *client.Token, nonce strin
 }
 
 func newClient(tb testing.TB, hc *http.Client) *benchClient {
-	c, err := client.NewOAuth2(client.Config{
+	c, err := client.New(client.Config{
 		ClientID:            clientID,
 		ClientSecret:        clientSecret,
 		AuthorizeEndpoint:   fp.URL("/authorize"),
 		AccessTokenEndpoint: fp.URL("/token"),
-		Name:                "bench",
-		BaseScopes:          []string{"user"},
-		HTTPClient:          hc,
-	})
+	}, client.WithName("bench"), client.WithScopes("user"), client.WithHTTPClient(hc))
 	if err != nil {
 		tb.Fatal(err)
 	}

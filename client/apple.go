@@ -1,31 +1,3 @@
-// Apple client: Sign in with Apple (REST API for web).
-//
-// Follows https://developer.apple.com/documentation/accountorganizationaldatasharing/request-an-authorization-to-the-sign-in-with-apple-server,
-// https://developer.apple.com/documentation/accountorganizationaldatasharing/creating-a-client-secret,
-// https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens and
-// https://developer.apple.com/documentation/sign_in_with_apple/revoke_tokens:
-// authorize https://appleid.apple.com/auth/authorize, token
-// https://appleid.apple.com/auth/token, revoke
-// https://appleid.apple.com/auth/revoke, issuer https://appleid.apple.com,
-// JWKS https://appleid.apple.com/auth/keys.
-//
-// Default scopes: "name email". Apple requires response_mode=form_post when
-// scopes are requested, so AuthCodeURL adds it unless the caller sets a
-// response_mode: the kit's callback must then accept a POST (the code,
-// state and, on first sign-in only, a "user" JSON with the name arrive in
-// the form body). Refresh: yes (token URL). Revoke: yes (client_secret_post).
-//
-// The client secret is an ES256 JWT signed with the team's .p8 key (iss
-// team id, sub services id, aud https://appleid.apple.com, kid header),
-// made on demand for each token and revocation request and cached until
-// 5 minutes before its 1-hour expiry (Apple allows up to 6 months; a short
-// life limits a leaked secret).
-//
-// Identity: Apple has no user API, so IDEmail and Profile return
-// ErrIDEmailNotSupported and ErrProfileNotSupported; the user is the ID
-// token's "sub" (IDClaims.Subject) and the email its "email" with
-// "email_verified" (a string "true" or a boolean), which Identify returns.
-
 package client
 
 import (
@@ -76,8 +48,36 @@ func (p AppleParams) AuthParams() url.Values {
 // (a string "true" or a boolean). Name and AvatarURL are "": Apple sends
 // the name only once, in the form_post "user" field of the first sign-in,
 // which the client never sees.
+//
+// Apple client: Sign in with Apple (REST API for web).
+//
+// Follows https://developer.apple.com/documentation/accountorganizationaldatasharing/request-an-authorization-to-the-sign-in-with-apple-server,
+// https://developer.apple.com/documentation/accountorganizationaldatasharing/creating-a-client-secret,
+// https://developer.apple.com/documentation/sign_in_with_apple/generate_and_validate_tokens and
+// https://developer.apple.com/documentation/sign_in_with_apple/revoke_tokens:
+// authorize https://appleid.apple.com/auth/authorize, token
+// https://appleid.apple.com/auth/token, revoke
+// https://appleid.apple.com/auth/revoke, issuer https://appleid.apple.com,
+// JWKS https://appleid.apple.com/auth/keys.
+//
+// Default scopes: "name email". Apple requires response_mode=form_post when
+// scopes are requested, so AuthCodeURL adds it unless the caller sets a
+// response_mode: the kit's callback must then accept a POST (the code,
+// state and, on first sign-in only, a "user" JSON with the name arrive in
+// the form body). Refresh: yes (token URL). Revoke: yes (client_secret_post).
+//
+// The client secret is an ES256 JWT signed with the team's .p8 key (iss
+// team id, sub services id, aud https://appleid.apple.com, kid header),
+// made on demand for each token and revocation request and cached until
+// 5 minutes before its 1-hour expiry (Apple allows up to 6 months; a short
+// life limits a leaked secret).
+//
+// Identity: Apple has no user API, so IDEmail and Profile return
+// ErrIDEmailNotSupported and ErrProfileNotSupported; the user is the ID
+// token's "sub" (IDClaims.Subject) and the email its "email" with
+// "email_verified" (a string "true" or a boolean), which Identify returns.
 type Apple struct {
-	*BaseOAuth2[AppleParams]
+	*OAuth2
 	oidcCore
 	teamID, keyID string
 	key           *ecdsa.PrivateKey
@@ -87,11 +87,7 @@ type Apple struct {
 	secretExp time.Time
 }
 
-var (
-	_ Provider        = (*Apple)(nil)
-	_ IDTokenVerifier = (*Apple)(nil)
-	_ IssuerProvider  = (*Apple)(nil)
-)
+var _ Provider = (*Apple)(nil)
 
 // NewApple returns a client for the services id clientID of team teamID,
 // signing client secrets with the P-256 key keyID whose .p8 file (PKCS #8
@@ -108,7 +104,7 @@ func NewApple(clientID, teamID, keyID string, privateKeyPEM []byte, opts ...Opti
 		return nil, err
 	}
 	const token = "https://appleid.apple.com/auth/token"
-	b, core, err := newStaticOIDC[AppleParams](Config{
+	b, core, err := newStaticOIDC("apple", config{
 		ClientID:                     clientID,
 		AuthorizeEndpoint:            "https://appleid.apple.com/auth/authorize",
 		AccessTokenEndpoint:          token,
@@ -125,7 +121,7 @@ func NewApple(clientID, teamID, keyID string, privateKeyPEM []byte, opts ...Opti
 		return nil, err
 	}
 	core.requireIDToken = true // Apple always returns one
-	return &Apple{BaseOAuth2: b, oidcCore: core, teamID: teamID, keyID: keyID, key: key}, nil
+	return &Apple{OAuth2: b, oidcCore: core, teamID: teamID, keyID: keyID, key: key}, nil
 }
 
 func parseAppleKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
@@ -148,26 +144,23 @@ func parseAppleKey(pemBytes []byte) (*ecdsa.PrivateKey, error) {
 	return ek, nil
 }
 
-// Issuer returns https://appleid.apple.com.
-func (a *Apple) Issuer() string { return a.issuer }
+// Capabilities reports the issuer https://appleid.apple.com, a nonce,
+// form_post answers, refresh and revocation.
+func (a *Apple) Capabilities() Capabilities {
+	c := a.oidcCore.capabilities(&a.cfg, true)
+	c.FormPost = true
+	return c
+}
 
 // Identify verifies t's ID token with nonce; see Apple.
 func (a *Apple) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
 	return a.identify(ctx, a.cfg.Name, t, nonce, a.verifyClaims, nil)
 }
 
-// UsesFormPost reports that Apple may answer with response_mode=form_post,
-// so the kit's callback must accept that POST.
-func (a *Apple) UsesFormPost() bool { return true }
-
-// AuthorizationURL is AuthCodeURL with typed parameters.
-func (a *Apple) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra AppleParams) (string, error) {
-	return a.AuthCodeURL(redirectURI, opts, extra.AuthParams())
-}
-
 // AuthCodeURL adds response_mode=form_post when scopes are requested and
-// extra sets no response_mode; extra itself is not modified.
-func (a *Apple) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+// params set no response_mode (AppleParams.ResponseMode).
+func (a *Apple) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error) {
+	extra := paramValues(params)
 	scopes := opts.Scopes
 	if scopes == nil {
 		scopes = a.cfg.BaseScopes
@@ -175,7 +168,7 @@ func (a *Apple) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.V
 	if len(scopes) > 0 {
 		extra = withDefault(extra, "response_mode", "form_post")
 	}
-	return a.BaseOAuth2.AuthCodeURL(redirectURI, opts, extra)
+	return a.authCodeURL(redirectURI, opts, extra)
 }
 
 // AccessToken exchanges the code with a fresh client secret.
@@ -205,14 +198,20 @@ func (a *Apple) RevokeToken(ctx context.Context, token, tokenTypeHint string) er
 	return b.RevokeToken(ctx, token, tokenTypeHint)
 }
 
+// Revoke revokes t's refresh token, else its access token, with a fresh
+// client secret.
+func (a *Apple) Revoke(ctx context.Context, t *Token) error {
+	return revokeGrant(ctx, t, true, true, a.RevokeToken)
+}
+
 // withSecret returns a copy of the base client carrying the current client
 // secret, so the core's request code is reused unchanged.
-func (a *Apple) withSecret(op error) (*BaseOAuth2[AppleParams], error) {
+func (a *Apple) withSecret(op error) (*OAuth2, error) {
 	s, err := a.clientSecret()
 	if err != nil {
 		return nil, &RequestError{Op: op, Err: err}
 	}
-	b := &BaseOAuth2[AppleParams]{cfg: a.cfg}
+	b := &OAuth2{cfg: a.cfg}
 	b.cfg.ClientSecret = s
 	return b, nil
 }

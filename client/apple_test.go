@@ -31,7 +31,7 @@ func TestAppleConfig(t *testing.T) {
 	_, p8 := appleKeyPEM(t)
 	a, err := NewApple("com.example.web", "TEAM123456", "KEY1234567", p8)
 	require.NoError(t, err)
-	cfg := a.Config()
+	cfg := a.cfg
 	assert.Equal(t, "https://appleid.apple.com/auth/authorize", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://appleid.apple.com/auth/token", cfg.AccessTokenEndpoint)
 	assert.Equal(t, "https://appleid.apple.com/auth/token", cfg.RefreshTokenEndpoint)
@@ -39,7 +39,7 @@ func TestAppleConfig(t *testing.T) {
 	assert.Equal(t, ClientSecretPost, cfg.RevocationEndpointAuthMethod)
 	assert.Equal(t, []string{"name", "email"}, cfg.BaseScopes)
 	assert.Equal(t, "apple", a.Name())
-	assert.Equal(t, "https://appleid.apple.com", a.Issuer())
+	assert.Equal(t, "https://appleid.apple.com", a.Capabilities().Issuer)
 
 	_, _, err = a.IDEmail(context.Background(), "AT")
 	assert.ErrorIs(t, err, ErrIDEmailNotSupported)
@@ -91,12 +91,12 @@ func TestAppleAuthorizationURL(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, mustQuery(t, u).Has("response_mode"), "no scopes: Apple's default query mode")
 
-	extra := url.Values{"response_mode": {"fragment"}}
+	extra := Values{"response_mode": {"fragment"}}
 	u, err = a.AuthCodeURL("https://app/cb", AuthURLOptions{}, extra)
 	require.NoError(t, err)
 	assert.Equal(t, "fragment", mustQuery(t, u).Get("response_mode"))
 
-	u, err = a.AuthorizationURL("https://app/cb", AuthURLOptions{}, AppleParams{})
+	u, err = a.AuthCodeURL("https://app/cb", AuthURLOptions{}, AppleParams{})
 	require.NoError(t, err)
 	assert.Equal(t, "form_post", mustQuery(t, u).Get("response_mode"))
 }

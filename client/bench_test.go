@@ -18,7 +18,7 @@ func coreBenchClient(b *testing.B, body string) *OAuth2 {
 		_, _ = io.WriteString(w, body)
 	}))
 	b.Cleanup(srv.Close)
-	c, err := NewOAuth2(Config{
+	c, err := newOAuth2(config{
 		ClientID:                     coreClientID,
 		ClientSecret:                 coreClientSecret,
 		AuthorizeEndpoint:            srv.URL + "/authorize",
@@ -56,7 +56,7 @@ func BenchmarkRefreshToken(b *testing.B) {
 }
 
 func BenchmarkAuthorizationURL(b *testing.B) {
-	c, err := NewOAuth2(Config{
+	c, err := newOAuth2(config{
 		ClientID:            coreClientID,
 		ClientSecret:        coreClientSecret,
 		AuthorizeEndpoint:   coreAuthorizeURL,
@@ -70,7 +70,7 @@ func BenchmarkAuthorizationURL(b *testing.B) {
 	extra := Values{"prompt": {"consent"}}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := c.AuthorizationURL(coreRedirectURI, opts, extra); err != nil {
+		if _, err := c.AuthCodeURL(coreRedirectURI, opts, extra); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,21 +1,3 @@
-// Bitbucket Cloud client (not in upstream).
-//
-// Follows https://developer.atlassian.com/cloud/bitbucket/oauth-2/ (authorize
-// and access_token URLs, HTTP Basic client authentication, refresh at the
-// token URL), https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/#api-user-get
-// and https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/#api-user-emails-get.
-//
-// Default scopes: none. Bitbucket takes a token's scopes from the
-// permissions ticked on the OAuth consumer, so no scope parameter is sent;
-// tick "Account: Read" and "Account: Email" for this client. Refresh: yes, at
-// the token URL. Revoke: no (Bitbucket has no revocation endpoint).
-//
-// id: the account uuid of /2.0/user, braces included ("{...}"), which
-// Bitbucket documents as the stable identifier. email: the address of
-// /2.0/user/emails that is both is_primary and is_confirmed; "" when there is
-// none or the token may not list them (403/404, no email permission). Only
-// the first page of addresses is read; the primary one is on it in practice.
-
 package client
 
 import (
@@ -39,8 +21,26 @@ const (
 // Email is the is_primary address of /2.0/user/emails and EmailVerified its
 // is_confirmed flag (JSON true only); "" when the token may not list them.
 // Name is "display_name"; AvatarURL is links.avatar.href.
+//
+// Bitbucket Cloud client (not in upstream).
+//
+// Follows https://developer.atlassian.com/cloud/bitbucket/oauth-2/ (authorize
+// and access_token URLs, HTTP Basic client authentication, refresh at the
+// token URL), https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/#api-user-get
+// and https://developer.atlassian.com/cloud/bitbucket/rest/api-group-users/#api-user-emails-get.
+//
+// Default scopes: none. Bitbucket takes a token's scopes from the
+// permissions ticked on the OAuth consumer, so no scope parameter is sent;
+// tick "Account: Read" and "Account: Email" for this client. Refresh: yes, at
+// the token URL. Revoke: no (Bitbucket has no revocation endpoint).
+//
+// id: the account uuid of /2.0/user, braces included ("{...}"), which
+// Bitbucket documents as the stable identifier. email: the address of
+// /2.0/user/emails that is both is_primary and is_confirmed; "" when there is
+// none or the token may not list them (403/404, no email permission). Only
+// the first page of addresses is read; the primary one is on it in practice.
 type Bitbucket struct {
-	*BaseOAuth2[Values]
+	*OAuth2
 }
 
 var _ Provider = (*Bitbucket)(nil)
@@ -48,7 +48,7 @@ var _ Provider = (*Bitbucket)(nil)
 // NewBitbucket returns a Bitbucket client (name "bitbucket", display name
 // "Bitbucket"). It does no I/O.
 func NewBitbucket(clientID, clientSecret string, opts ...Option) (*Bitbucket, error) {
-	b, err := newWithOptions[Values](Config{
+	b, err := newClient("bitbucket", config{
 		ClientID:                clientID,
 		ClientSecret:            clientSecret,
 		AuthorizeEndpoint:       bitbucketAuthorizeURL,
@@ -66,7 +66,7 @@ func NewBitbucket(clientID, clientSecret string, opts ...Option) (*Bitbucket, er
 
 // Profile returns the account document of GET /2.0/user.
 func (c *Bitbucket) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: bitbucketUserURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: bitbucketUserURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the account uuid and the primary confirmed address.

@@ -26,7 +26,7 @@ func TestBitbucketConfig(t *testing.T) {
 func TestBitbucketAuthorizationURL(t *testing.T) {
 	c, err := NewBitbucket("CID", "SEC")
 	require.NoError(t, err)
-	u, err := c.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "S"}, nil)
+	u, err := c.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "S"}, nil)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u, "https://bitbucket.org/site/oauth2/authorize?"), u)
 	assert.Equal(t, url.Values{
@@ -119,7 +119,7 @@ func TestBitbucketIDEmail(t *testing.T) {
 		cases = append(cases, socialCase{name: bad.name, routes: map[string]socialRoute{user: ok(bad.body)}, calls: []string{user},
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID}})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewBitbucket("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c

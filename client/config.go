@@ -1,6 +1,7 @@
 package client
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -14,8 +15,11 @@ import (
 type AuthMethod string
 
 const (
+	// ClientSecretBasic sends the credentials in an HTTP Basic header,
+	// form-encoded first (RFC 6749 §2.3.1).
 	ClientSecretBasic AuthMethod = "client_secret_basic"
-	ClientSecretPost  AuthMethod = "client_secret_post"
+	// ClientSecretPost sends client_id and client_secret in the form body.
+	ClientSecretPost AuthMethod = "client_secret_post"
 	// None sends the client id in the form and no secret (RFC 7591 §2),
 	// for revocation endpoints that only accept public clients. It is
 	// refused for the token endpoint: a server-side client is confidential
@@ -23,34 +27,47 @@ const (
 	None AuthMethod = "none"
 )
 
-// DefaultUserAgent is sent on every request unless Config.UserAgent is set.
-// Some APIs (Reddit, GitHub) reject requests without a descriptive one.
+// DefaultUserAgent is sent on every request unless [WithUserAgent] replaces
+// it. Some APIs (Reddit, GitHub) reject requests without a descriptive one.
 const DefaultUserAgent = "oauthkit/1 (+https://github.com/oauthkit/oauthkit)"
 
-// Config holds the seed's constructor arguments plus the Go extras. The zero
-// values of the optional fields select upstream's defaults.
+// Config says where the provider is and who the client is: the seed's
+// constructor arguments. Everything about how to talk to the provider
+// (HTTP client, scopes, names, clock, auth methods) is an [Option].
 type Config struct {
-	// ClientID must not be blank, and ClientSecret must not be empty when an
-	// auth method sends it (client_secret_basic, client_secret_post):
-	// either is ErrInvalidConfig, reported by the constructor rather than by
-	// the provider at the first login.
-	ClientID     string
+	// ClientID is the id the provider registered the client under. It must
+	// not be blank: that is ErrInvalidConfig, reported by the constructor
+	// rather than by the provider at the first login.
+	ClientID string
+	// ClientSecret must not be empty when an auth method sends it
+	// (client_secret_basic, client_secret_post): ErrInvalidConfig.
 	ClientSecret string
 
 	// The endpoints must be absolute https URLs without a fragment; plain
 	// http is accepted only on loopback hosts (127.0.0.0/8, ::1,
 	// localhost), for local development servers. Anything else is
 	// ErrInvalidConfig.
-	AuthorizeEndpoint   string
+
+	// AuthorizeEndpoint is where the user is sent to log in.
+	AuthorizeEndpoint string
+	// AccessTokenEndpoint is where codes are exchanged for tokens.
 	AccessTokenEndpoint string
 	// RefreshTokenEndpoint is empty when the provider cannot refresh.
 	RefreshTokenEndpoint string
 	// RevokeTokenEndpoint is empty when the provider cannot revoke; when set,
-	// RevocationEndpointAuthMethod must be set too.
+	// [WithRevocationEndpointAuthMethod] must be given too
+	// (ErrMissingRevokeTokenAuthMethod otherwise).
 	RevokeTokenEndpoint string
+}
 
-	// Name identifies the client (default "oauth2"); the kit uses it in routes
-	// and sessions, so it should be unique among the providers of one site.
+// config is a client's validated configuration: the caller's Config and
+// what the options and the provider's defaults set.
+type config struct {
+	ClientID, ClientSecret                    string
+	AuthorizeEndpoint, AccessTokenEndpoint    string
+	RefreshTokenEndpoint, RevokeTokenEndpoint string
+
+	// Name identifies the client (default "oauth2").
 	Name string
 	// DisplayName is the human label for login buttons (default Name).
 	DisplayName string
@@ -59,29 +76,61 @@ type Config struct {
 
 	// TokenEndpointAuthMethod defaults to ClientSecretPost, as upstream.
 	TokenEndpointAuthMethod AuthMethod
-	// RevocationEndpointAuthMethod is used for revocation requests; unlike
-	// the token endpoint's, it may be None.
+	// RevocationEndpointAuthMethod may be None, unlike the token
+	// endpoint's.
 	RevocationEndpointAuthMethod AuthMethod
 
-	// HTTPClient is used for every request (so connections are pooled); the
-	// default has a 30 s timeout. Redirects are never followed, whatever its
-	// CheckRedirect: a 307 would re-send a POST body that holds the client
-	// secret to another host. The client is used through a shallow copy
-	// whose CheckRedirect stops at the first redirect (ErrRedirect), so the
-	// caller's client is not modified.
+	// HTTPClient is used through a shallow copy that never follows
+	// redirects.
 	HTTPClient *http.Client
 	// UserAgent defaults to DefaultUserAgent.
 	UserAgent string
-	// Now is the clock used to compute token expiry; default time.Now.
+	// Now is the clock for token expiry and ID-token iat; default time.Now.
 	Now func() time.Time
 
 	// secretFromKey: the client secret is signed for each request from a
 	// private key (Apple), so ClientSecret is empty by design.
 	secretFromKey bool
+
+	// provider-specific options, read by one constructor only.
+	shopifyAPIVersion        string
+	discordAPIVersion        int
+	microsoftGraphVersion    string
+	franceConnectIntegration bool
+	// scoped records the provider-specific options given, so another
+	// provider's constructor can refuse them.
+	scoped []scopedOption
 }
 
+// fromConfig starts a config from the caller's Config.
+func fromConfig(c Config) config {
+	return config{
+		ClientID:             c.ClientID,
+		ClientSecret:         c.ClientSecret,
+		AuthorizeEndpoint:    c.AuthorizeEndpoint,
+		AccessTokenEndpoint:  c.AccessTokenEndpoint,
+		RefreshTokenEndpoint: c.RefreshTokenEndpoint,
+		RevokeTokenEndpoint:  c.RevokeTokenEndpoint,
+	}
+}
+
+// public returns the Config part of c.
+func (c *config) public() Config {
+	return Config{
+		ClientID:             c.ClientID,
+		ClientSecret:         c.ClientSecret,
+		AuthorizeEndpoint:    c.AuthorizeEndpoint,
+		AccessTokenEndpoint:  c.AccessTokenEndpoint,
+		RefreshTokenEndpoint: c.RefreshTokenEndpoint,
+		RevokeTokenEndpoint:  c.RevokeTokenEndpoint,
+	}
+}
+
+// scopedOption names a provider-specific option and the provider it is for.
+type scopedOption struct{ option, provider string }
+
 // String describes the configuration with the client secret redacted, so a
-// logged or printed Config never leaks it (security.md item 65).
+// logged or printed Config never leaks it.
 func (c Config) String() string {
 	type plain Config // no methods, so no recursion
 	p := plain(c)
@@ -94,38 +143,114 @@ func (c Config) String() string {
 // GoString redacts the secret from %#v output too.
 func (c Config) GoString() string { return "client.Config" + c.String() }
 
-// Option adjusts a provider's Config before it is validated.
-type Option func(*Config)
+// MarshalJSON encodes the configuration with the client secret redacted,
+// so a Config logged by a JSON handler (log/slog) never leaks it.
+func (c Config) MarshalJSON() ([]byte, error) {
+	type plain Config // no methods, so no recursion
+	p := plain(c)
+	if p.ClientSecret != "" {
+		p.ClientSecret = "REDACTED"
+	}
+	return json.Marshal(p)
+}
 
-// WithHTTPClient sets the HTTP client used for every request.
-func WithHTTPClient(hc *http.Client) Option { return func(c *Config) { c.HTTPClient = hc } }
+// Option sets how a client talks to its provider. Every constructor takes
+// options: [New], the provider constructors and discovery. Options apply
+// after the provider's defaults, so they override them.
+//
+// Provider-specific options (WithFacebookGraphVersion, WithShopifyAPIVersion,
+// ...) are refused with ErrInvalidConfig by the constructors of other
+// providers, so a misplaced option is a start-up error rather than a
+// setting silently ignored.
+type Option func(*config)
 
-// WithScopes replaces the provider's default scopes.
+// WithHTTPClient sets the HTTP client used for every request (so
+// connections are pooled); the default has a 30 s timeout. Redirects are
+// never followed, whatever its CheckRedirect: a 307 would re-send a POST
+// body that holds the client secret to another host. The client is used
+// through a shallow copy whose CheckRedirect stops at the first redirect
+// (ErrRedirect), so the caller's client is not modified.
+func WithHTTPClient(hc *http.Client) Option { return func(c *config) { c.HTTPClient = hc } }
+
+// WithScopes replaces the provider's default scopes: they are requested
+// when AuthURLOptions.Scopes is nil. No arguments means no scope parameter.
 func WithScopes(scopes ...string) Option {
-	return func(c *Config) { c.BaseScopes = append([]string(nil), scopes...) }
+	return func(c *config) { c.BaseScopes = append([]string{}, scopes...) }
 }
 
 // WithTokenEndpointAuthMethod sets the method the client is registered for
-// at the token endpoint. It overrides a provider's default, and discovery
-// keeps it instead of choosing from the server's list (a server that lists
-// client_secret_post first may still refuse it from a client registered for
-// client_secret_basic).
+// at the token endpoint (default ClientSecretPost, as upstream). It
+// overrides a provider's default, and discovery keeps it instead of
+// choosing from the server's list (a server that lists client_secret_post
+// first may still refuse it from a client registered for
+// client_secret_basic). None is refused here: a server-side client is
+// confidential.
 func WithTokenEndpointAuthMethod(m AuthMethod) Option {
-	return func(c *Config) { c.TokenEndpointAuthMethod = m }
+	return func(c *config) { c.TokenEndpointAuthMethod = m }
 }
 
-// WithUserAgent sets the User-Agent header of every request.
-func WithUserAgent(ua string) Option { return func(c *Config) { c.UserAgent = ua } }
+// WithRevocationEndpointAuthMethod sets the method used at the revocation
+// endpoint; it is required with Config.RevokeTokenEndpoint, and may be
+// None for endpoints that only accept public clients. Discovery chooses it
+// from the metadata and overrides this option.
+func WithRevocationEndpointAuthMethod(m AuthMethod) Option {
+	return func(c *config) { c.RevocationEndpointAuthMethod = m }
+}
 
-// WithName replaces the client's name (for two clients of one provider).
-func WithName(name string) Option { return func(c *Config) { c.Name = name } }
+// WithUserAgent sets the User-Agent header of every request (default
+// DefaultUserAgent).
+func WithUserAgent(ua string) Option { return func(c *config) { c.UserAgent = ua } }
 
-// WithDisplayName sets the label of login buttons.
-func WithDisplayName(name string) Option { return func(c *Config) { c.DisplayName = name } }
+// WithName replaces the client's name: the kit uses it in routes and
+// sessions, so two clients of one provider on one site need distinct names.
+func WithName(name string) Option { return func(c *config) { c.Name = name } }
 
-// WithClock sets the clock used for token expiry. The kit checks expiry with
-// its own Config.Now: give both the same clock.
-func WithClock(now func() time.Time) Option { return func(c *Config) { c.Now = now } }
+// WithDisplayName sets the label of login buttons (default the name).
+func WithDisplayName(name string) Option { return func(c *config) { c.DisplayName = name } }
+
+// WithClock sets the clock used for token expiry and ID-token checks; it is
+// the client's only clock. The kit checks expiry with its own clock
+// (oauthkit.Config.Now):
+// give both the same clock.
+func WithClock(now func() time.Time) Option { return func(c *config) { c.Now = now } }
+
+// scoped returns an option of one provider: set applies it, and the
+// constructors of other providers refuse it.
+func scoped(option, provider string, set func(*config)) Option {
+	return func(c *config) {
+		c.scoped = append(c.scoped, scopedOption{option: option, provider: provider})
+		set(c)
+	}
+}
+
+// apply runs opts on c and refuses the options of providers other than
+// provider.
+func (c *config) apply(provider string, opts []Option) error {
+	for _, o := range opts {
+		if o != nil {
+			o(c)
+		}
+	}
+	for _, s := range c.scoped {
+		if s.provider != provider {
+			return fmt.Errorf("%w: %s applies to %s clients only", ErrInvalidConfig, s.option, s.provider)
+		}
+	}
+	return nil
+}
+
+// build applies the caller's options over the provider's defaults and
+// validates the result; provider is the constructor's provider ("" for
+// New and discovery), whose scoped options alone are accepted.
+func build(provider string, c config, opts []Option) (config, error) {
+	if err := c.apply(provider, opts); err != nil {
+		return config{}, err
+	}
+	if err := c.validate(); err != nil {
+		return config{}, err
+	}
+	return c, nil
+}
 
 // defaultHTTPClient is built per client rather than shared as a global.
 func defaultHTTPClient() *http.Client {
@@ -151,7 +276,7 @@ func withoutRedirects(hc *http.Client) *http.Client {
 
 // validate checks the config in upstream's order, then the Go-only checks,
 // and fills defaults. It never does I/O.
-func (c *Config) validate() error {
+func (c *config) validate() error {
 	if c.TokenEndpointAuthMethod == "" {
 		c.TokenEndpointAuthMethod = ClientSecretPost
 	}
@@ -212,7 +337,7 @@ func (m AuthMethod) usesSecret() bool { return m == ClientSecretBasic || m == Cl
 // provider with "client_id=", and an empty secret for a method that sends
 // it, which no provider accepts: both are deployment mistakes (an unset
 // environment variable) better reported at start-up than at the first login.
-func (c *Config) checkCredentials() error {
+func (c *config) checkCredentials() error {
 	if strings.TrimSpace(c.ClientID) == "" {
 		return fmt.Errorf("%w: client id is empty", ErrInvalidConfig)
 	}

@@ -21,11 +21,11 @@ import (
 // development servers; anything else would send the client secret, codes
 // and tokens in clear text.
 func TestConfigEndpointScheme(t *testing.T) {
-	fields := map[string]func(*Config, string){
-		"authorize": func(c *Config, v string) { c.AuthorizeEndpoint = v },
-		"token":     func(c *Config, v string) { c.AccessTokenEndpoint = v },
-		"refresh":   func(c *Config, v string) { c.RefreshTokenEndpoint = v },
-		"revoke": func(c *Config, v string) {
+	fields := map[string]func(*config, string){
+		"authorize": func(c *config, v string) { c.AuthorizeEndpoint = v },
+		"token":     func(c *config, v string) { c.AccessTokenEndpoint = v },
+		"refresh":   func(c *config, v string) { c.RefreshTokenEndpoint = v },
+		"revoke": func(c *config, v string) {
 			c.RevokeTokenEndpoint = v
 			c.RevocationEndpointAuthMethod = ClientSecretPost
 		},
@@ -51,20 +51,20 @@ func TestConfigEndpointScheme(t *testing.T) {
 	for name, set := range fields {
 		for _, v := range bad {
 			t.Run(name+"/"+v, func(t *testing.T) {
-				cfg := Config{ClientID: "CID", ClientSecret: "SEC",
+				cfg := config{ClientID: "CID", ClientSecret: "SEC",
 					AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL}
 				set(&cfg, v)
-				c, err := NewOAuth2(cfg)
+				c, err := newOAuth2(cfg)
 				assert.ErrorIs(t, err, ErrInvalidConfig)
 				assert.Nil(t, c)
 			})
 		}
 		for _, v := range good {
 			t.Run(name+"/"+v, func(t *testing.T) {
-				cfg := Config{ClientID: "CID", ClientSecret: "SEC",
+				cfg := config{ClientID: "CID", ClientSecret: "SEC",
 					AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL}
 				set(&cfg, v)
-				_, err := NewOAuth2(cfg)
+				_, err := newOAuth2(cfg)
 				assert.NoError(t, err)
 			})
 		}
@@ -114,18 +114,21 @@ func constructors(t *testing.T) []constructor {
 	}
 	return []constructor{
 		static("NewOAuth2", func(id, secret string, opts ...Option) error {
-			cfg := Config{ClientID: id, ClientSecret: secret, AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL}
+			cfg := config{ClientID: id, ClientSecret: secret, AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL}
 			for _, o := range opts {
 				o(&cfg)
 			}
-			_, err := NewOAuth2(cfg)
+			_, err := newOAuth2(cfg)
 			return err
 		}),
 		static("NewBitbucket", func(id, s string, o ...Option) error { _, err := NewBitbucket(id, s, o...); return err }),
 		static("NewDiscord", func(id, s string, o ...Option) error { _, err := NewDiscord(id, s, o...); return err }),
 		static("NewFacebook", func(id, s string, o ...Option) error { _, err := NewFacebook(id, s, o...); return err }),
-		static("NewFranceConnect", func(id, s string, o ...Option) error { _, err := NewFranceConnect(id, s, false, o...); return err }),
-		static("NewFranceConnect integration", func(id, s string, o ...Option) error { _, err := NewFranceConnect(id, s, true, o...); return err }),
+		static("NewFranceConnect", func(id, s string, o ...Option) error { _, err := NewFranceConnect(id, s, o...); return err }),
+		static("NewFranceConnect integration", func(id, s string, o ...Option) error {
+			_, err := NewFranceConnect(id, s, append([]Option{WithFranceConnectIntegration()}, o...)...)
+			return err
+		}),
 		static("NewGitHub", func(id, s string, o ...Option) error { _, err := NewGitHub(id, s, o...); return err }),
 		static("NewGitLab", func(id, s string, o ...Option) error { _, err := NewGitLab(id, s, o...); return err }),
 		static("NewGitLabAt", func(id, s string, o ...Option) error {
@@ -136,14 +139,14 @@ func constructors(t *testing.T) []constructor {
 		static("NewKakao", func(id, s string, o ...Option) error { _, err := NewKakao(id, s, o...); return err }),
 		static("NewLinkedIn", func(id, s string, o ...Option) error { _, err := NewLinkedIn(id, s, o...); return err }),
 		static("NewMicrosoft", func(id, s string, o ...Option) error {
-			_, err := NewMicrosoft(id, s, "contoso.onmicrosoft.com", o...)
+			_, err := NewMicrosoft("contoso.onmicrosoft.com", id, s, o...)
 			return err
 		}),
 		static("NewNaver", func(id, s string, o ...Option) error { _, err := NewNaver(id, s, o...); return err }),
 		static("NewReddit", func(id, s string, o ...Option) error { _, err := NewReddit(id, s, o...); return err }),
-		static("NewShopify", func(id, s string, o ...Option) error { _, err := NewShopify(id, s, "my-shop", o...); return err }),
-		static("NewShopifyWithVersion", func(id, s string, o ...Option) error {
-			_, err := NewShopifyWithVersion(id, s, "my-shop", "2025-10", o...)
+		static("NewShopify", func(id, s string, o ...Option) error { _, err := NewShopify("my-shop", id, s, o...); return err }),
+		static("NewShopify WithShopifyAPIVersion", func(id, s string, o ...Option) error {
+			_, err := NewShopify("my-shop", id, s, append([]Option{WithShopifyAPIVersion("2025-10")}, o...)...)
 			return err
 		}),
 		static("NewSlack", func(id, s string, o ...Option) error { _, err := NewSlack(id, s, o...); return err }),
@@ -160,12 +163,12 @@ func constructors(t *testing.T) []constructor {
 			_, err := DiscoverAuthorizationServer(context.Background(), issuer, id, s, o...)
 			return err
 		}},
-		{name: "NewOkta", discovers: true, requests: oktaHits, new: func(t *testing.T, id, s string, o ...Option) error {
-			_, err := NewOkta(context.Background(), "foo.okta.com", id, s, append([]Option{WithHTTPClient(oktaHC)}, o...)...)
+		{name: "DiscoverOkta", discovers: true, requests: oktaHits, new: func(t *testing.T, id, s string, o ...Option) error {
+			_, err := DiscoverOkta(context.Background(), "foo.okta.com", id, s, append([]Option{WithHTTPClient(oktaHC)}, o...)...)
 			return err
 		}},
-		{name: "NewOktaAuthServer", discovers: true, requests: oktaHits, new: func(t *testing.T, id, s string, o ...Option) error {
-			_, err := NewOktaAuthServer(context.Background(), "foo.okta.com", "default", id, s, append([]Option{WithHTTPClient(oktaHC)}, o...)...)
+		{name: "DiscoverOktaAuthServer", discovers: true, requests: oktaHits, new: func(t *testing.T, id, s string, o ...Option) error {
+			_, err := DiscoverOktaAuthServer(context.Background(), "foo.okta.com", "default", id, s, append([]Option{WithHTTPClient(oktaHC)}, o...)...)
 			return err
 		}},
 	}
@@ -220,7 +223,7 @@ func TestConstructorsRejectPlainHTTPEndpoints(t *testing.T) {
 		}
 		for _, field := range []string{"authorize", "token"} {
 			t.Run(c.name+"/"+field, func(t *testing.T) {
-				err := c.new(t, "CID", "SEC", func(cfg *Config) {
+				err := c.new(t, "CID", "SEC", func(cfg *config) {
 					if field == "authorize" {
 						cfg.AuthorizeEndpoint = "http://provider.example/authorize"
 					} else {
@@ -264,7 +267,7 @@ func TestInjectedClientNeverFollowsRedirects(t *testing.T) {
 		return p
 	}
 	oauth2At := func(t *testing.T, p pair) *OAuth2 {
-		c, err := NewOAuth2(Config{
+		c, err := newOAuth2(config{
 			ClientID: coreClientID, ClientSecret: coreClientSecret,
 			AuthorizeEndpoint:   p.from.URL + "/authorize",
 			AccessTokenEndpoint: p.from.URL + "/token", RefreshTokenEndpoint: p.from.URL + "/token",
@@ -344,4 +347,67 @@ func TestInjectedClientNeverFollowsRedirects(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestConfigProviderOptions: a provider-specific option is refused, with
+// ErrInvalidConfig, by every other constructor, so a misplaced option is a
+// start-up error rather than a setting silently ignored; its own
+// constructor applies it.
+func TestConfigProviderOptions(t *testing.T) {
+	cfg := Config{ClientID: "CID", ClientSecret: "SEC", AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL}
+	for name, o := range map[string]Option{
+		"WithFacebookGraphVersion":     WithFacebookGraphVersion("v24.0"),
+		"WithShopifyAPIVersion":        WithShopifyAPIVersion("2026-01"),
+		"WithDiscordAPIVersion":        WithDiscordAPIVersion(10),
+		"WithMicrosoftGraphVersion":    WithMicrosoftGraphVersion("beta"),
+		"WithFranceConnectIntegration": WithFranceConnectIntegration(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := New(cfg, o)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), name)
+			_, err = NewGitHub("CID", "SEC", o)
+			assert.ErrorIs(t, err, ErrInvalidConfig)
+		})
+	}
+	_, err := NewFacebook("CID", "SEC", WithShopifyAPIVersion("2026-01"))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+
+	d, err := NewDiscord("CID", "SEC", WithDiscordAPIVersion(9))
+	require.NoError(t, err)
+	assert.Equal(t, 9, d.APIVersion())
+	assert.Equal(t, "https://discord.com/api/v9/users/@me", d.userURL)
+	for _, v := range []int{0, 8, 100, -10} {
+		_, err := NewDiscord("CID", "SEC", WithDiscordAPIVersion(v))
+		assert.ErrorIs(t, err, ErrInvalidConfig, v)
+	}
+	m, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftGraphVersion("beta"))
+	require.NoError(t, err)
+	assert.Equal(t, "https://graph.microsoft.com/beta/me", m.graphMe)
+	for _, v := range []string{"v2.0", "../v1.0", "beta/x"} {
+		_, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftGraphVersion(v))
+		assert.ErrorIs(t, err, ErrInvalidConfig, v)
+	}
+}
+
+// TestConfigOptionsOnNew: New takes the same options as the provider
+// constructors; a revocation endpoint still needs its auth method.
+func TestConfigOptionsOnNew(t *testing.T) {
+	cfg := Config{ClientID: "CID", ClientSecret: "SEC", AuthorizeEndpoint: coreAuthorizeURL,
+		AccessTokenEndpoint: coreTokenURL, RevokeTokenEndpoint: coreRevokeURL}
+	_, err := New(cfg)
+	assert.ErrorIs(t, err, ErrMissingRevokeTokenAuthMethod)
+	now := func() time.Time { return coreNow }
+	c, err := New(cfg, WithRevocationEndpointAuthMethod(None), WithTokenEndpointAuthMethod(ClientSecretBasic),
+		WithName("corp"), WithDisplayName("Corp SSO"), WithScopes("a", "b"), WithUserAgent("ua/1"), WithClock(now))
+	require.NoError(t, err)
+	tm, rm := c.AuthMethods()
+	assert.Equal(t, ClientSecretBasic, tm)
+	assert.Equal(t, None, rm)
+	assert.Equal(t, "corp", c.Name())
+	assert.Equal(t, "Corp SSO", c.DisplayName())
+	assert.Equal(t, []string{"a", "b"}, c.cfg.BaseScopes)
+	assert.Equal(t, "ua/1", c.cfg.UserAgent)
+	assert.Equal(t, coreNow, c.cfg.Now())
+	assert.Equal(t, cfg, c.Config())
 }

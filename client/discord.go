@@ -1,33 +1,19 @@
-// Discord client.
-//
-// Follows https://discord.com/developers/docs/topics/oauth2 (authorization
-// URL https://discord.com/oauth2/authorize, token and revocation URLs, HTTP
-// Basic client authentication) and
-// https://discord.com/developers/docs/resources/user#get-current-user, called
-// on API v10: the unversioned /api/users/@me upstream uses is the deprecated
-// default version.
-//
-// Default scopes: "identify" and "email". Refresh: yes, at the token URL.
-// Revoke: yes, at https://discord.com/api/oauth2/token/revoke with Basic
-// authentication.
-//
-// id: the user's snowflake, an exact decimal string. email: the account email
-// only when the user object says "verified": true; otherwise "".
-
 package client
 
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 )
 
 const (
 	discordAuthorizeURL = "https://discord.com/oauth2/authorize"
 	discordTokenURL     = "https://discord.com/api/oauth2/token"
 	discordRevokeURL    = "https://discord.com/api/oauth2/token/revoke"
-	discordUserURL      = "https://discord.com/api/v10/users/@me"
+	discordAPI          = "https://discord.com/api/v"
 	discordAvatarPrefix = "https://cdn.discordapp.com/avatars/"
 )
 
@@ -58,16 +44,46 @@ func (p DiscordParams) AuthParams() url.Values {
 // "global_name", else "username"; AvatarURL is the CDN URL
 // https://cdn.discordapp.com/avatars/{id}/{avatar}.png, "" when the user
 // has no avatar.
+//
+// Discord client.
+//
+// Follows https://discord.com/developers/docs/topics/oauth2 (authorization
+// URL https://discord.com/oauth2/authorize, token and revocation URLs, HTTP
+// Basic client authentication) and
+// https://discord.com/developers/docs/resources/user#get-current-user, called
+// on API v10: the unversioned /api/users/@me upstream uses is the deprecated
+// default version.
+//
+// Default scopes: "identify" and "email". Refresh: yes, at the token URL.
+// Revoke: yes, at https://discord.com/api/oauth2/token/revoke with Basic
+// authentication.
+//
+// id: the user's snowflake, an exact decimal string. email: the account email
+// only when the user object says "verified": true; otherwise "".
 type Discord struct {
-	*BaseOAuth2[DiscordParams]
+	*OAuth2
+	apiVersion int
+	userURL    string
 }
 
 var _ Provider = (*Discord)(nil)
 
+// DiscordDefaultAPIVersion is the Discord API version of the user lookup
+// by default.
+const DiscordDefaultAPIVersion = 10
+
+// WithDiscordAPIVersion selects the Discord API version of the user lookup
+// (https://discord.com/api/v{version}/users/@me); versions below 9 are
+// retired and, like anything above 99, ErrInvalidConfig. The OAuth2
+// endpoints are unversioned. Other constructors refuse the option.
+func WithDiscordAPIVersion(version int) Option {
+	return scoped("WithDiscordAPIVersion", "discord", func(c *config) { c.discordAPIVersion = version })
+}
+
 // NewDiscord returns a Discord client (name "discord", display name
 // "Discord"). It does no I/O.
 func NewDiscord(clientID, clientSecret string, opts ...Option) (*Discord, error) {
-	b, err := newWithOptions[DiscordParams](Config{
+	b, err := newClient("discord", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            discordAuthorizeURL,
@@ -79,16 +95,24 @@ func NewDiscord(clientID, clientSecret string, opts ...Option) (*Discord, error)
 		BaseScopes:                   []string{"identify", "email"},
 		TokenEndpointAuthMethod:      ClientSecretBasic,
 		RevocationEndpointAuthMethod: ClientSecretBasic,
+		discordAPIVersion:            DiscordDefaultAPIVersion,
 	}, opts)
 	if err != nil {
 		return nil, err
 	}
-	return &Discord{b}, nil
+	v := b.cfg.discordAPIVersion
+	if v < 9 || v > 99 {
+		return nil, fmt.Errorf("%w: Discord API version %d is not between 9 and 99", ErrInvalidConfig, v)
+	}
+	return &Discord{OAuth2: b, apiVersion: v, userURL: discordAPI + strconv.Itoa(v) + "/users/@me"}, nil
 }
+
+// APIVersion returns the Discord API version of the user lookup.
+func (c *Discord) APIVersion() int { return c.apiVersion }
 
 // Profile returns the user object of GET /users/@me.
 func (c *Discord) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: discordUserURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: c.userURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the snowflake and the email when Discord marks it verified.
@@ -111,7 +135,7 @@ func (c *Discord) identity(ctx context.Context, accessToken string) (*Identity, 
 		GlobalName any `json:"global_name"`
 		Avatar     any `json:"avatar"`
 	}
-	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: discordUserURL, header: bearer(accessToken)}, &u); err != nil {
+	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: c.userURL, header: bearer(accessToken)}, &u); err != nil {
 		return nil, err
 	}
 	sub, ok := idString(u.ID)

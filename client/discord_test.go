@@ -28,14 +28,14 @@ func TestDiscordConfig(t *testing.T) {
 func TestDiscordAuthorizationURL(t *testing.T) {
 	c, err := NewDiscord("CID", "SEC")
 	require.NoError(t, err)
-	u, err := c.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "S"}, DiscordParams{Prompt: "none"})
+	u, err := c.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "S"}, DiscordParams{Prompt: "none"})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u, "https://discord.com/oauth2/authorize?"), u)
 	assert.Equal(t, url.Values{
 		"response_type": {"code"}, "client_id": {"CID"}, "redirect_uri": {"https://app.example/cb"},
 		"state": {"S"}, "scope": {"identify email"}, "prompt": {"none"},
 	}, socialQuery(t, u))
-	u, err = c.AuthorizationURL("https://app.example/cb", AuthURLOptions{}, DiscordParams{})
+	u, err = c.AuthCodeURL("https://app.example/cb", AuthURLOptions{}, DiscordParams{})
 	require.NoError(t, err)
 	assert.NotContains(t, u, "prompt")
 }
@@ -124,7 +124,7 @@ func TestDiscordIDEmail(t *testing.T) {
 		cases = append(cases, socialCase{name: bad.name, routes: route(bad.body), calls: one,
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID}})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewDiscord("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c

@@ -1,12 +1,31 @@
 // Package client is the OAuth2 client oauthkit delegates all protocol work
-// to: a Go port of httpx-oauth's BaseOAuth2 (authorization URL, code
+// to: a Go port of httpx-oauth's BaseOAuth2 as [OAuth2] (authorization URL, code
 // exchange, refresh, revocation, id/email lookup, client_secret_basic and
 // client_secret_post, PKCE) plus provider clients.
 //
-// It follows golang.org/x/oauth2 in shape: a Config validated by a
-// constructor that does no I/O, context.Context first on every network
-// call, one injectable *http.Client reused for every request, and response
-// bodies read through a 1 MiB cap (MaxResponseBytes).
+// It follows golang.org/x/oauth2 in shape: a [Config] (where the provider
+// is and who the client is) validated by a constructor that does no I/O,
+// with [Option] values for how to talk to it (HTTP client, scopes, names,
+// clock, auth methods); context.Context first on every network call, and
+// constructors that do I/O are named Discover*. One injectable
+// *http.Client is reused for every request, and response bodies are read
+// through a 1 MiB cap (MaxResponseBytes).
+//
+// Every client implements [Provider], what the kit needs: its
+// [Capabilities] (issuer, nonce, form_post, refresh, revoke) are data, and
+// provider quirks stay here ([Provider.Revoke] picks the token that ends
+// the grant, [ErrInvalidGrant] covers GitHub's bad_verification_code,
+// [ParseAuthorizationResponse] checks the callback's parameters).
+//
+// # Dependencies
+//
+//   - github.com/coreos/go-oidc and github.com/go-jose/go-jose verify ID
+//     tokens against the issuer's JWKS (signature, iss, aud, exp), and
+//     go-jose signs Apple's ES256 client secret, so no JWT code is
+//     hand-written here.
+//   - golang.org/x/oauth2 gives *oauth2.Token interop ([Token.OAuth2],
+//     [FromOAuth2]) for provider SDKs built on oauth2.TokenSource, and its
+//     PKCE helpers back GenerateVerifier and S256Challenge.
 //
 // # Fixes over upstream
 //
@@ -66,10 +85,11 @@
 //
 // # Method mapping
 //
-//	get_authorization_url   AuthorizationURL (typed extras) / AuthCodeURL (url.Values)
+//	BaseOAuth2 / OAuth2     OAuth2, built by New(Config, ...Option)
+//	get_authorization_url   AuthCodeURL (typed Params such as GoogleParams, or Values)
 //	get_access_token        AccessToken
 //	refresh_token           RefreshToken
-//	revoke_token            RevokeToken
+//	revoke_token            RevokeToken (one token); Revoke (ends the grant)
 //	get_profile             Profile
 //	get_id_email            IDEmail
 //	OAuth2Token             Token

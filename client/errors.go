@@ -18,47 +18,73 @@ var ErrOAuth2 = errors.New("oauth2 error")
 // Configuration errors, returned by constructors before any I/O.
 var (
 	// ErrNotSupportedAuthMethod is matched by *NotSupportedAuthMethodError.
-	ErrNotSupportedAuthMethod = &kindError{"auth method is not supported", true}
+	ErrNotSupportedAuthMethod = newKind("auth method is not supported", true)
 	// ErrMissingRevokeTokenAuthMethod: a revoke endpoint was given without a
 	// revocation endpoint auth method.
-	ErrMissingRevokeTokenAuthMethod = &kindError{"missing revocation endpoint auth method", true}
+	ErrMissingRevokeTokenAuthMethod = newKind("missing revocation endpoint auth method", true)
 	// ErrInvalidConfig reports any other unusable configuration value (an
 	// endpoint that is not an absolute URL, a missing client id, ...).
-	ErrInvalidConfig = &kindError{"invalid client configuration", true}
+	ErrInvalidConfig = newKind("invalid client configuration", true)
 )
 
 // Operation errors: each failed request returns a *RequestError whose Op is
 // one of these, so errors.Is(err, ErrGetAccessToken) tells which step failed.
 var (
-	ErrGetAccessToken          = &kindError{"get access token", true}
-	ErrRefreshToken            = &kindError{"refresh token", true}
-	ErrRevokeToken             = &kindError{"revoke token", true}
-	ErrGetLongLivedAccessToken = &kindError{"get long-lived access token", true}
-	ErrOpenIDConfiguration     = &kindError{"openid configuration", true}
-	ErrGetProfile              = &kindError{"get profile", false}
-	ErrGetIDEmail              = &kindError{"get id and email", false}
+	// ErrGetAccessToken: the code exchange failed (AccessToken).
+	ErrGetAccessToken = newKind("get access token", true)
+	// ErrRefreshToken: RefreshToken failed.
+	ErrRefreshToken = newKind("refresh token", true)
+	// ErrRevokeToken: RevokeToken or Revoke failed.
+	ErrRevokeToken = newKind("revoke token", true)
+	// ErrGetLongLivedAccessToken: Facebook's long-lived token exchange failed.
+	ErrGetLongLivedAccessToken = newKind("get long-lived access token", true)
+	// ErrOpenIDConfiguration: discovery failed or its metadata is unusable.
+	ErrOpenIDConfiguration = newKind("openid configuration", true)
+	// ErrGetProfile: Profile failed (not an ErrOAuth2 error, as upstream).
+	ErrGetProfile = newKind("get profile", false)
+	// ErrGetIDEmail: IDEmail or the user-API part of Identify failed (not an
+	// ErrOAuth2 error, as upstream).
+	ErrGetIDEmail = newKind("get id and email", false)
 )
 
 // Unsupported operations, returned before any I/O.
 var (
-	ErrRefreshNotSupported = &kindError{"refresh token is not supported by this provider", true}
-	ErrRevokeNotSupported  = &kindError{"revoke token is not supported by this provider", true}
-	// ErrRevocationNotSupported is an alias kept for readers of the security
-	// requirements, which use that name.
-	ErrRevocationNotSupported = ErrRevokeNotSupported
-	ErrProfileNotSupported    = &kindError{"profile is not supported by this client", false}
-	ErrIDEmailNotSupported    = &kindError{"id and email are not supported by this client", false}
+	// ErrRefreshNotSupported: the client has no refresh endpoint.
+	ErrRefreshNotSupported = newKind("refresh token is not supported by this provider", true)
+	// ErrRevokeNotSupported: the client has no revocation endpoint, or none
+	// for the token given (Kakao, Naver and Twitch revoke access tokens
+	// only), or Revoke was given no token.
+	ErrRevokeNotSupported = newKind("revoke token is not supported by this provider", true)
+	// ErrProfileNotSupported: the client knows no user API to read.
+	ErrProfileNotSupported = newKind("profile is not supported by this client", false)
+	// ErrIDEmailNotSupported: the client knows no user API (OAuth2,
+	// AuthorizationServer, Apple's IDEmail).
+	ErrIDEmailNotSupported = newKind("id and email are not supported by this client", false)
 )
 
 // Causes wrapped inside a *RequestError.
 var (
-	ErrResponseTooLarge     = errors.New("response body exceeds the size limit")
-	ErrMissingAccessToken   = errors.New("response has no access_token")
+	// ErrResponseTooLarge: the body exceeds MaxResponseBytes.
+	ErrResponseTooLarge = errors.New("response body exceeds the size limit")
+	// ErrMissingAccessToken: a token response without access_token.
+	ErrMissingAccessToken = errors.New("response has no access_token")
+	// ErrUnsupportedTokenType: a token_type other than Bearer.
 	ErrUnsupportedTokenType = errors.New("unsupported token_type")
-	ErrInvalidResponse      = errors.New("invalid response body")
-	ErrMissingID            = errors.New("user id missing or invalid in provider response")
-	ErrRedirect             = errors.New("unexpected redirect")
+	// ErrInvalidResponse: a body that is not the JSON (or form) expected.
+	ErrInvalidResponse = errors.New("invalid response body")
+	// ErrMissingID: the user API gave no usable user id.
+	ErrMissingID = errors.New("user id missing or invalid in provider response")
+	// ErrRedirect: the provider answered with a redirect, which is never
+	// followed.
+	ErrRedirect = errors.New("unexpected redirect")
 )
+
+// ErrInvalidGrant is matched, through errors.Is, by an *OAuthError whose
+// code says the grant is over: "invalid_grant" (RFC 6749 §5.2: the code or
+// refresh token is invalid, expired, revoked or was issued to another
+// client) and GitHub's "bad_verification_code". Retrying with the same
+// code or refresh token cannot succeed; the user must log in again.
+var ErrInvalidGrant = errors.New("oauthkit/client: authorization grant is invalid, expired or revoked")
 
 // kindError is a sentinel that knows whether it belongs to the ErrOAuth2
 // family, so callers can match either the specific kind or the family.
@@ -67,8 +93,13 @@ type kindError struct {
 	oauth2 bool
 }
 
+// newKind returns a sentinel; oauth2 says whether it matches ErrOAuth2.
+func newKind(msg string, oauth2 bool) error { return &kindError{msg: msg, oauth2: oauth2} }
+
+// Error returns the sentinel's message.
 func (k *kindError) Error() string { return "oauthkit/client: " + k.msg }
 
+// Is matches ErrOAuth2 for the sentinels of that family.
 func (k *kindError) Is(target error) bool { return k.oauth2 && target == ErrOAuth2 }
 
 // RequestError is the Go counterpart of upstream's OAuth2RequestError (and of
@@ -76,14 +107,18 @@ func (k *kindError) Is(target error) bool { return k.oauth2 && target == ErrOAut
 // naming the operation; Err is the cause: an *OAuthError, an *HTTPError, a
 // transport error, or one of the Err* causes above.
 type RequestError struct {
-	Op  error
+	// Op is the sentinel of the failed operation (ErrGetAccessToken, ...).
+	Op error
+	// Err is the cause.
 	Err error
 }
 
+// Error names the operation and the cause.
 func (e *RequestError) Error() string {
 	return e.Op.Error() + ": " + e.Err.Error()
 }
 
+// Unwrap returns the cause, for errors.Is and errors.As.
 func (e *RequestError) Unwrap() error { return e.Err }
 
 // Is matches the operation sentinel (and, through it, ErrOAuth2).
@@ -109,12 +144,23 @@ func StatusCode(err error) int {
 // RFC 7009 and provider user APIs), whatever its HTTP status: GitHub and
 // Reddit answer 200 with an error member.
 type OAuthError struct {
-	StatusCode  int
-	Code        string // the "error" member
-	Description string // "error_description"
-	URI         string // "error_uri"
+	// StatusCode is the HTTP status of the response.
+	StatusCode int
+	// Code is the "error" member, such as "invalid_grant".
+	Code string
+	// Description is "error_description", for developers, not users.
+	Description string
+	// URI is "error_uri".
+	URI string
 }
 
+// Is makes an invalid_grant (or GitHub's bad_verification_code) error
+// match ErrInvalidGrant.
+func (e *OAuthError) Is(target error) bool {
+	return target == ErrInvalidGrant && (e.Code == "invalid_grant" || e.Code == "bad_verification_code")
+}
+
+// Error reports the code and description, sanitised and bounded.
 func (e *OAuthError) Error() string {
 	s := fmt.Sprintf("provider error %q (HTTP %d)", sanitize(e.Code, 64), e.StatusCode)
 	if e.Description != "" {
@@ -128,9 +174,13 @@ func (e *OAuthError) Error() string {
 // such as ErrInvalidResponse). Body holds at most 512 sanitised bytes of the
 // response.
 type HTTPError struct {
-	StatusCode  int
+	// StatusCode is the HTTP status of the response.
+	StatusCode int
+	// ContentType is the response's Content-Type header.
 	ContentType string
-	Body        string
+	// Body is an excerpt of the response body (empty for 2xx token
+	// responses, which may hold live tokens).
+	Body string
 	// RetryAfter is the provider's Retry-After (seconds or HTTP date) on a
 	// 429 or 503 answer, zero when absent. RFC 7009 §2.2.1: after a 503 the
 	// token must be assumed to still exist, and the request may be retried.
@@ -144,19 +194,23 @@ func (e *HTTPError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode == http.StatusServiceUnavailable
 }
 
+// Error reports the status and content type, never the body.
 func (e *HTTPError) Error() string {
 	return fmt.Sprintf("HTTP %d response (%s)", e.StatusCode, sanitize(e.ContentType, 64))
 }
 
 // NotSupportedAuthMethodError is upstream's NotSupportedAuthMethodError.
 type NotSupportedAuthMethodError struct {
+	// Method is the method that cannot be used.
 	Method AuthMethod
 }
 
+// Error names the method.
 func (e *NotSupportedAuthMethodError) Error() string {
 	return fmt.Sprintf("oauthkit/client: auth method %q is not supported", sanitize(string(e.Method), 64))
 }
 
+// Is matches ErrNotSupportedAuthMethod and ErrOAuth2.
 func (e *NotSupportedAuthMethodError) Is(target error) bool {
 	return target == ErrNotSupportedAuthMethod || target == ErrOAuth2
 }

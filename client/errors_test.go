@@ -56,7 +56,7 @@ func TestErrorsNoSecretsInMessages(t *testing.T) {
 		{"200 html", http.StatusOK, "text/html", "<p>AT-MARK-1</p>", ""},
 		{"302 carrying a code", http.StatusFound, "text/html", "<a>CODE-MARK-4</a>", "https://evil.example/cb?code=CODE-MARK-4&token=AT-MARK-1"},
 	}
-	cfg := func(c *Config) { c.ClientSecret = coreMarkCS }
+	cfg := func(c *config) { c.ClientSecret = coreMarkCS }
 	for _, method := range coreAuthMethods {
 		for _, tt := range tests {
 			t.Run(string(method)+"/"+tt.name, func(t *testing.T) {
@@ -98,7 +98,7 @@ func TestErrorsConfigDoesNotPrintSecret(t *testing.T) {
 		ClientID: coreClientID, ClientSecret: coreMarkCS,
 		AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL,
 	}
-	c, err := NewOAuth2(cfg)
+	c, err := New(cfg)
 	require.NoError(t, err)
 	for _, v := range []any{cfg, &cfg, c.Config(), c} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
@@ -107,7 +107,7 @@ func TestErrorsConfigDoesNotPrintSecret(t *testing.T) {
 			assert.Contains(t, s, coreClientID, verb)
 		}
 	}
-	assert.Equal(t, coreMarkCS, c.Config().ClientSecret, "the value itself is intact")
+	assert.Equal(t, coreMarkCS, c.cfg.ClientSecret, "the value itself is intact")
 }
 
 func TestErrorsRequestErrorMatching(t *testing.T) {
@@ -154,7 +154,7 @@ func TestErrorsRequestErrorMatching(t *testing.T) {
 	for _, s := range []error{ErrProfileNotSupported, ErrIDEmailNotSupported, ErrGetProfile, ErrGetIDEmail} {
 		assert.NotErrorIs(t, s, ErrOAuth2, s.Error())
 	}
-	assert.Same(t, ErrRevokeNotSupported, ErrRevocationNotSupported)
+	assert.Same(t, ErrRevokeNotSupported, ErrRevokeNotSupported)
 }
 
 func TestErrorsStatusCode(t *testing.T) {
@@ -213,7 +213,7 @@ func TestErrorsMessages(t *testing.T) {
 
 func TestErrorsTransportRedactsURLQuery(t *testing.T) {
 	closed := coreClosedServerURL(t)
-	c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) { cfg.HTTPClient = nil })
+	c := coreClient(t, ClientSecretPost, nil, func(cfg *config) { cfg.HTTPClient = nil })
 	var out map[string]any
 	err := c.apiJSON(context.Background(), ErrGetProfile, apiRequest{url: closed + "/me?access_token=" + coreMarkAT}, &out)
 	require.Error(t, err)
@@ -237,4 +237,31 @@ func TestErrorsAsIDEmailError(t *testing.T) {
 	other := &RequestError{Op: ErrGetAccessToken, Err: cause}
 	assert.Same(t, other, asIDEmailError(other).(*RequestError), "other operations are left alone")
 	assert.NoError(t, asIDEmailError(nil))
+}
+
+// TestErrInvalidGrant: the codes that end a grant match ErrInvalidGrant
+// through errors.Is, wrapped as the client returns them; no other code
+// does.
+func TestErrInvalidGrant(t *testing.T) {
+	for code, want := range map[string]bool{
+		"invalid_grant":          true,
+		"bad_verification_code":  true,
+		"invalid_client":         false,
+		"invalid_request":        false,
+		"unauthorized_client":    false,
+		"":                       false,
+		"INVALID_GRANT":          false,
+		"invalid_grant_extended": false,
+	} {
+		t.Run(code, func(t *testing.T) {
+			hc, _ := coreServer(t, http.StatusBadRequest, "application/json", `{"error":"`+code+`"}`)
+			c := coreClient(t, ClientSecretPost, hc)
+			_, err := c.AccessToken(context.Background(), "CODE", coreRedirectURI, "")
+			require.Error(t, err)
+			assert.Equal(t, want, errors.Is(err, ErrInvalidGrant))
+			_, err = c.RefreshToken(context.Background(), "RT")
+			require.Error(t, err)
+			assert.Equal(t, want, errors.Is(err, ErrInvalidGrant))
+		})
+	}
 }

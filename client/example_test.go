@@ -14,18 +14,17 @@ import (
 // A generic client builds the URL to send the user to. In a real login the
 // state and verifier come from GenerateState and GenerateVerifier and are
 // kept in the user's session; fixed values keep this example's output stable.
-func ExampleBaseOAuth2_AuthorizationURL() {
-	c, err := client.NewOAuth2(client.Config{
+func ExampleOAuth2_AuthCodeURL() {
+	c, err := client.New(client.Config{
 		ClientID:            "my-client",
 		ClientSecret:        "my-secret",
 		AuthorizeEndpoint:   "https://as.example/authorize",
 		AccessTokenEndpoint: "https://as.example/token",
-		BaseScopes:          []string{"openid", "email"},
-	})
+	}, client.WithScopes("openid", "email"))
 	if err != nil {
 		log.Fatal(err)
 	}
-	u, err := c.AuthorizationURL("https://app.example/callback", client.AuthURLOptions{
+	u, err := c.AuthCodeURL("https://app.example/callback", client.AuthURLOptions{
 		State:               "af0ifjsldkj",
 		CodeChallenge:       client.S256Challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
 		CodeChallengeMethod: "S256",
@@ -40,7 +39,7 @@ func ExampleBaseOAuth2_AuthorizationURL() {
 
 // The callback exchanges the code (and the PKCE verifier kept in the
 // session) for a token. Here the token endpoint is a local test server.
-func ExampleBaseOAuth2_AccessToken() {
+func ExampleOAuth2_AccessToken() {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := r.ParseForm(); err != nil || r.PostForm.Get("code") != "the-code" {
 			http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
@@ -51,13 +50,12 @@ func ExampleBaseOAuth2_AccessToken() {
 	}))
 	defer srv.Close()
 
-	c, err := client.NewOAuth2(client.Config{
-		ClientID:                "my-client",
-		ClientSecret:            "my-secret",
-		AuthorizeEndpoint:       srv.URL + "/authorize",
-		AccessTokenEndpoint:     srv.URL + "/token",
-		TokenEndpointAuthMethod: client.ClientSecretBasic,
-	})
+	c, err := client.New(client.Config{
+		ClientID:            "my-client",
+		ClientSecret:        "my-secret",
+		AuthorizeEndpoint:   srv.URL + "/authorize",
+		AccessTokenEndpoint: srv.URL + "/token",
+	}, client.WithTokenEndpointAuthMethod(client.ClientSecretBasic))
 	if err != nil {
 		log.Fatal(err)
 	}

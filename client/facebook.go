@@ -1,25 +1,3 @@
-// Facebook client (Facebook Login, manual flow).
-//
-// Follows https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow,
-// https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived,
-// https://developers.facebook.com/docs/graph-api/securing-requests (appsecret_proof)
-// and https://developers.facebook.com/docs/graph-api/reference/user.
-//
-// Graph API version: FacebookGraphVersion unless WithFacebookGraphVersion is
-// given (upstream is pinned to v5.0, long retired).
-//
-// Default scopes: "email" and "public_profile". Refresh: no (use
-// LongLivedAccessToken). Revoke: no (Facebook has no RFC 7009 endpoint).
-//
-// id: the app-scoped user id of /me, an exact decimal string. email: the
-// email field of /me, "" when absent (no email permission, or no usable
-// address). Facebook returns only a confirmed primary address there and has
-// no verified flag to check.
-//
-// /me is called with "Authorization: Bearer" (never ?access_token=, which
-// ends up in logs) plus appsecret_proof, the hex HMAC-SHA256 of the token
-// keyed with the app secret, which Facebook recommends and can require.
-
 package client
 
 import (
@@ -48,12 +26,15 @@ var facebookVersionRE = regexp.MustCompile(`^v[0-9]{1,3}\.[0-9]{1,3}$`)
 
 // WithFacebookGraphVersion selects the Graph API version ("v23.0") of a
 // Facebook client: the dialog, token and /me URLs all use it. NewFacebook
-// rejects anything that is not of the form vX.Y with ErrInvalidConfig.
+// rejects anything that is not of the form vX.Y with ErrInvalidConfig;
+// other constructors refuse the option.
 func WithFacebookGraphVersion(version string) Option {
-	return func(c *Config) {
-		c.AuthorizeEndpoint = facebookAuthorizePrefix + version + facebookAuthorizeSuffix
-		c.AccessTokenEndpoint = facebookGraphPrefix + version + facebookTokenSuffix
-	}
+	return scoped("WithFacebookGraphVersion", "facebook", func(c *config) { setFacebookVersion(c, version) })
+}
+
+func setFacebookVersion(c *config, version string) {
+	c.AuthorizeEndpoint = facebookAuthorizePrefix + version + facebookAuthorizeSuffix
+	c.AccessTokenEndpoint = facebookGraphPrefix + version + facebookTokenSuffix
 }
 
 // FacebookParams are Facebook's extra authorization parameters.
@@ -79,8 +60,30 @@ func (p FacebookParams) AuthParams() url.Values {
 // profile's primary address but gives no verification flag or guarantee.
 // Name is "name"; AvatarURL is picture.data.url (unless it is Facebook's
 // default silhouette).
+//
+// Facebook client (Facebook Login, manual flow).
+//
+// Follows https://developers.facebook.com/docs/facebook-login/guides/advanced/manual-flow,
+// https://developers.facebook.com/docs/facebook-login/guides/access-tokens/get-long-lived,
+// https://developers.facebook.com/docs/graph-api/securing-requests (appsecret_proof)
+// and https://developers.facebook.com/docs/graph-api/reference/user.
+//
+// Graph API version: FacebookGraphVersion unless WithFacebookGraphVersion is
+// given (upstream is pinned to v5.0, long retired).
+//
+// Default scopes: "email" and "public_profile". Refresh: no (use
+// LongLivedAccessToken). Revoke: no (Facebook has no RFC 7009 endpoint).
+//
+// id: the app-scoped user id of /me, an exact decimal string. email: the
+// email field of /me, "" when absent (no email permission, or no usable
+// address). Facebook returns only a confirmed primary address there and has
+// no verified flag to check.
+//
+// /me is called with "Authorization: Bearer" (never ?access_token=, which
+// ends up in logs) plus appsecret_proof, the hex HMAC-SHA256 of the token
+// keyed with the app secret, which Facebook recommends and can require.
 type Facebook struct {
-	*BaseOAuth2[FacebookParams]
+	*OAuth2
 	version string
 }
 
@@ -89,7 +92,7 @@ var _ Provider = (*Facebook)(nil)
 // NewFacebook returns a Facebook client (name "facebook", display name
 // "Facebook"). It does no I/O.
 func NewFacebook(clientID, clientSecret string, opts ...Option) (*Facebook, error) {
-	cfg := Config{
+	cfg := config{
 		ClientID:                clientID,
 		ClientSecret:            clientSecret,
 		Name:                    "facebook",
@@ -97,9 +100,9 @@ func NewFacebook(clientID, clientSecret string, opts ...Option) (*Facebook, erro
 		BaseScopes:              []string{"email", "public_profile"},
 		TokenEndpointAuthMethod: ClientSecretPost,
 	}
-	WithFacebookGraphVersion(FacebookGraphVersion)(&cfg)
-	for _, o := range opts {
-		o(&cfg)
+	setFacebookVersion(&cfg, FacebookGraphVersion)
+	if err := cfg.apply("facebook", opts); err != nil {
+		return nil, err
 	}
 	// The /me URL is derived from the token URL, so both stay on one version
 	// and the version cannot smuggle a path or a host.
@@ -110,11 +113,11 @@ func NewFacebook(clientID, clientSecret string, opts ...Option) (*Facebook, erro
 	if !ok || !facebookVersionRE.MatchString(v) {
 		return nil, fmt.Errorf("%w: facebook graph API version must look like v23.0", ErrInvalidConfig)
 	}
-	b, err := New[FacebookParams](cfg)
+	b, err := newClient("facebook", cfg, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Facebook{BaseOAuth2: b, version: v}, nil
+	return &Facebook{OAuth2: b, version: v}, nil
 }
 
 // GraphVersion returns the Graph API version the client calls.
@@ -152,7 +155,7 @@ func (c *Facebook) meRequest(accessToken string) apiRequest {
 // Profile returns the /me document with the id, name, email and picture
 // fields.
 func (c *Facebook) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, c.meRequest(accessToken))
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, c.meRequest(accessToken))
 }
 
 // IDEmail returns the app-scoped user id and the email, "" when absent.

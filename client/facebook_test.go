@@ -26,8 +26,8 @@ func TestFacebookConfig(t *testing.T) {
 	c, err = NewFacebook("CID", "SEC", WithFacebookGraphVersion("v24.0"))
 	require.NoError(t, err)
 	assert.Equal(t, "v24.0", c.GraphVersion())
-	assert.Equal(t, "https://www.facebook.com/v24.0/dialog/oauth", c.Config().AuthorizeEndpoint)
-	assert.Equal(t, "https://graph.facebook.com/v24.0/oauth/access_token", c.Config().AccessTokenEndpoint)
+	assert.Equal(t, "https://www.facebook.com/v24.0/dialog/oauth", c.cfg.AuthorizeEndpoint)
+	assert.Equal(t, "https://graph.facebook.com/v24.0/oauth/access_token", c.cfg.AccessTokenEndpoint)
 }
 
 func TestFacebookGraphVersionValidation(t *testing.T) {
@@ -43,7 +43,7 @@ func TestFacebookGraphVersionValidation(t *testing.T) {
 func TestFacebookAuthorizationURL(t *testing.T) {
 	c, err := NewFacebook("CID", "SEC")
 	require.NoError(t, err)
-	u, err := c.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "S"}, FacebookParams{AuthType: "rerequest"})
+	u, err := c.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "S"}, FacebookParams{AuthType: "rerequest"})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u, "https://www.facebook.com/v23.0/dialog/oauth?"), u)
 	assert.Equal(t, url.Values{
@@ -112,7 +112,7 @@ func TestFacebookIDEmail(t *testing.T) {
 		cases = append(cases, socialCase{name: bad.name, routes: route(bad.body), calls: one,
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID}})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewFacebook("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c
@@ -176,7 +176,7 @@ func TestFacebookLongLivedAccessToken(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "LONG_LIVED", tok.AccessToken)
 			assert.Equal(t, "bearer", tok.TokenType)
-			assert.False(t, tok.Expired(c.Config().Now()))
+			assert.False(t, tok.Expired(c.cfg.Now()))
 			assert.False(t, tok.Expiry.IsZero())
 		})
 	}

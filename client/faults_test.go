@@ -206,7 +206,7 @@ type fltOp struct {
 
 func fltOps() []fltOp {
 	generic := func(t *testing.T, base string) *OAuth2 {
-		c, err := NewOAuth2(Config{
+		c, err := newOAuth2(config{
 			ClientID: "cid", ClientSecret: "CS-MARK-3",
 			AuthorizeEndpoint:            base + "/authorize",
 			AccessTokenEndpoint:          base + "/token",

@@ -1,3 +1,22 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+
+	jose "github.com/go-jose/go-jose/v4"
+)
+
+// FranceConnect is the FranceConnect v1 client.
+//
+// Identify: Subject is the ID token's "sub" (FranceConnect's per-service
+// pseudonym), which the UserInfo "sub" must equal. Email is the UserInfo
+// "email" with EmailVerified false (true only for an email_verified claim,
+// which FranceConnect v1 does not define): FranceConnect certifies the
+// identity data (names, birth date and place, gender), not that the user
+// controls the address its identity provider holds. Name is given_name and
+// family_name.
+//
 // FranceConnect client (FranceConnect "v1" API, the endpoints upstream
 // targets).
 //
@@ -12,83 +31,71 @@
 // (upstream drops it). A nonce is required: AuthCodeURL without
 // AuthURLOptions.Nonce fails with ErrNonceRequired instead of inventing one
 // the caller could not verify (upstream generates and forgets it); the kit
-// sends one because this client's UsesNonce is true.
+// sends one because [FranceConnect.Capabilities] reports Nonce.
 //
 // id: the UserInfo "sub" (an integer sub becomes "42"). email: the UserInfo
 // email. FranceConnect defines no email_verified claim; its email comes from
 // the identity provider's account and is returned as is, so never link
 // accounts by it.
-
-package client
-
-import (
-	"context"
-	"encoding/json"
-	"net/url"
-
-	"github.com/coreos/go-oidc/v3/oidc"
-	jose "github.com/go-jose/go-jose/v4"
-)
-
-// FranceConnect is the FranceConnect v1 client.
-//
-// Identify: Subject is the ID token's "sub" (FranceConnect's per-service
-// pseudonym), which the UserInfo "sub" must equal. Email is the UserInfo
-// "email" with EmailVerified false (true only for an email_verified claim,
-// which FranceConnect v1 does not define): FranceConnect certifies the
-// identity data (names, birth date and place, gender), not that the user
-// controls the address its identity provider holds. Name is given_name and
-// family_name.
 type FranceConnect struct {
-	*BaseOAuth2[OpenIDParams]
+	*OAuth2
 	oidcCore
 }
 
-var (
-	_ Provider        = (*FranceConnect)(nil)
-	_ IDTokenVerifier = (*FranceConnect)(nil)
-	_ IssuerProvider  = (*FranceConnect)(nil)
+var _ Provider = (*FranceConnect)(nil)
+
+// FranceConnect v1 hosts: production and the integration (testing)
+// platform.
+const (
+	franceConnectHost      = "https://app.franceconnect.gouv.fr"
+	franceConnectIntegHost = "https://fcp.integ01.dev-franceconnect.fr"
 )
 
+// WithFranceConnectIntegration selects FranceConnect's integration
+// (testing) platform instead of production. Other constructors refuse it.
+func WithFranceConnectIntegration() Option {
+	return scoped("WithFranceConnectIntegration", "franceconnect", func(c *config) {
+		c.franceConnectIntegration = true
+		c.AuthorizeEndpoint = franceConnectIntegHost + "/api/v1/authorize"
+		c.AccessTokenEndpoint = franceConnectIntegHost + "/api/v1/token"
+	})
+}
+
 // NewFranceConnect returns the production client, or the integration
-// (testing) platform one when integration is true.
-func NewFranceConnect(clientID, clientSecret string, integration bool, opts ...Option) (*FranceConnect, error) {
-	host := "https://app.franceconnect.gouv.fr"
-	if integration {
-		host = "https://fcp.integ01.dev-franceconnect.fr"
-	}
-	b, core, err := newStaticOIDC[OpenIDParams](Config{
+// platform one with [WithFranceConnectIntegration]. It does no I/O.
+func NewFranceConnect(clientID, clientSecret string, opts ...Option) (*FranceConnect, error) {
+	b, err := newClient("franceconnect", config{
 		ClientID:            clientID,
 		ClientSecret:        clientSecret,
-		AuthorizeEndpoint:   host + "/api/v1/authorize",
-		AccessTokenEndpoint: host + "/api/v1/token",
+		AuthorizeEndpoint:   franceConnectHost + "/api/v1/authorize",
+		AccessTokenEndpoint: franceConnectHost + "/api/v1/token",
 		Name:                "franceconnect",
 		DisplayName:         "FranceConnect",
 		BaseScopes:          []string{"openid", "email"},
-	}, opts, host, host+"/api/v1/userinfo", func(cfg *Config) oidc.KeySet {
-		return hmacKeySet{secret: []byte(cfg.ClientSecret)}
-	}, []string{"HS256"})
+	}, opts)
 	if err != nil {
 		return nil, err
 	}
+	host := franceConnectHost
+	if b.cfg.franceConnectIntegration {
+		host = franceConnectIntegHost
+	}
+	core := newOIDCCoreAlgs(&b.cfg, host, host+"/api/v1/userinfo",
+		hmacKeySet{secret: []byte(b.cfg.ClientSecret)}, []string{"HS256"}, false)
 	core.unverifiedEmail = true
-	return &FranceConnect{BaseOAuth2: b, oidcCore: core}, nil
+	return &FranceConnect{OAuth2: b, oidcCore: core}, nil
 }
 
-// Issuer returns the FranceConnect host URL, the iss of its ID tokens.
-func (f *FranceConnect) Issuer() string { return f.issuer }
-
-// AuthorizationURL is BaseOAuth2.AuthorizationURL with a required nonce.
-func (f *FranceConnect) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra OpenIDParams) (string, error) {
-	return f.AuthCodeURL(redirectURI, opts, extra.AuthParams())
-}
+// Capabilities reports the FranceConnect host URL as issuer (the iss of its
+// ID tokens) and a required nonce; no refresh or revocation.
+func (f *FranceConnect) Capabilities() Capabilities { return f.oidcCore.capabilities(&f.cfg, true) }
 
 // AuthCodeURL fails with ErrNonceRequired when opts.Nonce is empty.
-func (f *FranceConnect) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+func (f *FranceConnect) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error) {
 	if opts.Nonce == "" {
 		return "", ErrNonceRequired
 	}
-	return f.BaseOAuth2.AuthCodeURL(redirectURI, opts, extra)
+	return f.OAuth2.AuthCodeURL(redirectURI, opts, params)
 }
 
 // Profile returns the UserInfo document.

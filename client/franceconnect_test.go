@@ -18,30 +18,30 @@ func TestFranceConnectConfig(t *testing.T) {
 		integration bool
 		host        string
 	}{{false, "https://app.franceconnect.gouv.fr"}, {true, "https://fcp.integ01.dev-franceconnect.fr"}} {
-		fc, err := NewFranceConnect("CID", fcSecret, tc.integration)
+		fc, err := NewFranceConnect("CID", fcSecret, fcIntegration(tc.integration)...)
 		require.NoError(t, err)
-		cfg := fc.Config()
+		cfg := fc.cfg
 		assert.Equal(t, tc.host+"/api/v1/authorize", cfg.AuthorizeEndpoint)
 		assert.Equal(t, tc.host+"/api/v1/token", cfg.AccessTokenEndpoint)
 		assert.Equal(t, tc.host+"/api/v1/userinfo", fc.userinfoURL)
-		assert.False(t, fc.SupportsRefresh())
-		assert.False(t, fc.SupportsRevoke())
+		assert.False(t, fc.Capabilities().Refresh)
+		assert.False(t, fc.Capabilities().Revoke)
 		assert.Equal(t, []string{"openid", "email"}, cfg.BaseScopes)
 		assert.Equal(t, "franceconnect", fc.Name())
-		assert.Equal(t, tc.host, fc.Issuer())
-		assert.True(t, fc.UsesNonce())
+		assert.Equal(t, tc.host, fc.Capabilities().Issuer)
+		assert.True(t, fc.Capabilities().Nonce)
 	}
 }
 
 func TestFranceConnectAuthorizationURL(t *testing.T) {
-	fc, err := NewFranceConnect("CID", fcSecret, false)
+	fc, err := NewFranceConnect("CID", fcSecret)
 	require.NoError(t, err)
 	_, err = fc.AuthCodeURL("https://app/cb", AuthURLOptions{State: "S"}, nil)
 	assert.ErrorIs(t, err, ErrNonceRequired)
-	_, err = fc.AuthorizationURL("https://app/cb", AuthURLOptions{State: "S"}, OpenIDParams{})
+	_, err = fc.AuthCodeURL("https://app/cb", AuthURLOptions{State: "S"}, OpenIDParams{})
 	assert.ErrorIs(t, err, ErrNonceRequired)
 
-	u, err := fc.AuthorizationURL("https://app/cb", AuthURLOptions{State: "S", Nonce: "NONCE", CodeChallenge: "CC", CodeChallengeMethod: "S256"},
+	u, err := fc.AuthCodeURL("https://app/cb", AuthURLOptions{State: "S", Nonce: "NONCE", CodeChallenge: "CC", CodeChallengeMethod: "S256"},
 		OpenIDParams{ACRValues: "eidas1"})
 	require.NoError(t, err)
 	q := mustQuery(t, u)
@@ -59,7 +59,7 @@ func TestFranceConnectIDEmail(t *testing.T) {
 		}
 		t.Run(host, func(t *testing.T) {
 			f, hc := newFakeServer(t)
-			fc, err := NewFranceConnect("CID", fcSecret, integration, WithHTTPClient(hc))
+			fc, err := NewFranceConnect("CID", fcSecret, append(fcIntegration(integration), WithHTTPClient(hc))...)
 			require.NoError(t, err)
 			f.json("/api/v1/userinfo", 200, `{"sub":42,"email":"arthur@camelot.bt","given_name":"Arthur"}`)
 			id, email, err := fc.IDEmail(context.Background(), "TOKEN")
@@ -109,7 +109,7 @@ func TestFranceConnectIDToken(t *testing.T) {
 		}, want: ErrIDTokenIssuer},
 		{name: "wrong nonce", raw: func() string { return hs256(t, fcSecret, idTokenClaims(iss, "CID", "X", now)) }, want: ErrIDTokenNonce},
 	}
-	fc, err := NewFranceConnect("CID", fcSecret, false, WithHTTPClient(failingClient(assert.AnError)))
+	fc, err := NewFranceConnect("CID", fcSecret, WithHTTPClient(failingClient(assert.AnError)))
 	require.NoError(t, err)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,4 +123,13 @@ func TestFranceConnectIDToken(t *testing.T) {
 			assert.Equal(t, "user-42", c.Subject)
 		})
 	}
+}
+
+// fcIntegration returns the option selecting the integration platform when
+// integration is true.
+func fcIntegration(integration bool) []Option {
+	if integration {
+		return []Option{WithFranceConnectIntegration()}
+	}
+	return nil
 }

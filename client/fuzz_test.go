@@ -132,7 +132,7 @@ func FuzzTokenResponse(f *testing.F) {
 		_, _ = w.Write(c.bodies[0])
 	}))
 	f.Cleanup(srv.Close)
-	c, err := NewOAuth2(Config{
+	c, err := newOAuth2(config{
 		ClientID:            "cid",
 		ClientSecret:        "CS-MARK-3",
 		AuthorizeEndpoint:   srv.URL + "/authorize",
@@ -181,10 +181,10 @@ func FuzzTokenResponse(f *testing.F) {
 // fuzzUserAPIProviders builds every provider client whose IDEmail reads a
 // user API, all routed to one loopback server. OpenID is configured by
 // discovery from the same server.
-func fuzzUserAPIProviders(f *testing.F, hc *http.Client, issuer string) []Provider {
+func fuzzUserAPIProviders(f *testing.F, hc *http.Client, issuer string) []userAPIClient {
 	opt := WithHTTPClient(hc)
-	var out []Provider
-	add := func(p Provider, err error) {
+	var out []userAPIClient
+	add := func(p userAPIClient, err error) {
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -202,9 +202,9 @@ func fuzzUserAPIProviders(f *testing.F, hc *http.Client, issuer string) []Provid
 	add(NewTwitch("cid", "CS-MARK-3", opt))
 	add(NewSlack("cid", "CS-MARK-3", opt))
 	add(NewLinkedIn("cid", "CS-MARK-3", opt))
-	add(NewMicrosoft("cid", "CS-MARK-3", "common", opt))
-	add(NewShopify("cid", "CS-MARK-3", "fuzz-shop", opt))
-	add(NewFranceConnect("cid", "CS-MARK-3", true, opt))
+	add(NewMicrosoft("common", "cid", "CS-MARK-3", opt))
+	add(NewShopify("fuzz-shop", "cid", "CS-MARK-3", opt))
+	add(NewFranceConnect("cid", "CS-MARK-3", WithFranceConnectIntegration(), opt))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	add(DiscoverOpenID(ctx, issuer, "cid", "CS-MARK-3", opt))

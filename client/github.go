@@ -1,26 +1,3 @@
-// GitHub client: OAuth Apps and GitHub Apps (user access tokens).
-//
-// Follows https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps,
-// https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens,
-// https://docs.github.com/en/rest/users/users#get-the-authenticated-user and
-// https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user.
-//
-// Default scopes: "read:user" and "user:email" (upstream asks for "user",
-// which also grants write access to the profile; reading is all a login
-// needs). Refresh: yes, at the token URL (GitHub Apps with expiring tokens).
-// Revoke: no (GitHub's revocation API is not RFC 7009).
-//
-// id: the numeric user id of GET /user, as an exact decimal string. It never
-// changes, unlike the login. email: the address of GET /user/emails that is
-// both primary and verified; "" when there is none, when the list is empty,
-// or when the token may not read the list (403/404, no user:email scope).
-// The public email of /user is not used: the API does not say whether it is
-// verified. Identify: see GitHub.
-//
-// User-API calls send "Authorization: Bearer" (GitHub accepts it for OAuth
-// and GitHub App tokens; upstream's legacy "token" scheme is not needed),
-// "Accept: application/vnd.github+json" and a pinned X-GitHub-Api-Version.
-
 package client
 
 import (
@@ -77,8 +54,31 @@ func (p GitHubParams) AuthParams() url.Values {
 // EmailVerified its "verified" flag (JSON true only); Email is "" when the
 // token may not list the addresses (no user:email scope: 403/404). Name is
 // /user "name", else the login; AvatarURL is "avatar_url".
+//
+// GitHub client: OAuth Apps and GitHub Apps (user access tokens).
+//
+// Follows https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/authorizing-oauth-apps,
+// https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/refreshing-user-access-tokens,
+// https://docs.github.com/en/rest/users/users#get-the-authenticated-user and
+// https://docs.github.com/en/rest/users/emails#list-email-addresses-for-the-authenticated-user.
+//
+// Default scopes: "read:user" and "user:email" (upstream asks for "user",
+// which also grants write access to the profile; reading is all a login
+// needs). Refresh: yes, at the token URL (GitHub Apps with expiring tokens).
+// Revoke: no (GitHub's revocation API is not RFC 7009).
+//
+// id: the numeric user id of GET /user, as an exact decimal string. It never
+// changes, unlike the login. email: the address of GET /user/emails that is
+// both primary and verified; "" when there is none, when the list is empty,
+// or when the token may not read the list (403/404, no user:email scope).
+// The public email of /user is not used: the API does not say whether it is
+// verified.
+//
+// User-API calls send "Authorization: Bearer" (GitHub accepts it for OAuth
+// and GitHub App tokens; upstream's legacy "token" scheme is not needed),
+// "Accept: application/vnd.github+json" and a pinned X-GitHub-Api-Version.
 type GitHub struct {
-	*BaseOAuth2[GitHubParams]
+	*OAuth2
 }
 
 var _ Provider = (*GitHub)(nil)
@@ -86,7 +86,7 @@ var _ Provider = (*GitHub)(nil)
 // NewGitHub returns a GitHub client (name "github", display name "GitHub").
 // It does no I/O.
 func NewGitHub(clientID, clientSecret string, opts ...Option) (*GitHub, error) {
-	b, err := newWithOptions[GitHubParams](Config{
+	b, err := newClient("github", config{
 		ClientID:                clientID,
 		ClientSecret:            clientSecret,
 		AuthorizeEndpoint:       githubAuthorizeURL,
@@ -112,15 +112,19 @@ func githubHeader(accessToken string) http.Header {
 
 // Profile returns the JSON document of GET /user.
 func (c *GitHub) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: githubHeader(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: githubHeader(accessToken)})
 }
 
 // GitHubEmail is one entry of GET /user/emails. Primary and Verified are true
 // only when GitHub sends the JSON value true.
 type GitHubEmail struct {
-	Email      string
-	Primary    bool
-	Verified   bool
+	// Email is the address.
+	Email string
+	// Primary marks the user's primary address.
+	Primary bool
+	// Verified reports that GitHub verified the address.
+	Verified bool
+	// Visibility is "public", "private" or "" (null).
 	Visibility string
 }
 

@@ -153,7 +153,7 @@ const socialToken = "TOKEN-abc123"
 
 // runSocialCases runs IDEmail for each case with a fresh fake provider;
 // checkReq asserts what every user-API request must carry.
-func runSocialCases(t *testing.T, cases []socialCase, newClient func(*http.Client) Provider, checkReq func(*testing.T, recorded)) {
+func runSocialCases(t *testing.T, cases []socialCase, newClient func(*http.Client) userAPIClient, checkReq func(*testing.T, recorded)) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -215,14 +215,13 @@ type socialConfig struct {
 
 type socialClient interface {
 	Provider
-	Config() Config
-	SupportsRefresh() bool
-	SupportsRevoke() bool
+	settings() *config
+	RevokeToken(ctx context.Context, token, tokenTypeHint string) error
 }
 
 func checkSocialConfig(t *testing.T, c socialClient, want socialConfig) {
 	t.Helper()
-	cfg := c.Config()
+	cfg := c.settings()
 	assert.Equal(t, want.authorize, cfg.AuthorizeEndpoint)
 	assert.Equal(t, want.token, cfg.AccessTokenEndpoint)
 	assert.Equal(t, want.refresh, cfg.RefreshTokenEndpoint)
@@ -232,8 +231,8 @@ func checkSocialConfig(t *testing.T, c socialClient, want socialConfig) {
 	assert.Equal(t, want.revokeAuth, cfg.RevocationEndpointAuthMethod)
 	assert.Equal(t, want.name, c.Name())
 	assert.Equal(t, want.display, c.DisplayName())
-	assert.Equal(t, want.refresh != "", c.SupportsRefresh())
-	assert.Equal(t, want.revoke != "", c.SupportsRevoke())
+	assert.Equal(t, want.refresh != "", c.Capabilities().Refresh)
+	assert.Equal(t, want.revoke != "", c.Capabilities().Revoke)
 	if want.refresh == "" {
 		_, err := c.RefreshToken(context.Background(), "R")
 		assert.ErrorIs(t, err, ErrRefreshNotSupported)
@@ -260,7 +259,7 @@ func TestGitHubConfig(t *testing.T) {
 	c2, err := NewGitHub("CID", "SEC", WithName("github-enterprise-login"), WithScopes("read:user"))
 	require.NoError(t, err)
 	assert.Equal(t, "github-enterprise-login", c2.Name())
-	assert.Equal(t, []string{"read:user"}, c2.Config().BaseScopes)
+	assert.Equal(t, []string{"read:user"}, c2.cfg.BaseScopes)
 }
 
 func TestGitHubAuthorizationURL(t *testing.T) {
@@ -276,7 +275,7 @@ func TestGitHubAuthorizationURL(t *testing.T) {
 			url.Values{"login": {"octocat"}, "allow_signup": {"false"}, "prompt": {"select_account"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u, err := c.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "S"}, tc.params)
+			u, err := c.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "S"}, tc.params)
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(u, "https://github.com/login/oauth/authorize?"), u)
 			want := url.Values{
@@ -424,7 +423,7 @@ func TestGitHubIDEmail(t *testing.T) {
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID},
 		})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewGitHub("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c
@@ -538,7 +537,7 @@ func TestGitHubTokenEndpoint(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantForm, socialForm(t, r.Body))
 			assert.NotEmpty(t, tok.AccessToken)
-			assert.False(t, tok.Expired(c.Config().Now()))
+			assert.False(t, tok.Expired(c.cfg.Now()))
 			if tc.name == "refresh success" {
 				assert.Equal(t, "ghu_XXX", tok.AccessToken)
 				assert.Equal(t, "ghr_XXX", tok.RefreshToken)

@@ -1,14 +1,3 @@
-// GitLab (gitlab.com or a self-managed instance), following GitLab's OAuth
-// 2.0 provider API (https://docs.gitlab.com/api/oauth2/) and Users API
-// (https://docs.gitlab.com/api/users/#get-the-current-user). Upstream never
-// shipped a GitLab client (PR #341 was closed); this follows that PR's shape.
-//
-// Default scopes: read_user, the smallest scope that can read /api/v4/user
-// (openid/email alone only reach the OIDC userinfo endpoint).
-// Id: "id" of GET {base}/api/v4/user, as a decimal string.
-// Email: "email" (the primary email) only when "confirmed_at" is set, i.e.
-// GitLab has confirmed the account's email; otherwise "".
-
 package client
 
 import (
@@ -39,8 +28,19 @@ func (GitLabParams) AuthParams() url.Values { return nil }
 // primary address, and EmailVerified is true when "confirmed_at" is set
 // (GitLab confirmed the account's email). Name is "name", else "username";
 // AvatarURL is "avatar_url".
+//
+// GitLab (gitlab.com or a self-managed instance), following GitLab's OAuth
+// 2.0 provider API (https://docs.gitlab.com/api/oauth2/) and Users API
+// (https://docs.gitlab.com/api/users/#get-the-current-user). Upstream never
+// shipped a GitLab client (PR #341 was closed); this follows that PR's shape.
+//
+// Default scopes: read_user, the smallest scope that can read /api/v4/user
+// (openid/email alone only reach the OIDC userinfo endpoint).
+// Id: "id" of GET {base}/api/v4/user, as a decimal string.
+// Email: "email" (the primary email) only when "confirmed_at" is set, i.e.
+// GitLab has confirmed the account's email; otherwise "".
 type GitLab struct {
-	*BaseOAuth2[GitLabParams]
+	*OAuth2
 	baseURL string
 }
 
@@ -62,7 +62,7 @@ func NewGitLabAt(baseURL, clientID, clientSecret string, opts ...Option) (*GitLa
 	if err != nil {
 		return nil, err
 	}
-	b, err := newWithOptions[GitLabParams](Config{
+	b, err := newClient("gitlab", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            base + "/oauth/authorize",
@@ -78,7 +78,7 @@ func NewGitLabAt(baseURL, clientID, clientSecret string, opts ...Option) (*GitLa
 	if err != nil {
 		return nil, err
 	}
-	return &GitLab{BaseOAuth2: b, baseURL: base}, nil
+	return &GitLab{OAuth2: b, baseURL: base}, nil
 }
 
 func gitlabBaseURL(raw string) (string, error) {
@@ -150,7 +150,7 @@ func (g *GitLab) identity(ctx context.Context, accessToken string) (*Identity, e
 }
 
 func (g *GitLab) user(ctx context.Context, op error, accessToken string) (json.RawMessage, map[string]any, error) {
-	return fetchUserObject(ctx, g.BaseOAuth2, op, apiRequest{
+	return fetchUserObject(ctx, g.OAuth2, op, apiRequest{
 		method: http.MethodGet,
 		url:    g.baseURL + "/api/v4/user",
 		header: bearer(accessToken),

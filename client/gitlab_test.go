@@ -13,7 +13,7 @@ import (
 func TestGitLabConstructor(t *testing.T) {
 	g, err := NewGitLab("CID", "SEC")
 	require.NoError(t, err)
-	cfg := g.Config()
+	cfg := g.cfg
 	assert.Equal(t, "https://gitlab.com/oauth/authorize", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://gitlab.com/oauth/token", cfg.AccessTokenEndpoint)
 	assert.Equal(t, "https://gitlab.com/oauth/token", cfg.RefreshTokenEndpoint)
@@ -23,8 +23,8 @@ func TestGitLabConstructor(t *testing.T) {
 	assert.Equal(t, ClientSecretPost, cfg.RevocationEndpointAuthMethod)
 	assert.Equal(t, "gitlab", g.Name())
 	assert.Equal(t, "GitLab", g.DisplayName())
-	assert.True(t, g.SupportsRefresh())
-	assert.True(t, g.SupportsRevoke())
+	assert.True(t, g.Capabilities().Refresh)
+	assert.True(t, g.Capabilities().Revoke)
 	assert.Equal(t, "https://gitlab.com", g.BaseURL())
 }
 
@@ -42,7 +42,7 @@ func TestGitLabSelfHosted(t *testing.T) {
 			g, err := NewGitLabAt(tc.base, "CID", "SEC", WithHTTPClient(hc), WithName("corp-gitlab"))
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantBase, g.BaseURL())
-			cfg := g.Config()
+			cfg := g.cfg
 			assert.Equal(t, tc.wantBase+"/oauth/authorize", cfg.AuthorizeEndpoint)
 			assert.Equal(t, tc.wantBase+"/oauth/token", cfg.AccessTokenEndpoint)
 			assert.Equal(t, tc.wantBase+"/oauth/token", cfg.RefreshTokenEndpoint)
@@ -81,7 +81,7 @@ func TestGitLabBaseURLValidation(t *testing.T) {
 func TestGitLabAuthorizationURL(t *testing.T) {
 	g, err := NewGitLab("CID", "SEC")
 	require.NoError(t, err)
-	raw, err := g.AuthorizationURL("https://app.example/cb", AuthURLOptions{
+	raw, err := g.AuthCodeURL("https://app.example/cb", AuthURLOptions{
 		State: "ST", CodeChallenge: "CH", CodeChallengeMethod: "S256",
 	}, GitLabParams{})
 	require.NoError(t, err)

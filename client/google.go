@@ -1,23 +1,3 @@
-// Google client (OAuth 2.0 for web server applications).
-//
-// Follows https://developers.google.com/identity/protocols/oauth2/web-server
-// (authorization parameters, refresh, revocation at
-// https://oauth2.googleapis.com/revoke, the current endpoint that replaces
-// upstream's https://accounts.google.com/o/oauth2/revoke) and the People API
-// https://developers.google.com/people/api/rest/v1/people/get.
-//
-// Default scopes: ".../auth/userinfo.profile" and ".../auth/userinfo.email".
-// Refresh: yes (a refresh token is only issued with AccessType "offline").
-// Revoke: yes.
-//
-// id: the People API resourceName, "people/<account id>", kept from upstream
-// so ids stored by its users stay valid; the part after "people/" is the
-// account id that OpenID Connect calls sub. email: the emailAddresses entry
-// whose metadata is both primary and verified; "" when there is none (no
-// fallback to another address). Identify: see Google.
-//
-// ID-token verification is not done here; an OpenID Connect client does it.
-
 package client
 
 import (
@@ -84,8 +64,27 @@ func (p GoogleParams) AuthParams() url.Values {
 // token came back). Email is the primary entry of emailAddresses and
 // EmailVerified its metadata.verified (JSON true only); Name and AvatarURL
 // are the primary entries of names (displayName) and photos (url).
+//
+// Google client (OAuth 2.0 for web server applications).
+//
+// Follows https://developers.google.com/identity/protocols/oauth2/web-server
+// (authorization parameters, refresh, revocation at
+// https://oauth2.googleapis.com/revoke, the current endpoint that replaces
+// upstream's https://accounts.google.com/o/oauth2/revoke) and the People API
+// https://developers.google.com/people/api/rest/v1/people/get.
+//
+// Default scopes: ".../auth/userinfo.profile" and ".../auth/userinfo.email".
+// Refresh: yes (a refresh token is only issued with AccessType "offline").
+// Revoke: yes.
+//
+// id: the People API resourceName, "people/<account id>", kept from upstream
+// so ids stored by its users stay valid; the part after "people/" is the
+// account id that OpenID Connect calls sub. email: the emailAddresses entry
+// whose metadata is both primary and verified; "" when there is none (no
+// fallback to another address) for IDEmail; Identify returns the primary
+// address with its verified flag, as above.
 type Google struct {
-	*BaseOAuth2[GoogleParams]
+	*OAuth2
 	oidcCore
 }
 
@@ -99,10 +98,15 @@ const (
 
 var _ Provider = (*Google)(nil)
 
+// Capabilities reports a nonce (verified when an ID token comes back),
+// refresh and revocation. No issuer: Google does not send the RFC 9207 iss
+// parameter.
+func (c *Google) Capabilities() Capabilities { return c.oidcCore.capabilities(&c.cfg, false) }
+
 // NewGoogle returns a Google client (name "google", display name "Google").
 // It does no I/O.
 func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
-	b, core, err := newStaticOIDC[GoogleParams](Config{
+	b, core, err := newStaticOIDC("google", config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    googleAuthorizeURL,
@@ -121,7 +125,7 @@ func NewGoogle(clientID, clientSecret string, opts ...Option) (*Google, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Google{BaseOAuth2: b, oidcCore: core}, nil
+	return &Google{OAuth2: b, oidcCore: core}, nil
 }
 
 // VerifyIDToken verifies Google's ID token and reports its subject in the
@@ -144,7 +148,7 @@ func (c *Google) verifyPeople(ctx context.Context, t *Token, nonce string) (*IDC
 // Profile returns the People API person (resourceName, emailAddresses,
 // names and photos).
 func (c *Google) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: googlePeopleURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: googlePeopleURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the resourceName and the primary verified address.

@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-var _ IDTokenVerifier = (*Google)(nil)
+var _ interface {
+	VerifyIDToken(context.Context, *Token, string) (*IDClaims, error)
+} = (*Google)(nil)
 
 func TestGoogleIDToken(t *testing.T) {
 	key := newRSAKey(t, "g1")

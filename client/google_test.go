@@ -42,7 +42,7 @@ func TestGoogleAuthorizationURL(t *testing.T) {
 				"include_granted_scopes": {"true"}, "hd": {"camelot.bt"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			u, err := c.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "S", CodeChallenge: "CH", CodeChallengeMethod: "S256"}, tc.params)
+			u, err := c.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "S", CodeChallenge: "CH", CodeChallengeMethod: "S256"}, tc.params)
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(u, "https://accounts.google.com/o/oauth2/v2/auth?"), u)
 			want := url.Values{
@@ -151,7 +151,7 @@ func TestGoogleIDEmail(t *testing.T) {
 		cases = append(cases, socialCase{name: bad.name, routes: route(bad.body), calls: one,
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID}})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewGoogle("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c
@@ -194,7 +194,7 @@ func TestGoogleTokenAndRevoke(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ya29.AT2", tok.AccessToken)
 	assert.Equal(t, "1//RT", tok.RefreshToken, "Google does not rotate: the old refresh token is kept")
-	assert.False(t, tok.Expired(c.Config().Now()))
+	assert.False(t, tok.Expired(c.cfg.Now()))
 	require.NoError(t, c.RevokeToken(context.Background(), "1//RT", "refresh_token"))
 
 	reqs := api.requests()

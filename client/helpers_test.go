@@ -1,6 +1,8 @@
 package client
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -42,4 +44,12 @@ func assertRequest(t *testing.T, got recorded, method, host, path string) {
 	assert.Equal(t, method, got.Method)
 	assert.Equal(t, host, got.Host)
 	assert.Equal(t, path, got.Path)
+}
+
+// userAPIClient is a provider client with the upstream user-API methods,
+// which are not part of Provider.
+type userAPIClient interface {
+	Provider
+	IDEmail(ctx context.Context, accessToken string) (id, email string, err error)
+	Profile(ctx context.Context, accessToken string) (json.RawMessage, error)
 }

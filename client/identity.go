@@ -9,13 +9,23 @@ import (
 	"strings"
 )
 
-// Identity is who the provider says signed in. Key accounts by (provider name, Subject), never by Email.
+// Identity is who the provider says signed in, as [Provider.Identify]
+// returns it. Key accounts by (provider name, Subject), never by Email.
 type Identity struct {
-	Subject       string // stable, unique within the provider (tenant-scoped for Microsoft); never empty
-	Email         string // the primary address the provider gives, or ""
-	EmailVerified bool   // the provider asserts the user controls Email
-	Name          string // display name, where the provider gives one
-	AvatarURL     string // picture URL, where the provider gives one
+	// Subject is the user's id at the provider: stable, unique within the
+	// provider (tenant-scoped for Microsoft), never empty. Each provider
+	// type's doc says which id it is.
+	Subject string
+	// Email is the primary address the provider gives, or "". It is set
+	// even when the provider does not vouch for it: check EmailVerified.
+	Email string
+	// EmailVerified reports that the provider asserts the user controls
+	// Email; it is never true with an empty Email.
+	EmailVerified bool
+	// Name is the display name, where the provider gives one.
+	Name string
+	// AvatarURL is an https picture URL, where the provider gives one.
+	AvatarURL string
 }
 
 // checkSubject reports, as an ErrIDToken error wrapping ErrIDTokenSubject,
@@ -195,7 +205,7 @@ func (o *oidcCore) userinfoIdentity(m map[string]any) (*Identity, error) {
 
 // userinfoUser is the user function of identify for clients whose user API
 // is the standard UserInfo endpoint; nil when there is none.
-func (o *oidcCore) userinfoUser(cfg *Config) func(context.Context, string) (*Identity, error) {
+func (o *oidcCore) userinfoUser(cfg *config) func(context.Context, string) (*Identity, error) {
 	if o.userinfoURL == "" {
 		return nil
 	}

@@ -23,10 +23,10 @@ func TestIdentifySocial(t *testing.T) {
 	const bitbucketUser = `{"uuid":"{c7e5b3f0-1a2b-4c3d-9e8f-0123456789ab}","display_name":"Arthur","links":{"avatar":{"href":"https://avatar-management.services.atlassian.com/a.png"}}}`
 	providers := []struct {
 		name  string
-		ctor  func(hc *http.Client) (Provider, error)
+		ctor  func(hc *http.Client) (userAPIClient, error)
 		cases []userAPICase
 	}{
-		{"github", func(hc *http.Client) (Provider, error) { return NewGitHub("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"github", func(hc *http.Client) (userAPIClient, error) { return NewGitHub("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"verified primary", map[string]string{
 				"/user":        githubUser,
 				"/user/emails": `[{"email":"other@x.io","primary":false,"verified":true},{"email":"octocat@github.com","primary":true,"verified":true,"visibility":"public"}]`,
@@ -36,19 +36,19 @@ func TestIdentifySocial(t *testing.T) {
 				"/user/emails": `[{"email":"octocat@github.com","primary":true,"verified":false}]`,
 			}, Identity{Subject: "583231", Email: "octocat@github.com", Name: "octocat", AvatarURL: "https://avatars.githubusercontent.com/u/583231?v=4"}},
 		}},
-		{"google", func(hc *http.Client) (Provider, error) { return NewGoogle("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"google", func(hc *http.Client) (userAPIClient, error) { return NewGoogle("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"verified", map[string]string{"/v1/people/me": `{"resourceName":"people/4242","etag":"%E","emailAddresses":[{"metadata":{"primary":true,"verified":true,"source":{"type":"ACCOUNT","id":"4242"}},"value":"arthur@camelot.bt"}],"names":[{"metadata":{"primary":true},"displayName":"Arthur Pendragon","givenName":"Arthur"}],"photos":[{"metadata":{"primary":true},"url":"https://lh3.googleusercontent.com/a/photo"}]}`},
 				Identity{Subject: "people/4242", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur Pendragon", AvatarURL: "https://lh3.googleusercontent.com/a/photo"}},
 			{"unverified", map[string]string{"/v1/people/me": `{"resourceName":"people/4242","emailAddresses":[{"metadata":{"primary":true,"verified":false},"value":"arthur@camelot.bt"}]}`},
 				Identity{Subject: "people/4242", Email: "arthur@camelot.bt"}},
 		}},
-		{"gitlab", func(hc *http.Client) (Provider, error) { return NewGitLab("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"gitlab", func(hc *http.Client) (userAPIClient, error) { return NewGitLab("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"confirmed", map[string]string{"/api/v4/user": `{"id":1,"username":"john_smith","name":"John Smith","email":"john@example.com","confirmed_at":"2012-05-23T09:05:22Z","avatar_url":"https://gitlab.com/uploads/user/avatar/1/index.jpg"}`},
 				Identity{Subject: "1", Email: "john@example.com", EmailVerified: true, Name: "John Smith", AvatarURL: "https://gitlab.com/uploads/user/avatar/1/index.jpg"}},
 			{"unconfirmed", map[string]string{"/api/v4/user": `{"id":1,"username":"john_smith","name":"","email":"john@example.com","confirmed_at":null,"avatar_url":null}`},
 				Identity{Subject: "1", Email: "john@example.com", Name: "john_smith"}},
 		}},
-		{"discord", func(hc *http.Client) (Provider, error) { return NewDiscord("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"discord", func(hc *http.Client) (userAPIClient, error) { return NewDiscord("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"verified", map[string]string{"/api/v10/users/@me": `{"id":"80351110224678912","username":"nelly","global_name":"Nelly","avatar":"8342729096ea3675442027381ff50dfe","verified":true,"email":"nelly@discord.com"}`},
 				Identity{Subject: "80351110224678912", Email: "nelly@discord.com", EmailVerified: true, Name: "Nelly", AvatarURL: "https://cdn.discordapp.com/avatars/80351110224678912/8342729096ea3675442027381ff50dfe.png"}},
 			{"unverified, no avatar", map[string]string{"/api/v10/users/@me": `{"id":"80351110224678912","username":"nelly","global_name":null,"avatar":null,"verified":false,"email":"nelly@discord.com"}`},
@@ -56,42 +56,42 @@ func TestIdentifySocial(t *testing.T) {
 			{"hostile avatar hash", map[string]string{"/api/v10/users/@me": `{"id":"80351110224678912","username":"nelly","avatar":"../../evil","verified":true}`},
 				Identity{Subject: "80351110224678912", Name: "nelly"}},
 		}},
-		{"bitbucket", func(hc *http.Client) (Provider, error) { return NewBitbucket("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"bitbucket", func(hc *http.Client) (userAPIClient, error) { return NewBitbucket("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"confirmed", map[string]string{"/2.0/user": bitbucketUser, "/2.0/user/emails": `{"values":[{"email":"arthur@camelot.bt","is_primary":true,"is_confirmed":true,"type":"email"}]}`},
 				Identity{Subject: "{c7e5b3f0-1a2b-4c3d-9e8f-0123456789ab}", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur", AvatarURL: "https://avatar-management.services.atlassian.com/a.png"}},
 			{"unconfirmed", map[string]string{"/2.0/user": bitbucketUser, "/2.0/user/emails": `{"values":[{"email":"arthur@camelot.bt","is_primary":true,"is_confirmed":false}]}`},
 				Identity{Subject: "{c7e5b3f0-1a2b-4c3d-9e8f-0123456789ab}", Email: "arthur@camelot.bt", Name: "Arthur", AvatarURL: "https://avatar-management.services.atlassian.com/a.png"}},
 		}},
-		{"facebook", func(hc *http.Client) (Provider, error) { return NewFacebook("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"facebook", func(hc *http.Client) (userAPIClient, error) { return NewFacebook("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"email never verified", map[string]string{"/v23.0/me": `{"id":"10224242","name":"Arthur","email":"arthur@camelot.bt","picture":{"data":{"height":50,"is_silhouette":false,"url":"https://platform-lookaside.fbsbx.com/p.jpg","width":50}}}`},
 				Identity{Subject: "10224242", Email: "arthur@camelot.bt", Name: "Arthur", AvatarURL: "https://platform-lookaside.fbsbx.com/p.jpg"}},
 			{"silhouette is no avatar", map[string]string{"/v23.0/me": `{"id":"10224242","name":"Arthur","picture":{"data":{"is_silhouette":true,"url":"https://platform-lookaside.fbsbx.com/s.jpg"}}}`},
 				Identity{Subject: "10224242", Name: "Arthur"}},
 		}},
-		{"reddit", func(hc *http.Client) (Provider, error) { return NewReddit("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"reddit", func(hc *http.Client) (userAPIClient, error) { return NewReddit("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"no email", map[string]string{"/api/v1/me": `{"id":"8fuj3ayk","name":"spez","icon_img":"https://styles.redditmedia.com/t5_1/styles/profileIcon_x.png?width=256&amp;height=256&amp;s=abc"}`},
 				Identity{Subject: "t2_8fuj3ayk", Name: "spez", AvatarURL: "https://styles.redditmedia.com/t5_1/styles/profileIcon_x.png?width=256&height=256&s=abc"}},
 		}},
-		{"kakao", func(hc *http.Client) (Provider, error) { return NewKakao("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"kakao", func(hc *http.Client) (userAPIClient, error) { return NewKakao("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"valid and verified", map[string]string{"/v2/user/me": `{"id":4242424242,"kakao_account":{"profile":{"nickname":"Arthur","profile_image_url":"http://k.kakaocdn.net/img_640x640.jpg"},"email":"arthur@camelot.bt","is_email_valid":true,"is_email_verified":true}}`},
 				Identity{Subject: "4242424242", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur", AvatarURL: "http://k.kakaocdn.net/img_640x640.jpg"}},
 			{"verified but no longer valid", map[string]string{"/v2/user/me": `{"id":4242424242,"kakao_account":{"email":"arthur@camelot.bt","is_email_valid":false,"is_email_verified":true}}`},
 				Identity{Subject: "4242424242", Email: "arthur@camelot.bt"}},
 		}},
-		{"naver", func(hc *http.Client) (Provider, error) { return NewNaver("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"naver", func(hc *http.Client) (userAPIClient, error) { return NewNaver("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"email never verified", map[string]string{"/v1/nid/me": `{"resultcode":"00","message":"success","response":{"id":"32742776","nickname":"OpenAPI","name":"Arthur","email":"openapi@naver.com","profile_image":"https://ssl.pstatic.net/static/pwe/address/nodata_33x33.gif"}}`},
 				Identity{Subject: "32742776", Email: "openapi@naver.com", Name: "Arthur", AvatarURL: "https://ssl.pstatic.net/static/pwe/address/nodata_33x33.gif"}},
 			{"nickname only", map[string]string{"/v1/nid/me": `{"resultcode":"00","message":"success","response":{"id":"32742776","nickname":"OpenAPI"}}`},
 				Identity{Subject: "32742776", Name: "OpenAPI"}},
 		}},
-		{"twitch", func(hc *http.Client) (Provider, error) { return NewTwitch("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
+		{"twitch", func(hc *http.Client) (userAPIClient, error) { return NewTwitch("CID", "SEC", WithHTTPClient(hc)) }, []userAPICase{
 			{"email is the verified one", map[string]string{"/helix/users": `{"data":[{"id":"141981764","login":"twitchdev","display_name":"TwitchDev","profile_image_url":"https://static-cdn.jtvnw.net/jtv_user_pictures/p.png","email":"not-real@email.com","created_at":"2016-12-14T20:32:28Z"}]}`},
 				Identity{Subject: "141981764", Email: "not-real@email.com", EmailVerified: true, Name: "TwitchDev", AvatarURL: "https://static-cdn.jtvnw.net/jtv_user_pictures/p.png"}},
 			{"no email scope", map[string]string{"/helix/users": `{"data":[{"id":"141981764","login":"twitchdev","display_name":""}]}`},
 				Identity{Subject: "141981764", Name: "twitchdev"}},
 		}},
-		{"shopify", func(hc *http.Client) (Provider, error) {
-			return NewShopify("CID", "SEC", "my-shop", WithHTTPClient(hc))
+		{"shopify", func(hc *http.Client) (userAPIClient, error) {
+			return NewShopify("my-shop", "CID", "SEC", WithHTTPClient(hc))
 		}, []userAPICase{
 			{"contact email never verified", map[string]string{"/admin/api/" + ShopifyDefaultAPIVersion + "/shop.json": `{"shop":{"id":548380009,"name":"John Smith Test Store","email":"j.smith@example.com","domain":"shop.apple.com"}}`},
 				Identity{Subject: "548380009", Email: "j.smith@example.com", Name: "John Smith Test Store"}},
@@ -127,7 +127,7 @@ func TestIdentifySocial(t *testing.T) {
 
 func TestIdentifyErrors(t *testing.T) {
 	t.Run("generic client has no user API", func(t *testing.T) {
-		c, err := NewOAuth2(Config{ClientID: "CID", ClientSecret: "CSECRET", AuthorizeEndpoint: "https://as.example/a", AccessTokenEndpoint: "https://as.example/t", Name: "generic"})
+		c, err := newOAuth2(config{ClientID: "CID", ClientSecret: "CSECRET", AuthorizeEndpoint: "https://as.example/a", AccessTokenEndpoint: "https://as.example/t", Name: "generic"})
 		require.NoError(t, err)
 		_, err = c.Identify(context.Background(), &Token{AccessToken: "AT"}, "")
 		assert.ErrorIs(t, err, ErrIDEmailNotSupported)
@@ -303,7 +303,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 	t.Run("franceconnect email is not verified", func(t *testing.T) {
 		f, hc := newFakeServer(t)
 		f.json("/api/v1/userinfo", 200, `{"sub":"user-42","email":"arthur@camelot.bt","given_name":"Arthur","family_name":"Pendragon","birthdate":"1970-01-01"}`)
-		fc, err := NewFranceConnect("CID", fcSecret, false, WithHTTPClient(hc))
+		fc, err := NewFranceConnect("CID", fcSecret, WithHTTPClient(hc))
 		require.NoError(t, err)
 		c := idTokenClaims("https://app.franceconnect.gouv.fr", "CID", "N", now)
 		delete(c, "email")
@@ -361,7 +361,7 @@ func TestIdentifyMicrosoft(t *testing.T) {
 		f, hc := newFakeServer(t)
 		f.json("/common/discovery/v2.0/keys", 200, jwksBody(t, key))
 		f.json("/v1.0/me", 200, graph)
-		m, err := NewMicrosoft("CID", "SEC", "common", WithHTTPClient(hc))
+		m, err := NewMicrosoft("common", "CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return m.Identify(context.Background(), tok, "N")
 	}

@@ -1,14 +1,3 @@
-// Kakao Login, following Kakao's REST API guide
-// (https://developers.kakao.com/docs/latest/en/kakaologin/rest-api) and
-// httpx-oauth's kakao.py.
-//
-// Default scopes: profile_nickname, account_email.
-// Id: the member number "id" of POST https://kapi.kakao.com/v2/user/me, as a
-// decimal string (kept exact, never through float64).
-// Email: kakao_account.email, only when kakao_account.is_email_valid and
-// kakao_account.is_email_verified are both the JSON value true; otherwise ""
-// (no consent, no email, or an address Kakao has not verified).
-
 package client
 
 import (
@@ -62,8 +51,19 @@ func (p KakaoParams) AuthParams() url.Values {
 // is_email_valid and is_email_verified are the JSON value true. Name is
 // kakao_account.profile.nickname; AvatarURL its profile_image_url (absent
 // without the profile_image consent item).
+//
+// Kakao Login, following Kakao's REST API guide
+// (https://developers.kakao.com/docs/latest/en/kakaologin/rest-api) and
+// httpx-oauth's kakao.py.
+//
+// Default scopes: profile_nickname, account_email.
+// Id: the member number "id" of POST https://kapi.kakao.com/v2/user/me, as a
+// decimal string (kept exact, never through float64).
+// Email: kakao_account.email, only when kakao_account.is_email_valid and
+// kakao_account.is_email_verified are both the JSON value true; otherwise ""
+// (no consent, no email, or an address Kakao has not verified).
 type Kakao struct {
-	*BaseOAuth2[KakaoParams]
+	*OAuth2
 }
 
 var _ Provider = (*Kakao)(nil)
@@ -73,7 +73,7 @@ var _ Provider = (*Kakao)(nil)
 // the client id. Tokens are refreshed at the token endpoint; RevokeToken
 // calls the unlink API. It does no I/O.
 func NewKakao(clientID, clientSecret string, opts ...Option) (*Kakao, error) {
-	b, err := newWithOptions[KakaoParams](Config{
+	b, err := newClient("kakao", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            kakaoAuthorizeEndpoint,
@@ -92,6 +92,13 @@ func NewKakao(clientID, clientSecret string, opts ...Option) (*Kakao, error) {
 	return &Kakao{b}, nil
 }
 
+// Revoke unlinks the app with t's access token: the provider cannot revoke refresh tokens, so the
+// refresh token is never sent. A token without an access token is
+// ErrRevokeNotSupported.
+func (k *Kakao) Revoke(ctx context.Context, t *Token) error {
+	return revokeGrant(ctx, t, true, false, k.RevokeToken)
+}
+
 // RevokeToken calls Kakao's unlink API, the revoke endpoint upstream
 // configures. Kakao documents it as POST with the access token as a Bearer
 // credential and no body; upstream sent an RFC 7009 form (token, client id
@@ -106,7 +113,7 @@ func (k *Kakao) RevokeToken(ctx context.Context, token, tokenTypeHint string) er
 	if err := accessTokenOnly(tokenTypeHint); err != nil {
 		return err
 	}
-	endpoint := k.Config().RevokeTokenEndpoint
+	endpoint := k.cfg.RevokeTokenEndpoint
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, http.NoBody)
 	if err != nil {
 		return &RequestError{Op: ErrRevokeToken, Err: redactURLError(err)}
@@ -120,7 +127,7 @@ func (k *Kakao) RevokeToken(ctx context.Context, token, tokenTypeHint string) er
 // Profile returns the whole /v2/user/me document (every field the user
 // consented to), fetched with POST as upstream does.
 func (k *Kakao) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	raw, _, err := fetchUserObject(ctx, k.BaseOAuth2, ErrGetProfile, apiRequest{
+	raw, _, err := fetchUserObject(ctx, k.OAuth2, ErrGetProfile, apiRequest{
 		method: http.MethodPost,
 		url:    kakaoUserEndpoint,
 		header: bearer(accessToken),
@@ -143,7 +150,7 @@ func (k *Kakao) Identify(ctx context.Context, t *Token, nonce string) (*Identity
 }
 
 func (k *Kakao) identity(ctx context.Context, accessToken string) (*Identity, error) {
-	_, m, err := fetchUserObject(ctx, k.BaseOAuth2, ErrGetIDEmail, apiRequest{
+	_, m, err := fetchUserObject(ctx, k.OAuth2, ErrGetIDEmail, apiRequest{
 		method: http.MethodPost,
 		url:    kakaoUserEndpoint + "?" + url.Values{"property_keys": {kakaoIdentityPropertyKeys}}.Encode(),
 		header: bearer(accessToken),

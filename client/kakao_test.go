@@ -121,7 +121,7 @@ func assertCause(t *testing.T, err, want error) {
 func TestKakaoConstructor(t *testing.T) {
 	k, err := NewKakao("CID", "SEC")
 	require.NoError(t, err)
-	cfg := k.Config()
+	cfg := k.cfg
 	assert.Equal(t, "https://kauth.kakao.com/oauth/authorize", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://kauth.kakao.com/oauth/token", cfg.AccessTokenEndpoint)
 	assert.Equal(t, "https://kauth.kakao.com/oauth/token", cfg.RefreshTokenEndpoint)
@@ -130,12 +130,12 @@ func TestKakaoConstructor(t *testing.T) {
 	assert.Equal(t, ClientSecretPost, cfg.TokenEndpointAuthMethod)
 	assert.Equal(t, "kakao", k.Name())
 	assert.Equal(t, "Kakao", k.DisplayName())
-	assert.True(t, k.SupportsRefresh())
-	assert.True(t, k.SupportsRevoke())
+	assert.True(t, k.Capabilities().Refresh)
+	assert.True(t, k.Capabilities().Revoke)
 
 	k2, err := NewKakao("CID", "SEC", WithScopes("account_email"), WithName("kakao-biz"))
 	require.NoError(t, err)
-	assert.Equal(t, []string{"account_email"}, k2.Config().BaseScopes)
+	assert.Equal(t, []string{"account_email"}, k2.cfg.BaseScopes)
 	assert.Equal(t, "kakao-biz", k2.Name())
 	assert.Equal(t, "Kakao", k2.DisplayName())
 }
@@ -153,7 +153,7 @@ func TestKakaoAuthorizationURL(t *testing.T) {
 			url.Values{"prompt": {"login,select_account"}, "login_hint": {"arthur@camelot.bt"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, err := k.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "ST"}, tc.extra)
+			raw, err := k.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "ST"}, tc.extra)
 			require.NoError(t, err)
 			u, err := url.Parse(raw)
 			require.NoError(t, err)

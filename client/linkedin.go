@@ -1,3 +1,16 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// LinkedIn is the LinkedIn OpenID Connect client.
+//
+// Identify: Subject is the ID token's "sub", which the UserInfo "sub" must
+// equal. Email is the UserInfo "email" and EmailVerified its
+// "email_verified"; Name is "name" and AvatarURL "picture".
+//
 // LinkedIn client: "Sign In with LinkedIn using OpenID Connect".
 //
 // Follows https://learn.microsoft.com/en-us/linkedin/consumer/integrations/self-serve/sign-in-with-linkedin-v2
@@ -14,34 +27,17 @@
 //
 // id: the UserInfo "sub"; email: the UserInfo email when email_verified is
 // true.
-
-package client
-
-import (
-	"context"
-	"encoding/json"
-)
-
-// LinkedIn is the LinkedIn OpenID Connect client.
-//
-// Identify: Subject is the ID token's "sub", which the UserInfo "sub" must
-// equal. Email is the UserInfo "email" and EmailVerified its
-// "email_verified"; Name is "name" and AvatarURL "picture".
 type LinkedIn struct {
-	*BaseOAuth2[OpenIDParams]
+	*OAuth2
 	oidcCore
 }
 
-var (
-	_ Provider        = (*LinkedIn)(nil)
-	_ IDTokenVerifier = (*LinkedIn)(nil)
-	_ IssuerProvider  = (*LinkedIn)(nil)
-)
+var _ Provider = (*LinkedIn)(nil)
 
 // NewLinkedIn returns the LinkedIn client.
 func NewLinkedIn(clientID, clientSecret string, opts ...Option) (*LinkedIn, error) {
 	const token = "https://www.linkedin.com/oauth/v2/accessToken"
-	b, core, err := newStaticOIDC[OpenIDParams](Config{
+	b, core, err := newStaticOIDC("linkedin", config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    "https://www.linkedin.com/oauth/v2/authorization",
@@ -55,11 +51,11 @@ func NewLinkedIn(clientID, clientSecret string, opts ...Option) (*LinkedIn, erro
 	if err != nil {
 		return nil, err
 	}
-	return &LinkedIn{BaseOAuth2: b, oidcCore: core}, nil
+	return &LinkedIn{OAuth2: b, oidcCore: core}, nil
 }
 
-// Issuer returns https://www.linkedin.com/oauth.
-func (l *LinkedIn) Issuer() string { return l.issuer }
+// Capabilities reports the issuer https://www.linkedin.com/oauth, a nonce, and refresh.
+func (l *LinkedIn) Capabilities() Capabilities { return l.oidcCore.capabilities(&l.cfg, true) }
 
 // Profile returns the UserInfo document.
 func (l *LinkedIn) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {

@@ -12,7 +12,7 @@ import (
 func TestLinkedInConfig(t *testing.T) {
 	l, err := NewLinkedIn("CID", "SEC")
 	require.NoError(t, err)
-	cfg := l.Config()
+	cfg := l.cfg
 	assert.Equal(t, "https://www.linkedin.com/oauth/v2/authorization", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://www.linkedin.com/oauth/v2/accessToken", cfg.AccessTokenEndpoint)
 	assert.Equal(t, "https://www.linkedin.com/oauth/v2/accessToken", cfg.RefreshTokenEndpoint)
@@ -20,7 +20,7 @@ func TestLinkedInConfig(t *testing.T) {
 	assert.Equal(t, []string{"openid", "profile", "email"}, cfg.BaseScopes)
 	assert.Equal(t, ClientSecretPost, cfg.TokenEndpointAuthMethod)
 	assert.Equal(t, "linkedin", l.Name())
-	assert.Equal(t, "https://www.linkedin.com/oauth", l.Issuer())
+	assert.Equal(t, "https://www.linkedin.com/oauth", l.Capabilities().Issuer)
 }
 
 func TestLinkedInIDEmail(t *testing.T) {

@@ -1,39 +1,3 @@
-// Microsoft client: Microsoft identity platform (Entra ID, personal
-// accounts) v2.0 endpoints and Microsoft Graph.
-//
-// Follows https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
-// https://learn.microsoft.com/en-us/entra/identity-platform/id-tokens,
-// https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference and
-// https://learn.microsoft.com/en-us/graph/api/user-get.
-//
-// Default scopes: "openid email profile User.Read". Upstream asks for
-// User.Read only; openid and profile add an ID token with the tid and oid
-// claims, so the token can be verified and tied to the Graph user. Add
-// "offline_access" (WithScopes) to get refresh tokens. Refresh: yes (token
-// URL). Revoke: no (Microsoft has no RFC 7009 endpoint).
-//
-// IDEmail: the Graph user "id" (the object id, equal to the ID token's
-// "oid") and Graph "mail", else "userPrincipalName" unless it is a guest UPN
-// ("#EXT#"). Neither is verified by Microsoft: a tenant admin can set any
-// value ("nOAuth"), so never link accounts by this email. Identify: see
-// Microsoft.
-//
-// ID tokens: the multi-tenant endpoints (common, organizations, consumers)
-// issue tokens whose iss is https://login.microsoftonline.com/{tid}/v2.0 for
-// the user's tenant, which go-oidc's exact issuer match cannot express. The
-// issuer is therefore checked here: tid must be a GUID and iss must be that
-// template; a GUID tenant pins tid, "consumers" requires the personal-account
-// tenant, "organizations" refuses it. A domain tenant ("contoso.com") cannot
-// be mapped to its tid offline, so only the template is checked: configure
-// the tenant GUID to pin it. IDClaims.Subject is the "oid" claim (the Graph
-// id) rather than the pairwise "sub", so the subject check against Graph
-// works. Microsoft does not send the RFC 9207 iss parameter, so this client
-// is not an IssuerProvider.
-//
-// Personal accounts: Graph reports their id as 16 hex digits, while the ID
-// token's oid is the same value as a GUID "00000000-0000-0000-xxxx-
-// xxxxxxxxxxxx"; Identify treats the two forms as one user.
-
 package client
 
 import (
@@ -49,7 +13,7 @@ import (
 
 const (
 	microsoftLogin     = "https://login.microsoftonline.com/"
-	microsoftGraphMe   = "https://graph.microsoft.com/v1.0/me"
+	microsoftGraph     = "https://graph.microsoft.com/"
 	microsoftMSATenant = "9188040d-6c67-4c5b-b112-36a304b66dad" // personal accounts
 )
 
@@ -59,10 +23,14 @@ var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[
 // ResponseMode defaults to "query" (as upstream) but a caller's value, such
 // as "form_post", is kept.
 type MicrosoftParams struct {
+	// ResponseMode is "query" when empty; "form_post" is kept.
 	ResponseMode string
-	Prompt       string // login, none, consent, select_account
-	LoginHint    string
-	DomainHint   string // consumers, organizations or a tenant domain
+	// Prompt is login, none, consent or select_account.
+	Prompt string
+	// LoginHint pre-fills the user's sign-in name.
+	LoginHint string
+	// DomainHint is consumers, organizations or a tenant domain.
+	DomainHint string
 }
 
 // AuthParams implements Params.
@@ -98,21 +66,66 @@ func (p MicrosoftParams) AuthParams() url.Values {
 // registration to get them). Even then the tenant only proved it owns the
 // domain, not the mailbox. Never link accounts by a Microsoft email that is
 // not verified.
+//
+// Microsoft client: Microsoft identity platform (Entra ID, personal
+// accounts) v2.0 endpoints and Microsoft Graph.
+//
+// Follows https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow,
+// https://learn.microsoft.com/en-us/entra/identity-platform/id-tokens,
+// https://learn.microsoft.com/en-us/entra/identity-platform/id-token-claims-reference and
+// https://learn.microsoft.com/en-us/graph/api/user-get.
+//
+// Default scopes: "openid email profile User.Read". Upstream asks for
+// User.Read only; openid and profile add an ID token with the tid and oid
+// claims, so the token can be verified and tied to the Graph user. Add
+// "offline_access" (WithScopes) to get refresh tokens. Refresh: yes (token
+// URL). Revoke: no (Microsoft has no RFC 7009 endpoint).
+//
+// IDEmail: the Graph user "id" (the object id, equal to the ID token's
+// "oid") and Graph "mail", else "userPrincipalName" unless it is a guest UPN
+// ("#EXT#"). Neither is verified by Microsoft: a tenant admin can set any
+// value ("nOAuth"), so never link accounts by this email; Identify's
+// Subject and EmailVerified rules above apply instead.
+//
+// ID tokens: the multi-tenant endpoints (common, organizations, consumers)
+// issue tokens whose iss is https://login.microsoftonline.com/{tid}/v2.0 for
+// the user's tenant, which go-oidc's exact issuer match cannot express. The
+// issuer is therefore checked here: tid must be a GUID and iss must be that
+// template; a GUID tenant pins tid, "consumers" requires the personal-account
+// tenant, "organizations" refuses it. A domain tenant ("contoso.com") cannot
+// be mapped to its tid offline, so only the template is checked: configure
+// the tenant GUID to pin it. IDClaims.Subject is the "oid" claim (the Graph
+// id) rather than the pairwise "sub", so the subject check against Graph
+// works. Microsoft does not send the RFC 9207 iss parameter, so
+// [Microsoft.Capabilities] reports no Issuer.
+//
+// Personal accounts: Graph reports their id as 16 hex digits, while the ID
+// token's oid is the same value as a GUID "00000000-0000-0000-xxxx-
+// xxxxxxxxxxxx"; Identify treats the two forms as one user.
 type Microsoft struct {
-	*BaseOAuth2[MicrosoftParams]
+	*OAuth2
 	oidcCore
-	tenant string
+	tenant  string
+	graphMe string
 }
 
-var (
-	_ Provider        = (*Microsoft)(nil)
-	_ IDTokenVerifier = (*Microsoft)(nil)
-)
+var _ Provider = (*Microsoft)(nil)
+
+// MicrosoftGraphVersion is the Microsoft Graph version used by default.
+const MicrosoftGraphVersion = "v1.0"
+
+// WithMicrosoftGraphVersion selects the Microsoft Graph version of the /me
+// lookup: "v1.0" (the default, also for "") or "beta"; anything else is
+// ErrInvalidConfig. Other constructors refuse the option. The identity
+// platform endpoints stay v2.0: v1.0 is another protocol.
+func WithMicrosoftGraphVersion(version string) Option {
+	return scoped("WithMicrosoftGraphVersion", "microsoft", func(c *config) { c.microsoftGraphVersion = version })
+}
 
 // NewMicrosoft returns a client for tenant: a tenant GUID, a verified
 // domain ("contoso.onmicrosoft.com"), or "common" (the default when empty),
 // "organizations" or "consumers". Anything else is ErrInvalidConfig.
-func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Microsoft, error) {
+func NewMicrosoft(tenant, clientID, clientSecret string, opts ...Option) (*Microsoft, error) {
 	if tenant == "" {
 		tenant = "common"
 	}
@@ -125,7 +138,7 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 		return nil, fmt.Errorf("%w: Microsoft tenant %q must be a GUID, a domain, common, organizations or consumers", ErrInvalidConfig, sanitize(tenant, 100))
 	}
 	base := microsoftLogin + tenant + "/oauth2/v2.0/"
-	b, err := newWithOptions[MicrosoftParams](Config{
+	b, err := newClient("microsoft", config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    base + "authorize",
@@ -138,7 +151,14 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 	if err != nil {
 		return nil, err
 	}
-	m := &Microsoft{BaseOAuth2: b, tenant: tenant}
+	graph := b.cfg.microsoftGraphVersion
+	if graph == "" {
+		graph = MicrosoftGraphVersion
+	}
+	if graph != "v1.0" && graph != "beta" {
+		return nil, fmt.Errorf("%w: Microsoft Graph version %q must be v1.0 or beta", ErrInvalidConfig, sanitize(graph, 64))
+	}
+	m := &Microsoft{OAuth2: b, tenant: tenant, graphMe: microsoftGraph + graph + "/me"}
 	m.oidcCore = newOIDCCoreAlgs(&b.cfg, microsoftLogin+"{tenantid}/v2.0", "",
 		remoteKeySet(&b.cfg, microsoftLogin+tenant+"/discovery/v2.0/keys"), []string{"RS256"}, true)
 	m.checkIssuer = m.checkTenant
@@ -146,11 +166,15 @@ func NewMicrosoft(clientID, clientSecret, tenant string, opts ...Option) (*Micro
 	return m, nil
 }
 
-// AuthCodeURL adds response_mode=query unless extra sets a response_mode;
-// extra itself is not modified.
-func (m *Microsoft) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
-	return m.BaseOAuth2.AuthCodeURL(redirectURI, opts, withDefault(extra, "response_mode", "query"))
+// AuthCodeURL adds response_mode=query unless params set a response_mode
+// (MicrosoftParams.ResponseMode).
+func (m *Microsoft) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error) {
+	return m.authCodeURL(redirectURI, opts, withDefault(paramValues(params), "response_mode", "query"))
 }
+
+// Capabilities reports a nonce and refresh. No issuer: Microsoft does not
+// send the RFC 9207 iss parameter, and multi-tenant issuers vary per user.
+func (m *Microsoft) Capabilities() Capabilities { return m.oidcCore.capabilities(&m.cfg, false) }
 
 // checkTenant is the issuer check of Microsoft ID tokens (see the file
 // comment).
@@ -175,7 +199,7 @@ func (m *Microsoft) checkTenant(iss string, claims map[string]any) error {
 // Profile returns the Graph /me document.
 func (m *Microsoft) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
 	var raw json.RawMessage
-	if err := m.apiJSON(ctx, ErrGetProfile, apiRequest{url: microsoftGraphMe, header: bearer(accessToken)}, &raw); err != nil {
+	if err := m.apiJSON(ctx, ErrGetProfile, apiRequest{url: m.graphMe, header: bearer(accessToken)}, &raw); err != nil {
 		return nil, err
 	}
 	return raw, nil

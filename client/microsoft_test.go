@@ -20,9 +20,9 @@ func TestMicrosoftConfig(t *testing.T) {
 		{"72F988BF-86F1-41AF-91AB-2D7CD011DB47", "72f988bf-86f1-41af-91ab-2d7cd011db47"},
 	}
 	for _, tc := range cases {
-		m, err := NewMicrosoft("CID", "SEC", tc.tenant)
+		m, err := NewMicrosoft(tc.tenant, "CID", "SEC")
 		require.NoError(t, err)
-		cfg := m.Config()
+		cfg := m.cfg
 		base := "https://login.microsoftonline.com/" + tc.want + "/oauth2/v2.0/"
 		assert.Equal(t, base+"authorize", cfg.AuthorizeEndpoint)
 		assert.Equal(t, base+"token", cfg.AccessTokenEndpoint)
@@ -30,16 +30,16 @@ func TestMicrosoftConfig(t *testing.T) {
 		assert.Empty(t, cfg.RevokeTokenEndpoint)
 		assert.Equal(t, []string{"openid", "email", "profile", "User.Read"}, cfg.BaseScopes)
 		assert.Equal(t, "microsoft", m.Name())
-		assert.True(t, m.UsesNonce())
+		assert.True(t, m.Capabilities().Nonce)
 	}
 	for _, bad := range []string{"my_tenant", "common/../x", "evil.com@login", "a/b", "https://contoso.com", "x?y", "single"} {
-		_, err := NewMicrosoft("CID", "SEC", bad)
+		_, err := NewMicrosoft(bad, "CID", "SEC")
 		assert.ErrorIs(t, err, ErrInvalidConfig, bad)
 	}
 }
 
 func TestMicrosoftAuthorizationURL(t *testing.T) {
-	m, err := NewMicrosoft("CID", "SEC", "common")
+	m, err := NewMicrosoft("common", "CID", "SEC")
 	require.NoError(t, err)
 	u, err := m.AuthCodeURL("https://app/cb", AuthURLOptions{State: "S", CodeChallenge: "CC", CodeChallengeMethod: "S256"}, nil)
 	require.NoError(t, err)
@@ -47,23 +47,23 @@ func TestMicrosoftAuthorizationURL(t *testing.T) {
 	assert.Equal(t, "query", q.Get("response_mode"))
 	assert.Equal(t, "CC", q.Get("code_challenge"))
 
-	extra := url.Values{"response_mode": {"form_post"}}
+	extra := Values{"response_mode": {"form_post"}}
 	u, err = m.AuthCodeURL("https://app/cb", AuthURLOptions{}, extra)
 	require.NoError(t, err)
 	assert.Equal(t, "form_post", mustQuery(t, u).Get("response_mode"))
-	assert.Equal(t, url.Values{"response_mode": {"form_post"}}, extra, "caller's values not mutated")
+	assert.Equal(t, Values{"response_mode": {"form_post"}}, extra, "caller's values not mutated")
 
-	extra = url.Values{"prompt": {"login"}}
+	extra = Values{"prompt": {"login"}}
 	_, err = m.AuthCodeURL("https://app/cb", AuthURLOptions{}, extra)
 	require.NoError(t, err)
-	assert.Equal(t, url.Values{"prompt": {"login"}}, extra, "caller's values not mutated")
+	assert.Equal(t, Values{"prompt": {"login"}}, extra, "caller's values not mutated")
 
-	u, err = m.AuthorizationURL("https://app/cb", AuthURLOptions{}, MicrosoftParams{DomainHint: "contoso.com"})
+	u, err = m.AuthCodeURL("https://app/cb", AuthURLOptions{}, MicrosoftParams{DomainHint: "contoso.com"})
 	require.NoError(t, err)
 	q = mustQuery(t, u)
 	assert.Equal(t, "query", q.Get("response_mode"))
 	assert.Equal(t, "contoso.com", q.Get("domain_hint"))
-	u, err = m.AuthorizationURL("https://app/cb", AuthURLOptions{}, MicrosoftParams{ResponseMode: "form_post"})
+	u, err = m.AuthCodeURL("https://app/cb", AuthURLOptions{}, MicrosoftParams{ResponseMode: "form_post"})
 	require.NoError(t, err)
 	assert.Equal(t, "form_post", mustQuery(t, u).Get("response_mode"))
 }
@@ -92,7 +92,7 @@ func TestMicrosoftIDEmail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, hc := newFakeServer(t)
 			f.json("/v1.0/me", tc.status, tc.body)
-			m, err := NewMicrosoft("CID", "SEC", "common", WithHTTPClient(hc))
+			m, err := NewMicrosoft("common", "CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
 			id, email, err := m.IDEmail(context.Background(), "TOKEN")
 			reqs := f.requests("/v1.0/me")
@@ -157,7 +157,7 @@ func TestMicrosoftIDToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, hc := newFakeServer(t)
 			f.json("/"+tc.tenant+"/discovery/v2.0/keys", 200, jwksBody(t, key))
-			m, err := NewMicrosoft("CID", "SEC", tc.tenant, WithHTTPClient(hc))
+			m, err := NewMicrosoft(tc.tenant, "CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
 			c := claims(tidA)
 			if tc.mod != nil {

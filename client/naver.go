@@ -1,15 +1,3 @@
-// Naver Login, following Naver's login API guide
-// (https://developers.naver.com/docs/login/api/api.md, profile API
-// https://developers.naver.com/docs/login/profile/profile.md) and
-// httpx-oauth's naver.py.
-//
-// Default scopes: none (Naver grants what the app registered; no scope
-// parameter is sent, where upstream sent an empty "scope=").
-// Id: response.id of POST https://openapi.naver.com/v1/nid/me, Naver's
-// per-app user identifier (a string).
-// Email: response.email when the user consented to share it, else "". Naver
-// has no verification flag for it; key accounts by id, not by this email.
-
 package client
 
 import (
@@ -52,8 +40,20 @@ func (p NaverParams) AuthParams() url.Values {
 // profile API documents no verification flag or guarantee for it. Name is
 // response.name, else response.nickname; AvatarURL is
 // response.profile_image.
+//
+// Naver Login, following Naver's login API guide
+// (https://developers.naver.com/docs/login/api/api.md, profile API
+// https://developers.naver.com/docs/login/profile/profile.md) and
+// httpx-oauth's naver.py.
+//
+// Default scopes: none (Naver grants what the app registered; no scope
+// parameter is sent, where upstream sent an empty "scope=").
+// Id: response.id of POST https://openapi.naver.com/v1/nid/me, Naver's
+// per-app user identifier (a string).
+// Email: response.email when the user consented to share it, else "". Naver
+// has no verification flag for it; key accounts by id, not by this email.
 type Naver struct {
-	*BaseOAuth2[NaverParams]
+	*OAuth2
 }
 
 var _ Provider = (*Naver)(nil)
@@ -61,7 +61,7 @@ var _ Provider = (*Naver)(nil)
 // NewNaver returns a Naver client named "naver" (display name "Naver")
 // without default scopes. It does no I/O.
 func NewNaver(clientID, clientSecret string, opts ...Option) (*Naver, error) {
-	b, err := newWithOptions[NaverParams](Config{
+	b, err := newClient("naver", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            naverAuthorizeEndpoint,
@@ -77,6 +77,13 @@ func NewNaver(clientID, clientSecret string, opts ...Option) (*Naver, error) {
 		return nil, err
 	}
 	return &Naver{b}, nil
+}
+
+// Revoke deletes t's access token: the provider cannot revoke refresh tokens, so the
+// refresh token is never sent. A token without an access token is
+// ErrRevokeNotSupported.
+func (n *Naver) Revoke(ctx context.Context, t *Token) error {
+	return revokeGrant(ctx, t, true, false, n.RevokeToken)
 }
 
 // RevokeToken deletes an access token the way Naver documents (it has no
@@ -101,7 +108,7 @@ func (n *Naver) RevokeToken(ctx context.Context, token, tokenTypeHint string) er
 	if tokenTypeHint != "" {
 		form.Set("token_type_hint", tokenTypeHint)
 	}
-	cfg := n.Config()
+	cfg := n.cfg
 	req, err := n.formRequest(ctx, cfg.RevokeTokenEndpoint, form, cfg.RevocationEndpointAuthMethod)
 	if err != nil {
 		return &RequestError{Op: ErrRevokeToken, Err: redactURLError(err)}

@@ -14,7 +14,7 @@ import (
 func TestNaverConstructor(t *testing.T) {
 	n, err := NewNaver("CID", "SEC")
 	require.NoError(t, err)
-	cfg := n.Config()
+	cfg := n.cfg
 	assert.Equal(t, "https://nid.naver.com/oauth2.0/authorize", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://nid.naver.com/oauth2.0/token", cfg.AccessTokenEndpoint)
 	assert.Equal(t, "https://nid.naver.com/oauth2.0/token", cfg.RefreshTokenEndpoint)
@@ -24,8 +24,8 @@ func TestNaverConstructor(t *testing.T) {
 	assert.Equal(t, ClientSecretPost, cfg.RevocationEndpointAuthMethod)
 	assert.Equal(t, "naver", n.Name())
 	assert.Equal(t, "Naver", n.DisplayName())
-	assert.True(t, n.SupportsRefresh())
-	assert.True(t, n.SupportsRevoke())
+	assert.True(t, n.Capabilities().Refresh)
+	assert.True(t, n.Capabilities().Revoke)
 }
 
 func TestNaverAuthorizationURL(t *testing.T) {
@@ -46,7 +46,7 @@ func TestNaverAuthorizationURL(t *testing.T) {
 			expect: url.Values{"state": {"ST"}, "scope": {"name email"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, err := n.AuthorizationURL("https://app.example/cb", tc.opts, tc.extra)
+			raw, err := n.AuthCodeURL("https://app.example/cb", tc.opts, tc.extra)
 			require.NoError(t, err)
 			u, err := url.Parse(raw)
 			require.NoError(t, err)

@@ -10,77 +10,76 @@ import (
 	"strings"
 )
 
-// BaseOAuth2 is the port of httpx-oauth's BaseOAuth2: the OAuth2 protocol
-// operations of one provider, generic over the type of its extra
-// authorization parameters. It is safe for concurrent use.
-type BaseOAuth2[P Params] struct {
-	cfg Config
+// OAuth2 is the port of httpx-oauth's BaseOAuth2: the OAuth2 protocol
+// operations of one provider. It is the generic client, and every provider
+// client embeds it. It is safe for concurrent use.
+type OAuth2 struct {
+	cfg config
 }
 
-// OAuth2 is the generic client, upstream's OAuth2 alias.
-type OAuth2 = BaseOAuth2[Values]
+// New validates cfg and the options and returns a generic client. It does
+// no I/O. Provider-specific options are ErrInvalidConfig here.
+func New(cfg Config, opts ...Option) (*OAuth2, error) {
+	return newClient("", fromConfig(cfg), opts)
+}
 
-// New validates cfg and returns a client. It does no I/O.
-func New[P Params](cfg Config) (*BaseOAuth2[P], error) {
-	if err := cfg.validate(); err != nil {
+// newClient is what the constructors use: the provider's defaults in c,
+// then the caller's options, then validation.
+func newClient(provider string, c config, opts []Option) (*OAuth2, error) {
+	c, err := build(provider, c, opts)
+	if err != nil {
 		return nil, err
 	}
-	return &BaseOAuth2[P]{cfg: cfg}, nil
-}
-
-// NewOAuth2 returns a generic client with untyped extra parameters.
-func NewOAuth2(cfg Config) (*OAuth2, error) { return New[Values](cfg) }
-
-// newWithOptions is what provider constructors use: defaults, then the
-// caller's options, then validation.
-func newWithOptions[P Params](cfg Config, opts []Option) (*BaseOAuth2[P], error) {
-	for _, o := range opts {
-		o(&cfg)
-	}
-	return New[P](cfg)
+	return &OAuth2{cfg: c}, nil
 }
 
 // String describes the client with its secret redacted: fmt does not call
 // Config.String on the unexported field, so without this %v of a client (or
 // of a provider embedding it) would print the secret.
-func (c *BaseOAuth2[P]) String() string { return "client.BaseOAuth2" + c.cfg.String() }
+func (c *OAuth2) String() string { return "client.OAuth2" + c.cfg.public().String() }
 
 // GoString redacts the secret from %#v output too.
-func (c *BaseOAuth2[P]) GoString() string { return c.String() }
+func (c *OAuth2) GoString() string { return c.String() }
 
 // Name returns the client's name.
-func (c *BaseOAuth2[P]) Name() string { return c.cfg.Name }
+func (c *OAuth2) Name() string { return c.cfg.Name }
 
 // DisplayName returns the label for login buttons.
-func (c *BaseOAuth2[P]) DisplayName() string { return c.cfg.DisplayName }
+func (c *OAuth2) DisplayName() string { return c.cfg.DisplayName }
 
-// Config returns a copy of the validated configuration.
-func (c *BaseOAuth2[P]) Config() Config {
-	cfg := c.cfg
-	cfg.BaseScopes = append([]string(nil), cfg.BaseScopes...)
-	return cfg
+// Config returns the client's Config: after discovery, the endpoints the
+// metadata named.
+func (c *OAuth2) Config() Config { return c.cfg.public() }
+
+// settings returns the validated configuration, for the tests.
+func (c *OAuth2) settings() *config { return &c.cfg }
+
+// AuthMethods returns the auth methods the client uses at the token and
+// revocation endpoints (revocation "" when it cannot revoke): after
+// discovery, the ones chosen from the metadata.
+func (c *OAuth2) AuthMethods() (token, revocation AuthMethod) {
+	return c.cfg.TokenEndpointAuthMethod, c.cfg.RevocationEndpointAuthMethod
 }
 
-// SupportsRefresh reports whether RefreshToken can succeed.
-func (c *BaseOAuth2[P]) SupportsRefresh() bool { return c.cfg.RefreshTokenEndpoint != "" }
+// Capabilities reports what the configuration implies: refresh and revoke
+// when their endpoints are set, no issuer, nonce or form_post. Provider
+// types that know more define their own.
+func (c *OAuth2) Capabilities() Capabilities { return c.cfg.capabilities() }
 
-// SupportsRevoke reports whether RevokeToken can succeed.
-func (c *BaseOAuth2[P]) SupportsRevoke() bool { return c.cfg.RevokeTokenEndpoint != "" }
-
-// AuthorizationURL builds the URL to send the user to. Typed extra
-// parameters may override scope but not the reserved protocol parameters
-// (state, PKCE, client and redirect), which is an error.
-func (c *BaseOAuth2[P]) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra P) (string, error) {
-	var ev url.Values
-	if any(extra) != nil {
-		ev = extra.AuthParams()
-	}
-	return c.AuthCodeURL(redirectURI, opts, ev)
+func (c *config) capabilities() Capabilities {
+	return Capabilities{Refresh: c.RefreshTokenEndpoint != "", Revoke: c.RevokeTokenEndpoint != ""}
 }
 
-// AuthCodeURL is AuthorizationURL with untyped extras; it makes every client
-// usable through the Provider interface.
-func (c *BaseOAuth2[P]) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+// AuthCodeURL builds the URL to send the user to. params are the extra
+// authorization parameters (a provider's typed parameters such as
+// GoogleParams, or Values), nil for none. They may override scope but not
+// the reserved protocol parameters (state, PKCE, nonce, client and
+// redirect), which is ErrInvalidConfig.
+func (c *OAuth2) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error) {
+	return c.authCodeURL(redirectURI, opts, paramValues(params))
+}
+
+func (c *OAuth2) authCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
 	u, err := url.Parse(c.cfg.AuthorizeEndpoint)
 	if err != nil {
 		return "", fmt.Errorf("%w: authorize endpoint: %v", ErrInvalidConfig, err)
@@ -122,7 +121,7 @@ func (c *BaseOAuth2[P]) AuthCodeURL(redirectURI string, opts AuthURLOptions, ext
 
 // AccessToken exchanges an authorization code (RFC 6749 §4.1.3). The
 // verifier is sent when non-empty. The code is never retried.
-func (c *BaseOAuth2[P]) AccessToken(ctx context.Context, code, redirectURI, codeVerifier string) (*Token, error) {
+func (c *OAuth2) AccessToken(ctx context.Context, code, redirectURI, codeVerifier string) (*Token, error) {
 	form := url.Values{
 		"grant_type":   {"authorization_code"},
 		"code":         {code},
@@ -137,7 +136,7 @@ func (c *BaseOAuth2[P]) AccessToken(ctx context.Context, code, redirectURI, code
 // RefreshToken uses a refresh token (RFC 6749 §6). When the response has no
 // new refresh token the old one is kept, so the result is always usable for
 // the next refresh.
-func (c *BaseOAuth2[P]) RefreshToken(ctx context.Context, refreshToken string) (*Token, error) {
+func (c *OAuth2) RefreshToken(ctx context.Context, refreshToken string) (*Token, error) {
 	if c.cfg.RefreshTokenEndpoint == "" {
 		return nil, ErrRefreshNotSupported
 	}
@@ -158,7 +157,7 @@ func (c *BaseOAuth2[P]) RefreshToken(ctx context.Context, refreshToken string) (
 // RevokeToken revokes a token (RFC 7009) with the revocation auth method.
 // tokenTypeHint ("access_token" or "refresh_token") is sent when non-empty.
 // Per RFC 7009 §2.2 the body of a 2xx answer is ignored.
-func (c *BaseOAuth2[P]) RevokeToken(ctx context.Context, token, tokenTypeHint string) error {
+func (c *OAuth2) RevokeToken(ctx context.Context, token, tokenTypeHint string) error {
 	if c.cfg.RevokeTokenEndpoint == "" {
 		return ErrRevokeNotSupported
 	}
@@ -174,10 +173,40 @@ func (c *BaseOAuth2[P]) RevokeToken(ctx context.Context, token, tokenTypeHint st
 	return err
 }
 
+// Revoke ends the grant of t (RFC 7009 §2.1): it revokes the refresh token
+// when there is one, else the access token. It fails with an error
+// matching ErrRevokeNotSupported, before any I/O, when the client has no
+// revocation endpoint or t holds no token.
+func (c *OAuth2) Revoke(ctx context.Context, t *Token) error {
+	return revokeGrant(ctx, t, c.cfg.RevokeTokenEndpoint != "", true, c.RevokeToken)
+}
+
+// revokeGrant is the Revoke of every client: revoke is the client's
+// RevokeToken; refreshRevocable is false for providers whose endpoint
+// takes access tokens only (Kakao, Naver, Twitch). A refresh-token
+// revocation refused as unsupported falls back to the access token, for
+// clients that wrap one of this package.
+func revokeGrant(ctx context.Context, t *Token, canRevoke, refreshRevocable bool, revoke func(ctx context.Context, token, tokenTypeHint string) error) error {
+	if !canRevoke {
+		return ErrRevokeNotSupported
+	}
+	if t == nil || (t.AccessToken == "" && (t.RefreshToken == "" || !refreshRevocable)) {
+		return &RequestError{Op: ErrRevokeToken, Err: fmt.Errorf("%w: no token to revoke", ErrRevokeNotSupported)}
+	}
+	if t.RefreshToken != "" && refreshRevocable {
+		// RFC 7009 §2.1: revoking the refresh token should end the grant.
+		err := revoke(ctx, t.RefreshToken, "refresh_token")
+		if !errors.Is(err, ErrRevokeNotSupported) || t.AccessToken == "" {
+			return err
+		}
+	}
+	return revoke(ctx, t.AccessToken, "access_token")
+}
+
 // accessTokenOnly refuses a "refresh_token" hint before any I/O, for
 // providers whose revocation endpoint takes access tokens only (Kakao,
 // Naver, Twitch). The error matches ErrRevokeToken and
-// ErrRevokeNotSupported, on which the kit revokes the access token instead.
+// ErrRevokeNotSupported; their Revoke revokes the access token instead.
 func accessTokenOnly(tokenTypeHint string) error {
 	if tokenTypeHint == "refresh_token" {
 		return &RequestError{Op: ErrRevokeToken, Err: ErrRevokeNotSupported}
@@ -187,25 +216,25 @@ func accessTokenOnly(tokenTypeHint string) error {
 
 // Profile returns the user's raw profile document. The generic client does
 // not know the provider's user API.
-func (c *BaseOAuth2[P]) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
+func (c *OAuth2) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
 	return nil, ErrProfileNotSupported
 }
 
 // IDEmail returns the provider's user id and email ("" when none). The
 // generic client does not know the provider's user API.
-func (c *BaseOAuth2[P]) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
+func (c *OAuth2) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
 	return "", "", ErrIDEmailNotSupported
 }
 
 // Identify fails with an error matching ErrIDEmailNotSupported: the
 // generic client does not know the provider's user API. Because of Go
 // embedding this method never calls an embedding type's IDEmail, so a type
-// that embeds BaseOAuth2 and adds a user API must implement Identify too.
-func (c *BaseOAuth2[P]) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
+// that embeds OAuth2 and adds a user API must implement Identify too.
+func (c *OAuth2) Identify(ctx context.Context, t *Token, nonce string) (*Identity, error) {
 	return nil, notSupported(c.cfg.Name)
 }
 
-func (c *BaseOAuth2[P]) tokenRequest(ctx context.Context, op error, endpoint string, form url.Values) (*Token, error) {
+func (c *OAuth2) tokenRequest(ctx context.Context, op error, endpoint string, form url.Values) (*Token, error) {
 	req, err := c.formRequest(ctx, endpoint, form, c.cfg.TokenEndpointAuthMethod)
 	if err != nil {
 		return nil, &RequestError{Op: op, Err: err}
@@ -239,7 +268,7 @@ func unusableResponse(op, cause error, res *response) error {
 }
 
 // formRequest builds a POST with exactly one client authentication method.
-func (c *BaseOAuth2[P]) formRequest(ctx context.Context, endpoint string, form url.Values, method AuthMethod) (*http.Request, error) {
+func (c *OAuth2) formRequest(ctx context.Context, endpoint string, form url.Values, method AuthMethod) (*http.Request, error) {
 	switch method {
 	case ClientSecretPost:
 		form.Set("client_id", c.cfg.ClientID)
@@ -259,6 +288,6 @@ func (c *BaseOAuth2[P]) formRequest(ctx context.Context, endpoint string, form u
 	return req, nil
 }
 
-func (c *BaseOAuth2[P]) send(req *http.Request, op error) (*response, error) {
+func (c *OAuth2) send(req *http.Request, op error) (*response, error) {
 	return doRequest(c.cfg.HTTPClient, c.cfg.UserAgent, req, op)
 }

@@ -117,9 +117,9 @@ func coreServerFunc(t *testing.T, h http.HandlerFunc) (*http.Client, *coreRecord
 
 // coreClient is upstream's client/client_refresh/client_revoke fixture: all
 // endpoints, both methods set to method, with the fixed clock.
-func coreClient(t *testing.T, method AuthMethod, hc *http.Client, mods ...func(*Config)) *OAuth2 {
+func coreClient(t *testing.T, method AuthMethod, hc *http.Client, mods ...func(*config)) *OAuth2 {
 	t.Helper()
-	cfg := Config{
+	cfg := config{
 		ClientID:                     coreClientID,
 		ClientSecret:                 coreClientSecret,
 		AuthorizeEndpoint:            coreAuthorizeURL,
@@ -134,7 +134,7 @@ func coreClient(t *testing.T, method AuthMethod, hc *http.Client, mods ...func(*
 	for _, m := range mods {
 		m(&cfg)
 	}
-	c, err := NewOAuth2(cfg)
+	c, err := newClient("", cfg, nil)
 	require.NoError(t, err)
 	return c
 }
@@ -198,27 +198,27 @@ func coreAssertTransportError(t *testing.T, err error, op error) {
 // --- Constructor (upstream test_oauth2.py) ---
 
 func TestOAuth2ConstructorErrors(t *testing.T) {
-	base := func() Config {
-		return Config{
+	base := func() config {
+		return config{
 			ClientID: coreClientID, ClientSecret: coreClientSecret,
 			AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL,
 		}
 	}
 	tests := []struct {
 		name       string
-		mod        func(*Config)
+		mod        func(*config)
 		wantIs     error
 		wantMethod AuthMethod // set when a *NotSupportedAuthMethodError is expected
 	}{
-		{"invalid token endpoint auth method", func(c *Config) { c.TokenEndpointAuthMethod = "invalid" }, ErrNotSupportedAuthMethod, "invalid"},
-		{"invalid revocation auth method", func(c *Config) { c.RevocationEndpointAuthMethod = "private_key_jwt" }, ErrNotSupportedAuthMethod, "private_key_jwt"},
+		{"invalid token endpoint auth method", func(c *config) { c.TokenEndpointAuthMethod = "invalid" }, ErrNotSupportedAuthMethod, "invalid"},
+		{"invalid revocation auth method", func(c *config) { c.RevocationEndpointAuthMethod = "private_key_jwt" }, ErrNotSupportedAuthMethod, "private_key_jwt"},
 		// A confidential client must authenticate at the token endpoint.
-		{"none at the token endpoint", func(c *Config) { c.TokenEndpointAuthMethod = None }, ErrNotSupportedAuthMethod, None},
-		{"revoke endpoint without revocation method", func(c *Config) { c.RevokeTokenEndpoint = coreRevokeURL }, ErrMissingRevokeTokenAuthMethod, ""},
-		{"relative authorize endpoint", func(c *Config) { c.AuthorizeEndpoint = "/authorize" }, ErrInvalidConfig, ""},
-		{"empty access token endpoint", func(c *Config) { c.AccessTokenEndpoint = "" }, ErrInvalidConfig, ""},
-		{"non-http refresh endpoint", func(c *Config) { c.RefreshTokenEndpoint = "ftp://as/refresh" }, ErrInvalidConfig, ""},
-		{"revoke endpoint with fragment", func(c *Config) {
+		{"none at the token endpoint", func(c *config) { c.TokenEndpointAuthMethod = None }, ErrNotSupportedAuthMethod, None},
+		{"revoke endpoint without revocation method", func(c *config) { c.RevokeTokenEndpoint = coreRevokeURL }, ErrMissingRevokeTokenAuthMethod, ""},
+		{"relative authorize endpoint", func(c *config) { c.AuthorizeEndpoint = "/authorize" }, ErrInvalidConfig, ""},
+		{"empty access token endpoint", func(c *config) { c.AccessTokenEndpoint = "" }, ErrInvalidConfig, ""},
+		{"non-http refresh endpoint", func(c *config) { c.RefreshTokenEndpoint = "ftp://as/refresh" }, ErrInvalidConfig, ""},
+		{"revoke endpoint with fragment", func(c *config) {
 			c.RevokeTokenEndpoint = coreRevokeURL + "#x"
 			c.RevocationEndpointAuthMethod = ClientSecretPost
 		}, ErrInvalidConfig, ""},
@@ -227,7 +227,7 @@ func TestOAuth2ConstructorErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := base()
 			tt.mod(&cfg)
-			c, err := NewOAuth2(cfg)
+			c, err := newOAuth2(cfg)
 			require.Error(t, err)
 			assert.Nil(t, c)
 			assert.ErrorIs(t, err, tt.wantIs)
@@ -242,22 +242,22 @@ func TestOAuth2ConstructorErrors(t *testing.T) {
 }
 
 func TestOAuth2ConstructorDefaults(t *testing.T) {
-	c, err := NewOAuth2(Config{
+	c, err := newOAuth2(config{
 		ClientID: coreClientID, ClientSecret: coreClientSecret,
 		AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL,
 		// A revocation method without an endpoint is allowed, as upstream.
 		RevocationEndpointAuthMethod: ClientSecretBasic,
 	})
 	require.NoError(t, err)
-	cfg := c.Config()
+	cfg := c.cfg
 	assert.Equal(t, "oauth2", c.Name())
 	assert.Equal(t, "oauth2", c.DisplayName())
 	assert.Equal(t, ClientSecretPost, cfg.TokenEndpointAuthMethod, "upstream's default")
 	assert.Equal(t, DefaultUserAgent, cfg.UserAgent)
 	require.NotNil(t, cfg.HTTPClient)
 	require.NotNil(t, cfg.Now)
-	assert.False(t, c.SupportsRefresh())
-	assert.False(t, c.SupportsRevoke())
+	assert.False(t, c.Capabilities().Refresh)
+	assert.False(t, c.Capabilities().Revoke)
 }
 
 // --- Authorization URL (upstream test_oauth2.py) ---
@@ -289,7 +289,7 @@ func TestAuthURL(t *testing.T) {
 			t.Run(string(method)+"/"+tt.name, func(t *testing.T) {
 				hc, rec := coreServer(t, http.StatusOK, "", "")
 				c := coreClient(t, method, hc)
-				got, err := c.AuthorizationURL(coreRedirectURI, tt.opts, tt.extra)
+				got, err := c.AuthCodeURL(coreRedirectURI, tt.opts, tt.extra)
 				require.NoError(t, err)
 				assert.Equal(t, tt.want, got)
 				assert.True(t, strings.HasPrefix(got, coreAuthorizeURL))
@@ -297,7 +297,7 @@ func TestAuthURL(t *testing.T) {
 				assert.Contains(t, got, "client_id=CLIENT_ID")
 				assert.Contains(t, got, redirect)
 				// The generic entry point gives the same URL.
-				got2, err := c.AuthCodeURL(coreRedirectURI, tt.opts, url.Values(tt.extra))
+				got2, err := c.AuthCodeURL(coreRedirectURI, tt.opts, Values(tt.extra))
 				require.NoError(t, err)
 				assert.Equal(t, got, got2)
 				assert.Zero(t, rec.count(), "building a URL does no I/O")
@@ -321,8 +321,8 @@ func TestAuthURLScopes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) { cfg.BaseScopes = tt.base })
-			got, err := c.AuthorizationURL(coreRedirectURI, AuthURLOptions{Scopes: tt.scopes}, nil)
+			c := coreClient(t, ClientSecretPost, nil, func(cfg *config) { cfg.BaseScopes = tt.base })
+			got, err := c.AuthCodeURL(coreRedirectURI, AuthURLOptions{Scopes: tt.scopes}, nil)
 			require.NoError(t, err)
 			u, err := url.Parse(got)
 			require.NoError(t, err)
@@ -335,11 +335,11 @@ func TestAuthURLScopes(t *testing.T) {
 }
 
 func TestAuthURLExtras(t *testing.T) {
-	c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) { cfg.BaseScopes = []string{"base"} })
+	c := coreClient(t, ClientSecretPost, nil, func(cfg *config) { cfg.BaseScopes = []string{"base"} })
 	opts := AuthURLOptions{State: "STATE", Scopes: []string{"a"}, CodeChallenge: "CC", CodeChallengeMethod: "S256", Nonce: "N"}
 
 	t.Run("extras may override scope", func(t *testing.T) {
-		got, err := c.AuthorizationURL(coreRedirectURI, opts, Values{"scope": {"OVR"}, "prompt": {"consent"}, "multi": {"1", "2"}})
+		got, err := c.AuthCodeURL(coreRedirectURI, opts, Values{"scope": {"OVR"}, "prompt": {"consent"}, "multi": {"1", "2"}})
 		require.NoError(t, err)
 		u, err := url.Parse(got)
 		require.NoError(t, err)
@@ -352,13 +352,13 @@ func TestAuthURLExtras(t *testing.T) {
 
 	for _, key := range []string{"response_type", "client_id", "redirect_uri", "state", "code_challenge", "code_challenge_method", "nonce"} {
 		t.Run("extras cannot override "+key, func(t *testing.T) {
-			got, err := c.AuthorizationURL(coreRedirectURI, opts, Values{key: {"EVIL"}})
+			got, err := c.AuthCodeURL(coreRedirectURI, opts, Values{key: {"EVIL"}})
 			require.Error(t, err)
 			assert.ErrorIs(t, err, ErrInvalidConfig)
 			assert.Contains(t, err.Error(), key)
 			assert.Empty(t, got)
 			// Even when the option itself is unset.
-			_, err = c.AuthCodeURL(coreRedirectURI, AuthURLOptions{}, url.Values{key: {"EVIL"}})
+			_, err = c.AuthCodeURL(coreRedirectURI, AuthURLOptions{}, Values{key: {"EVIL"}})
 			assert.ErrorIs(t, err, ErrInvalidConfig)
 		})
 	}
@@ -382,19 +382,19 @@ func (p coreTestParams) AuthParams() url.Values {
 }
 
 func TestAuthURLTypedParams(t *testing.T) {
-	c, err := New[coreTestParams](Config{
+	c, err := New(Config{
 		ClientID: coreClientID, ClientSecret: coreClientSecret,
 		AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL,
 	})
 	require.NoError(t, err)
 
-	got, err := c.AuthorizationURL(coreRedirectURI, AuthURLOptions{State: "S"}, coreTestParams{Prompt: "consent", AccessType: "offline"})
+	got, err := c.AuthCodeURL(coreRedirectURI, AuthURLOptions{State: "S"}, coreTestParams{Prompt: "consent", AccessType: "offline"})
 	require.NoError(t, err)
 	assert.Equal(t, coreAuthorizeURL+"?access_type=offline&client_id=CLIENT_ID&prompt=consent&"+
 		"redirect_uri=https%3A%2F%2Fwww.tintagel.bt%2Foauth-callback&response_type=code&state=S", got)
 
 	// Zero fields are omitted.
-	got, err = c.AuthorizationURL(coreRedirectURI, AuthURLOptions{}, coreTestParams{})
+	got, err = c.AuthCodeURL(coreRedirectURI, AuthURLOptions{}, coreTestParams{})
 	require.NoError(t, err)
 	assert.NotContains(t, got, "prompt")
 	assert.NotContains(t, got, "access_type")
@@ -410,8 +410,8 @@ func TestAuthURLEndpointWithQuery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) { cfg.AuthorizeEndpoint = tt.endpoint })
-			got, err := c.AuthorizationURL(coreRedirectURI, AuthURLOptions{State: "STATE"}, nil)
+			c := coreClient(t, ClientSecretPost, nil, func(cfg *config) { cfg.AuthorizeEndpoint = tt.endpoint })
+			got, err := c.AuthCodeURL(coreRedirectURI, AuthURLOptions{State: "STATE"}, nil)
 			require.NoError(t, err)
 			assert.Equal(t, 1, strings.Count(got, "?"), "a single ?: %s", got)
 			u, err := url.Parse(got)
@@ -430,7 +430,7 @@ func TestAuthURLEndpointWithQuery(t *testing.T) {
 
 func TestAuthURLDoesNotMutateInputs(t *testing.T) {
 	base := []string{"b1", "b2"}
-	c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) { cfg.BaseScopes = base })
+	c := coreClient(t, ClientSecretPost, nil, func(cfg *config) { cfg.BaseScopes = base })
 	base[0] = "CHANGED" // the client keeps its own copy
 	scopes := []string{"s1", "s2"}
 	extra := Values{"prompt": {"consent"}, "multi": {"1", "2"}}
@@ -439,19 +439,16 @@ func TestAuthURLDoesNotMutateInputs(t *testing.T) {
 		extraCopy[k] = slices.Clone(v)
 	}
 
-	got, err := c.AuthorizationURL(coreRedirectURI, AuthURLOptions{Scopes: scopes, State: "S"}, extra)
+	got, err := c.AuthCodeURL(coreRedirectURI, AuthURLOptions{Scopes: scopes, State: "S"}, extra)
 	require.NoError(t, err)
 	assert.Contains(t, got, "scope=s1+s2")
 	assert.Equal(t, []string{"s1", "s2"}, scopes)
 	assert.Equal(t, extraCopy, extra)
 	assert.True(t, maps.EqualFunc(extra, extraCopy, slices.Equal))
 
-	got, err = c.AuthorizationURL(coreRedirectURI, AuthURLOptions{}, nil)
+	got, err = c.AuthCodeURL(coreRedirectURI, AuthURLOptions{}, nil)
 	require.NoError(t, err)
 	assert.Contains(t, got, "scope=b1+b2")
-	cfg := c.Config()
-	cfg.BaseScopes[0] = "CHANGED"
-	assert.Equal(t, []string{"b1", "b2"}, c.Config().BaseScopes, "Config returns a copy")
 }
 
 // --- Access token (upstream test_oauth2.py) ---
@@ -566,20 +563,20 @@ var errCoreTransport = errors.New("ERROR")
 // coreTransportCases give the two ways a request can fail without response.
 func coreTransportCases(t *testing.T) []struct {
 	name string
-	mod  func(*Config)
+	mod  func(*config)
 } {
 	closed := coreClosedServerURL(t)
 	return []struct {
 		name string
-		mod  func(*Config)
+		mod  func(*config)
 	}{
-		{"connection refused", func(c *Config) {
+		{"connection refused", func(c *config) {
 			c.HTTPClient = nil // the package default
 			c.AccessTokenEndpoint = closed + "/access-token"
 			c.RefreshTokenEndpoint = closed + "/refresh"
 			c.RevokeTokenEndpoint = closed + "/revoke"
 		}},
-		{"transport error", func(c *Config) {
+		{"transport error", func(c *config) {
 			c.HTTPClient = failingClient(errCoreTransport) // as upstream's HTTPError("ERROR")
 		}},
 	}
@@ -645,7 +642,7 @@ func TestOAuth2BasicAuthEncoding(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			hc, rec := coreServer(t, http.StatusOK, "application/json", coreAccessTokenJSON)
-			c := coreClient(t, ClientSecretBasic, hc, func(cfg *Config) {
+			c := coreClient(t, ClientSecretBasic, hc, func(cfg *config) {
 				cfg.ClientID, cfg.ClientSecret = tt.id, tt.secret
 			})
 			_, err := c.AccessToken(context.Background(), "CODE", coreRedirectURI, "")
@@ -661,7 +658,7 @@ func TestOAuth2BasicAuthEncoding(t *testing.T) {
 
 	t.Run("post sends no Authorization header", func(t *testing.T) {
 		hc, rec := coreServer(t, http.StatusOK, "application/json", coreAccessTokenJSON)
-		c := coreClient(t, ClientSecretPost, hc, func(cfg *Config) {
+		c := coreClient(t, ClientSecretPost, hc, func(cfg *config) {
 			cfg.ClientID, cfg.ClientSecret = "CLIENT_ID??", "CLIENT_SECRET??"
 		})
 		_, err := c.AccessToken(context.Background(), "CODE", coreRedirectURI, "")
@@ -703,7 +700,7 @@ func TestOAuth2TokenEndpointRedirect(t *testing.T) {
 			http.Redirect(w, r, srv2.URL+"/token", http.StatusTemporaryRedirect)
 		}))
 		defer srv1.Close()
-		c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) {
+		c := coreClient(t, ClientSecretPost, nil, func(cfg *config) {
 			cfg.HTTPClient = nil
 			cfg.AccessTokenEndpoint = srv1.URL + "/token"
 		})
@@ -720,7 +717,7 @@ func TestOAuth2TokenEndpointRedirect(t *testing.T) {
 			http.Redirect(w, r, r.URL.String(), http.StatusFound)
 		}))
 		defer srv.Close()
-		c := coreClient(t, ClientSecretPost, nil, func(cfg *Config) {
+		c := coreClient(t, ClientSecretPost, nil, func(cfg *config) {
 			cfg.HTTPClient = nil
 			cfg.AccessTokenEndpoint = srv.URL + "/token"
 		})
@@ -762,8 +759,8 @@ func TestOAuth2NoRetry(t *testing.T) {
 
 func TestOAuth2RefreshTokenNotSupported(t *testing.T) {
 	hc, rec := coreServer(t, http.StatusOK, "application/json", coreRefreshTokenJSON)
-	c := coreClient(t, ClientSecretPost, hc, func(cfg *Config) { cfg.RefreshTokenEndpoint = "" })
-	assert.False(t, c.SupportsRefresh())
+	c := coreClient(t, ClientSecretPost, hc, func(cfg *config) { cfg.RefreshTokenEndpoint = "" })
+	assert.False(t, c.Capabilities().Refresh)
 	tok, err := c.RefreshToken(context.Background(), "REFRESH_TOKEN")
 	assert.Nil(t, tok)
 	assert.ErrorIs(t, err, ErrRefreshNotSupported)
@@ -777,7 +774,7 @@ func TestOAuth2RefreshToken(t *testing.T) {
 		t.Run(string(method), func(t *testing.T) {
 			hc, rec := coreServer(t, http.StatusOK, "application/json", coreRefreshTokenJSON)
 			c := coreClient(t, method, hc)
-			assert.True(t, c.SupportsRefresh())
+			assert.True(t, c.Capabilities().Refresh)
 			tok, err := c.RefreshToken(context.Background(), "REFRESH_TOKEN")
 			require.NoError(t, err)
 			coreAssertFormPost(t, rec.only(t), "/refresh", method, url.Values{
@@ -843,11 +840,11 @@ func TestOAuth2RefreshTokenErrors(t *testing.T) {
 
 func TestOAuth2RevokeTokenNotSupported(t *testing.T) {
 	hc, rec := coreServer(t, http.StatusOK, "", "")
-	c := coreClient(t, ClientSecretPost, hc, func(cfg *Config) { cfg.RevokeTokenEndpoint = "" })
-	assert.False(t, c.SupportsRevoke())
+	c := coreClient(t, ClientSecretPost, hc, func(cfg *config) { cfg.RevokeTokenEndpoint = "" })
+	assert.False(t, c.Capabilities().Revoke)
 	err := c.RevokeToken(context.Background(), "TOKEN", "access_token")
 	assert.ErrorIs(t, err, ErrRevokeNotSupported)
-	assert.ErrorIs(t, err, ErrRevocationNotSupported)
+	assert.ErrorIs(t, err, ErrRevokeNotSupported)
 	assert.ErrorIs(t, err, ErrOAuth2)
 	assert.Zero(t, rec.count(), "no request may be made")
 }
@@ -857,7 +854,7 @@ func TestOAuth2RevokeToken(t *testing.T) {
 		t.Run(string(method), func(t *testing.T) {
 			hc, rec := coreServer(t, http.StatusOK, "", "")
 			c := coreClient(t, method, hc)
-			assert.True(t, c.SupportsRevoke())
+			assert.True(t, c.Capabilities().Revoke)
 			require.NoError(t, c.RevokeToken(context.Background(), "TOKEN", "TOKEN_TYPE_HINT"))
 			coreAssertFormPost(t, rec.only(t), "/revoke", method, url.Values{
 				"token":           {"TOKEN"},
@@ -883,7 +880,7 @@ func TestOAuth2RevokeUsesRevocationAuthMethod(t *testing.T) {
 	for _, tt := range tests {
 		t.Run("token "+string(tt.token)+", revocation "+string(tt.revocation), func(t *testing.T) {
 			hc, rec := coreServer(t, http.StatusOK, "application/json", coreAccessTokenJSON)
-			c := coreClient(t, tt.token, hc, func(cfg *Config) { cfg.RevocationEndpointAuthMethod = tt.revocation })
+			c := coreClient(t, tt.token, hc, func(cfg *config) { cfg.RevocationEndpointAuthMethod = tt.revocation })
 			require.NoError(t, c.RevokeToken(context.Background(), "TOKEN", "refresh_token"))
 			coreAssertFormPost(t, rec.only(t), "/revoke", tt.revocation, url.Values{
 				"token":           {"TOKEN"},
@@ -904,7 +901,7 @@ func TestOAuth2RevokeUsesRevocationAuthMethod(t *testing.T) {
 // client id in the form and no secret at all.
 func TestOAuth2RevokeTokenNone(t *testing.T) {
 	hc, rec := coreServer(t, http.StatusOK, "", "")
-	c := coreClient(t, ClientSecretBasic, hc, func(cfg *Config) { cfg.RevocationEndpointAuthMethod = None })
+	c := coreClient(t, ClientSecretBasic, hc, func(cfg *config) { cfg.RevocationEndpointAuthMethod = None })
 	require.NoError(t, c.RevokeToken(context.Background(), "TOKEN", "refresh_token"))
 	got := rec.only(t)
 	coreAssertFormPost(t, got, "/revoke", None, url.Values{"token": {"TOKEN"}, "token_type_hint": {"refresh_token"}})
@@ -915,7 +912,7 @@ func TestOAuth2RevokeTokenNone(t *testing.T) {
 // provider's default method before validation.
 func TestOAuth2WithTokenEndpointAuthMethod(t *testing.T) {
 	hc, rec := coreServer(t, http.StatusOK, "application/json", coreAccessTokenJSON)
-	c, err := newWithOptions[Values](Config{
+	c, err := newClient("", config{
 		ClientID: coreClientID, ClientSecret: coreClientSecret,
 		AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL,
 		TokenEndpointAuthMethod: ClientSecretPost, HTTPClient: hc,
@@ -1002,8 +999,12 @@ func TestOAuth2ContextCancelled(t *testing.T) {
 
 func TestOAuth2UserAgent(t *testing.T) {
 	hc, rec := coreServer(t, http.StatusOK, "application/json", coreAccessTokenJSON)
-	c := coreClient(t, ClientSecretPost, hc, func(cfg *Config) { cfg.UserAgent = "myapp/2" })
+	c := coreClient(t, ClientSecretPost, hc, func(cfg *config) { cfg.UserAgent = "myapp/2" })
 	_, err := c.AccessToken(context.Background(), "CODE", coreRedirectURI, "")
 	require.NoError(t, err)
 	assert.Equal(t, "myapp/2", rec.only(t).Header.Get("User-Agent"))
 }
+
+// newOAuth2 builds a generic client from a config literal that sets what
+// the options would, for tests that set many fields at once.
+func newOAuth2(c config) (*OAuth2, error) { return newClient("", c, nil) }

@@ -1,3 +1,14 @@
+package client
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+)
+
+// Okta is an OpenID client for an Okta org; everything but its constructors
+// comes from OpenID.
+//
 // Okta client: an OpenID Connect client discovered from the Okta org
 // authorization server or from a custom authorization server (upstream
 // issue #324).
@@ -11,42 +22,29 @@
 // the discovery document advertises (see DiscoverOpenID). id: the UserInfo
 // "sub" (the Okta user id); email: the UserInfo email when email_verified
 // is true.
-
-package client
-
-import (
-	"context"
-	"fmt"
-	"regexp"
-)
-
-// Okta is an OpenID client for an Okta org; everything but its constructors
-// comes from OpenID.
 type Okta struct {
 	*OpenID
 }
 
-var (
-	_ Provider        = (*Okta)(nil)
-	_ IDTokenVerifier = (*Okta)(nil)
-	_ IssuerProvider  = (*Okta)(nil)
-)
+var _ Provider = (*Okta)(nil)
 
 // oktaAuthServerRE matches Okta authorization server ids ("default" or
 // "aus..."): nothing that could change the path.
 var oktaAuthServerRE = regexp.MustCompile(`^[A-Za-z0-9]{1,64}$`)
 
-// NewOkta discovers the org authorization server of domain (such as
-// "dev-123.okta.com", no scheme or path). Its issuer is https://{domain}.
-func NewOkta(ctx context.Context, domain, clientID, clientSecret string, opts ...Option) (*Okta, error) {
+// DiscoverOkta fetches, with ctx, the discovery document of the org
+// authorization server of domain (such as "dev-123.okta.com", no scheme or
+// path). Its issuer is https://{domain}.
+func DiscoverOkta(ctx context.Context, domain, clientID, clientSecret string, opts ...Option) (*Okta, error) {
 	return newOkta(ctx, domain, "", clientID, clientSecret, opts)
 }
 
-// NewOktaAuthServer discovers the custom authorization server authServerID
-// ("default" or an "aus..." id) of domain. Its issuer is
+// DiscoverOktaAuthServer fetches, with ctx, the discovery document of the
+// custom authorization server authServerID ("default" or an "aus..." id) of
+// domain. Its issuer is
 // https://{domain}/oauth2/{authServerID}; use it when the application's
 // tokens come from a custom server (API access management).
-func NewOktaAuthServer(ctx context.Context, domain, authServerID, clientID, clientSecret string, opts ...Option) (*Okta, error) {
+func DiscoverOktaAuthServer(ctx context.Context, domain, authServerID, clientID, clientSecret string, opts ...Option) (*Okta, error) {
 	if !oktaAuthServerRE.MatchString(authServerID) {
 		return nil, fmt.Errorf("%w: Okta authorization server id %q must be alphanumeric", ErrInvalidConfig, sanitize(authServerID, 64))
 	}
@@ -61,7 +59,7 @@ func newOkta(ctx context.Context, domain, authServerID, clientID, clientSecret s
 	if authServerID != "" {
 		issuer += "/oauth2/" + authServerID
 	}
-	o, err := discoverOpenID(ctx, issuer, issuer+openIDWellKnown, Config{
+	o, err := discoverOpenID(ctx, issuer, issuer+openIDWellKnown, config{
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
 		Name:         "okta",

@@ -31,9 +31,9 @@ func TestOktaOrgServer(t *testing.T) {
 	doc["token_endpoint"] = "https://foo.okta.com/oauth2/v1/token"
 	doc["revocation_endpoint"] = "https://foo.okta.com/oauth2/v1/revoke"
 	f.json("/.well-known/openid-configuration", 200, doc)
-	o, err := NewOkta(context.Background(), "foo.okta.com", "CID", "SEC", WithHTTPClient(hc))
+	o, err := DiscoverOkta(context.Background(), "foo.okta.com", "CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
-	cfg := o.Config()
+	cfg := o.cfg
 	assert.Equal(t, "https://foo.okta.com/oauth2/v1/authorize", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://foo.okta.com/oauth2/v1/token", cfg.AccessTokenEndpoint)
 	assert.Equal(t, "https://foo.okta.com/oauth2/v1/token", cfg.RefreshTokenEndpoint)
@@ -43,7 +43,7 @@ func TestOktaOrgServer(t *testing.T) {
 	assert.Equal(t, []string{"openid", "email"}, cfg.BaseScopes)
 	assert.Equal(t, "okta", o.Name())
 	assert.Equal(t, "Okta", o.DisplayName())
-	assert.Equal(t, "https://foo.okta.com", o.Issuer())
+	assert.Equal(t, "https://foo.okta.com", o.Capabilities().Issuer)
 	reqs := f.requests("/.well-known/openid-configuration")
 	require.Len(t, reqs, 1)
 	assert.Equal(t, "foo.okta.com", reqs[0].Host)
@@ -52,18 +52,18 @@ func TestOktaOrgServer(t *testing.T) {
 func TestOktaCustomAuthServer(t *testing.T) {
 	f, hc := newFakeServer(t)
 	f.json("/oauth2/default/.well-known/openid-configuration", 200, oktaDoc("https://foo.okta.com/oauth2/default"))
-	o, err := NewOktaAuthServer(context.Background(), "foo.okta.com", "default", "CID", "SEC", WithHTTPClient(hc), WithName("okta-api"))
+	o, err := DiscoverOktaAuthServer(context.Background(), "foo.okta.com", "default", "CID", "SEC", WithHTTPClient(hc), WithName("okta-api"))
 	require.NoError(t, err)
-	assert.Equal(t, "https://foo.okta.com/oauth2/default", o.Issuer())
-	assert.Equal(t, "https://foo.okta.com/oauth2/default/v1/token", o.Config().AccessTokenEndpoint)
+	assert.Equal(t, "https://foo.okta.com/oauth2/default", o.Capabilities().Issuer)
+	assert.Equal(t, "https://foo.okta.com/oauth2/default/v1/token", o.cfg.AccessTokenEndpoint)
 	assert.Equal(t, "okta-api", o.Name())
 	require.Len(t, f.requests("/oauth2/default/.well-known/openid-configuration"), 1)
 
 	t.Run("org document for custom server is rejected", func(t *testing.T) {
 		f, hc := newFakeServer(t)
 		f.json("/oauth2/aus1/.well-known/openid-configuration", 200, oktaDoc("https://foo.okta.com"))
-		_, err := NewOktaAuthServer(context.Background(), "foo.okta.com", "aus1", "CID", "SEC", WithHTTPClient(hc))
-		assert.ErrorIs(t, err, ErrIssuerMismatch)
+		_, err := DiscoverOktaAuthServer(context.Background(), "foo.okta.com", "aus1", "CID", "SEC", WithHTTPClient(hc))
+		assert.ErrorIs(t, err, ErrDiscoveryIssuerMismatch)
 	})
 }
 
@@ -71,11 +71,11 @@ func TestOktaInvalidDomain(t *testing.T) {
 	never := WithHTTPClient(failingClient(errors.New("must not be called")))
 	for _, d := range []string{"", "foo", "https://foo.okta.com", "foo.okta.com/x", "evil.com@foo.okta.com",
 		"foo.okta.com:443", "foo.okta.com?x", "foo.okta.com#", "foo .okta.com", "evil.com/.well-known/x?.okta.com"} {
-		_, err := NewOkta(context.Background(), d, "CID", "SEC", never)
+		_, err := DiscoverOkta(context.Background(), d, "CID", "SEC", never)
 		assert.ErrorIs(t, err, ErrInvalidConfig, d)
 	}
 	for _, id := range []string{"", "../x", "a/b", "default?x", "a b"} {
-		_, err := NewOktaAuthServer(context.Background(), "foo.okta.com", id, "CID", "SEC", never)
+		_, err := DiscoverOktaAuthServer(context.Background(), "foo.okta.com", id, "CID", "SEC", never)
 		assert.ErrorIs(t, err, ErrInvalidConfig, id)
 	}
 }

@@ -1,18 +1,3 @@
-// OpenID Connect support: discovery (OpenID Connect Discovery 1.0 and RFC
-// 8414 Authorization Server Metadata), ID-token verification, UserInfo, and
-// the generic OpenID client, upstream's OpenID.
-//
-// Follows https://openid.net/specs/openid-connect-discovery-1_0.html,
-// https://openid.net/specs/openid-connect-core-1_0.html (§3.1.3.7 ID token
-// validation, §5.3 UserInfo) and RFC 8414. Default scopes: "openid email".
-// The id is the UserInfo "sub"; IDEmail returns the UserInfo "email" only
-// when "email_verified" is true, Identify returns it with that flag.
-//
-// ID tokens are verified with github.com/coreos/go-oidc (signature through
-// the issuer's JWKS, iss, aud, exp, nbf) rather than hand-written JWT code;
-// this file adds the nonce and subject checks and maps the failures to the
-// typed errors below.
-
 package client
 
 import (
@@ -36,7 +21,7 @@ import (
 // be trusted; the cause is one of the ErrIDToken* values below, so both
 // errors.Is(err, ErrIDToken) and errors.Is(err, ErrIDTokenNonce) work. It
 // belongs to the ErrOAuth2 family.
-var ErrIDToken = &kindError{"id token verification", true}
+var ErrIDToken = newKind("id token verification", true)
 
 // Causes of an ErrIDToken failure. They are distinct so the kit can log which
 // check failed; none of them may be treated as a soft failure.
@@ -69,14 +54,14 @@ var (
 
 // Discovery and nonce errors.
 var (
-	// ErrIssuerMismatch is the cause of an ErrOpenIDConfiguration failure when
+	// ErrDiscoveryIssuerMismatch is the cause of an ErrOpenIDConfiguration failure when
 	// the metadata names another issuer than the one it was fetched for: such
 	// metadata "MUST NOT be used" (RFC 8414 §3.3, OIDC Discovery §4.3).
-	ErrIssuerMismatch = errors.New("metadata issuer does not match the expected issuer")
+	ErrDiscoveryIssuerMismatch = errors.New("metadata issuer does not match the expected issuer")
 	// ErrNonceRequired is returned by AuthCodeURL of providers that need a
 	// nonce (FranceConnect) when AuthURLOptions.Nonce is empty: a nonce the
 	// caller does not know cannot be verified, so none is invented.
-	ErrNonceRequired = &kindError{"this provider requires AuthURLOptions.Nonce", true}
+	ErrNonceRequired = newKind("this provider requires AuthURLOptions.Nonce", true)
 )
 
 const (
@@ -125,8 +110,8 @@ func (p OpenIDParams) AuthParams() url.Values {
 }
 
 // OpenID is a client for any OpenID Connect provider, configured from its
-// discovery document by DiscoverOpenID. It verifies ID tokens (it implements
-// IDTokenVerifier and IssuerProvider) and reads the user from UserInfo.
+// discovery document by [DiscoverOpenID]. It verifies ID tokens
+// ([OpenID.VerifyIDToken]) and reads the user from UserInfo.
 //
 // Identify: Subject is the verified ID token's "sub", which the UserInfo
 // "sub" must equal; Email and EmailVerified are UserInfo's "email" and
@@ -134,26 +119,36 @@ func (p OpenIDParams) AuthParams() url.Values {
 // else the ID token's; Name is "name" (else given_name and family_name),
 // AvatarURL "picture". Without a userinfo_endpoint the ID token alone is
 // the identity.
+//
+// OpenID Connect support: discovery (OpenID Connect Discovery 1.0 and RFC
+// 8414 Authorization Server Metadata), ID-token verification, UserInfo, and
+// the generic OpenID client, upstream's OpenID.
+//
+// Follows https://openid.net/specs/openid-connect-discovery-1_0.html,
+// https://openid.net/specs/openid-connect-core-1_0.html (§3.1.3.7 ID token
+// validation, §5.3 UserInfo) and RFC 8414. Default scopes: "openid email".
+// The id is the UserInfo "sub"; IDEmail returns the UserInfo "email" only
+// when "email_verified" is true, Identify returns it with that flag.
+//
+// ID tokens are verified with github.com/coreos/go-oidc (signature through
+// the issuer's JWKS, iss, aud, exp, nbf) rather than hand-written JWT code;
+// this file adds the nonce and subject checks and maps the failures to the
+// typed errors below.
 type OpenID struct {
-	*BaseOAuth2[OpenIDParams]
+	*OAuth2
 	oidcCore
 	metadata json.RawMessage
 	issParam bool
 }
 
-var (
-	_ Provider             = (*OpenID)(nil)
-	_ IDTokenVerifier      = (*OpenID)(nil)
-	_ IssuerProvider       = (*OpenID)(nil)
-	_ IssParameterReporter = (*OpenID)(nil)
-)
+var _ Provider = (*OpenID)(nil)
 
 // DiscoverOpenID fetches the provider's discovery document with ctx and
 // returns a client configured from it. issuerOrConfigURL is either the
 // issuer ("https://id.example.com") or the full configuration URL
 // ("https://id.example.com/.well-known/openid-configuration"); either way
 // the document's "issuer" must equal the issuer exactly (a trailing slash
-// counts), or the document is rejected with ErrIssuerMismatch.
+// counts), or the document is rejected with ErrDiscoveryIssuerMismatch.
 //
 // Defaults: name "openid", scopes "openid email".
 //
@@ -183,7 +178,7 @@ var (
 // WithScopes("openid", "email", "offline_access"). A token response without
 // a refresh token is not an error; the login simply cannot be refreshed.
 //
-// IssParameterSupported reports the metadata's
+// Capabilities().IssParameter reports the metadata's
 // authorization_response_iss_parameter_supported (RFC 9207).
 //
 // Every failure (HTTP, transport, JSON, missing or invalid member) is a
@@ -194,7 +189,7 @@ func DiscoverOpenID(ctx context.Context, issuerOrConfigURL, clientID, clientSecr
 	if err != nil {
 		return nil, err
 	}
-	return discoverOpenID(ctx, issuer, configURL, Config{
+	return discoverOpenID(ctx, issuer, configURL, config{
 		ClientID:     clientID,
 		ClientSecret: clientSecret,
 		Name:         "openid",
@@ -203,17 +198,18 @@ func DiscoverOpenID(ctx context.Context, issuerOrConfigURL, clientID, clientSecr
 	}, opts)
 }
 
-// Issuer returns the issuer the discovery document was validated against.
-func (o *OpenID) Issuer() string { return o.issuer }
+// Capabilities reports the issuer the discovery document was validated
+// against, whether the metadata promises the RFC 9207 iss parameter, that
+// a nonce is sent and verified, and refresh and revocation as discovered.
+func (o *OpenID) Capabilities() Capabilities {
+	c := o.cfg.capabilities()
+	c.Issuer, c.IssParameter, c.Nonce = o.issuer, o.issParam, true
+	return c
+}
 
 // Metadata returns a copy of the raw discovery document, for members this
 // type does not use (end_session_endpoint, ...).
 func (o *OpenID) Metadata() json.RawMessage { return append(json.RawMessage(nil), o.metadata...) }
-
-// IssParameterSupported reports whether the metadata promises the RFC 9207
-// iss parameter in authorization responses, so that a callback without it
-// can be refused.
-func (o *OpenID) IssParameterSupported() bool { return o.issParam }
 
 // Profile returns the UserInfo document. A provider without
 // userinfo_endpoint gives ErrProfileNotSupported.
@@ -237,17 +233,13 @@ func (o *OpenID) Identify(ctx context.Context, t *Token, nonce string) (*Identit
 // API, so IDEmail and Profile return ErrIDEmailNotSupported and
 // ErrProfileNotSupported unless the caller wraps it.
 type AuthorizationServer struct {
-	*BaseOAuth2[Values]
+	*OAuth2
 	issuer   string
 	metadata json.RawMessage
 	issParam bool
 }
 
-var (
-	_ Provider             = (*AuthorizationServer)(nil)
-	_ IssuerProvider       = (*AuthorizationServer)(nil)
-	_ IssParameterReporter = (*AuthorizationServer)(nil)
-)
+var _ Provider = (*AuthorizationServer)(nil)
 
 // DiscoverAuthorizationServer fetches RFC 8414 metadata for issuer from
 // /.well-known/oauth-authorization-server, inserted before the issuer's path
@@ -263,21 +255,27 @@ func DiscoverAuthorizationServer(ctx context.Context, issuer, clientID, clientSe
 	mu := *u
 	mu.Path = oauthWellKnown + strings.TrimSuffix(u.Path, "/")
 	mu.RawPath = ""
-	cfg := Config{ClientID: clientID, ClientSecret: clientSecret}
+	cfg := config{ClientID: clientID, ClientSecret: clientSecret}
 	md, raw, err := fetchMetadata(ctx, &cfg, opts, mu.String(), issuer, false)
 	if err != nil {
 		return nil, err
 	}
-	b, err := New[Values](cfg)
+	b, err := newClient("", cfg, nil)
 	if err != nil {
 		return nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 	}
-	return &AuthorizationServer{BaseOAuth2: b, issuer: issuer, metadata: raw,
+	return &AuthorizationServer{OAuth2: b, issuer: issuer, metadata: raw,
 		issParam: md.AuthorizationResponseIssParameterSupported}, nil
 }
 
-// Issuer returns the issuer the metadata was validated against.
-func (a *AuthorizationServer) Issuer() string { return a.issuer }
+// Capabilities reports the issuer the metadata was validated against,
+// whether it promises the RFC 9207 iss parameter, and refresh and
+// revocation as discovered; no nonce (there is no ID token).
+func (a *AuthorizationServer) Capabilities() Capabilities {
+	c := a.cfg.capabilities()
+	c.Issuer, c.IssParameter = a.issuer, a.issParam
+	return c
+}
 
 // Identify fails with an error matching ErrIDEmailNotSupported: an RFC 8414
 // server has no user API. Wrap the client and implement Identify with the
@@ -290,10 +288,6 @@ func (a *AuthorizationServer) Identify(ctx context.Context, t *Token, nonce stri
 func (a *AuthorizationServer) Metadata() json.RawMessage {
 	return append(json.RawMessage(nil), a.metadata...)
 }
-
-// IssParameterSupported reports whether the metadata promises the RFC 9207
-// iss parameter in authorization responses.
-func (a *AuthorizationServer) IssParameterSupported() bool { return a.issParam }
 
 // --- discovery ---------------------------------------------------------
 
@@ -353,9 +347,9 @@ func parseIssuer(s string) (*url.URL, error) {
 // fetchMetadata applies opts to cfg (so discovery uses the caller's HTTP
 // client and User-Agent), fetches and validates the metadata, and fills the
 // endpoints and auth methods of cfg from it.
-func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL, issuer string, openID bool) (*providerMetadata, json.RawMessage, error) {
-	for _, o := range opts {
-		o(cfg)
+func fetchMetadata(ctx context.Context, cfg *config, opts []Option, metadataURL, issuer string, openID bool) (*providerMetadata, json.RawMessage, error) {
+	if err := cfg.apply("", opts); err != nil {
+		return nil, nil, err
 	}
 	// An empty id fails before any request; the secret is checked once the
 	// metadata has chosen the auth method.
@@ -376,7 +370,7 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 	}
 	if md.Issuer != issuer {
 		return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: fmt.Errorf("%w: expected %q, got %q",
-			ErrIssuerMismatch, sanitize(issuer, 200), sanitize(md.Issuer, 200))}
+			ErrDiscoveryIssuerMismatch, sanitize(issuer, 200), sanitize(md.Issuer, 200))}
 	}
 	required := []struct{ name, v string }{
 		{"authorization_endpoint", md.AuthorizationEndpoint},
@@ -416,7 +410,7 @@ func fetchMetadata(ctx context.Context, cfg *Config, opts []Option, metadataURL,
 // apply sets cfg's endpoints and auth methods from the metadata. A token
 // endpoint method already in cfg was chosen by the caller (the one the
 // client is registered for) and is kept if the server allows it.
-func (md *providerMetadata) apply(cfg *Config) error {
+func (md *providerMetadata) apply(cfg *config) error {
 	cfg.AuthorizeEndpoint = md.AuthorizationEndpoint
 	cfg.AccessTokenEndpoint = md.TokenEndpoint
 	cfg.RefreshTokenEndpoint = ""
@@ -487,16 +481,16 @@ func firstSupported(methods []string) (AuthMethod, bool) {
 
 // discoverOpenID is DiscoverOpenID with the expected issuer, the
 // configuration URL and the provider defaults already chosen (Okta).
-func discoverOpenID(ctx context.Context, issuer, configURL string, cfg Config, opts []Option) (*OpenID, error) {
+func discoverOpenID(ctx context.Context, issuer, configURL string, cfg config, opts []Option) (*OpenID, error) {
 	md, raw, err := fetchMetadata(ctx, &cfg, opts, configURL, issuer, true)
 	if err != nil {
 		return nil, err
 	}
-	b, err := New[OpenIDParams](cfg)
+	b, err := newClient("", cfg, nil)
 	if err != nil {
 		return nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 	}
-	o := &OpenID{BaseOAuth2: b, metadata: raw, issParam: md.AuthorizationResponseIssParameterSupported}
+	o := &OpenID{OAuth2: b, metadata: raw, issParam: md.AuthorizationResponseIssParameterSupported}
 	o.oidcCore = newOIDCCore(&b.cfg, issuer, md.UserinfoEndpoint,
 		remoteKeySet(&b.cfg, md.JWKSURI), md.IDTokenSigningAlgValuesSupported)
 	return o, nil
@@ -505,8 +499,8 @@ func discoverOpenID(ctx context.Context, issuer, configURL string, cfg Config, o
 // --- ID tokens and UserInfo shared by the OIDC providers -----------------
 
 // oidcCore is what every OpenID Connect provider client shares: ID-token
-// verification and UserInfo parsing. Embedded, it gives its owner UsesNonce
-// and VerifyIDToken.
+// verification and UserInfo parsing. Embedded, it gives its owner
+// VerifyIDToken.
 type oidcCore struct {
 	issuer      string
 	userinfoURL string
@@ -524,14 +518,26 @@ type oidcCore struct {
 	// unverifiedEmail accepts an email without email_verified (FranceConnect,
 	// which defines no such claim).
 	unverifiedEmail bool
-	// now is the client's clock (Config.Now), for the iat check.
+	// now is the client's clock (WithClock), for the iat check.
 	now func() time.Time
+}
+
+// capabilities are cfg's with the nonce every OIDC client here verifies,
+// and the issuer when withIssuer (the provider is known to send iss, or
+// the issuer is fixed).
+func (o *oidcCore) capabilities(cfg *config, withIssuer bool) Capabilities {
+	c := cfg.capabilities()
+	c.Nonce = true
+	if withIssuer {
+		c.Issuer = o.issuer
+	}
+	return c
 }
 
 // newOIDCCore builds the verifier for issuer with keys. algs are the
 // advertised signing algorithms; only those go-oidc implements are kept,
 // and none at all means RS256, the OIDC default.
-func newOIDCCore(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, algs []string) oidcCore {
+func newOIDCCore(cfg *config, issuer, userinfoURL string, keys oidc.KeySet, algs []string) oidcCore {
 	var keep []string
 	for _, a := range algs {
 		switch a {
@@ -543,7 +549,7 @@ func newOIDCCore(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, algs
 	return newOIDCCoreAlgs(cfg, issuer, userinfoURL, keys, keep, false)
 }
 
-func newOIDCCoreAlgs(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, algs []string, skipIssuer bool) oidcCore {
+func newOIDCCoreAlgs(cfg *config, issuer, userinfoURL string, keys oidc.KeySet, algs []string, skipIssuer bool) oidcCore {
 	return oidcCore{
 		issuer:         issuer,
 		userinfoURL:    userinfoURL,
@@ -559,10 +565,6 @@ func newOIDCCoreAlgs(cfg *Config, issuer, userinfoURL string, keys oidc.KeySet, 
 		}),
 	}
 }
-
-// UsesNonce reports that the kit must send a nonce and pass it to Identify
-// (or VerifyIDToken): every OIDC client here checks it.
-func (o *oidcCore) UsesNonce() bool { return true }
 
 // VerifyIDToken verifies t's ID token: signature against the issuer's keys,
 // iss, aud (the client id), azp (OIDC Core §3.1.3.7 items 4-5: required
@@ -684,7 +686,7 @@ func verifiedFlag(v any) bool {
 
 // userinfo fetches the UserInfo document (OIDC Core §5.3) with a Bearer
 // token and returns it raw and decoded (numbers as json.Number).
-func (o *oidcCore) userinfo(ctx context.Context, cfg *Config, accessToken string) (json.RawMessage, map[string]any, error) {
+func (o *oidcCore) userinfo(ctx context.Context, cfg *config, accessToken string) (json.RawMessage, map[string]any, error) {
 	if o.userinfoURL == "" {
 		return nil, nil, ErrProfileNotSupported
 	}
@@ -700,7 +702,7 @@ func (o *oidcCore) userinfo(ctx context.Context, cfg *Config, accessToken string
 }
 
 // idEmail reads sub and the verified email from UserInfo.
-func (o *oidcCore) idEmail(ctx context.Context, cfg *Config, accessToken string) (string, string, error) {
+func (o *oidcCore) idEmail(ctx context.Context, cfg *config, accessToken string) (string, string, error) {
 	_, m, err := o.userinfo(ctx, cfg, accessToken)
 	if errors.Is(err, ErrProfileNotSupported) {
 		return "", "", ErrIDEmailNotSupported
@@ -727,7 +729,7 @@ func (o *oidcCore) idEmailFrom(m map[string]any) (string, string, error) {
 // client's HTTP client, User-Agent and body cap. go-oidc takes the HTTP
 // client from a context and fetches in the background, so the context only
 // carries configuration.
-func remoteKeySet(cfg *Config, jwksURL string) *oidc.RemoteKeySet {
+func remoteKeySet(cfg *config, jwksURL string) *oidc.RemoteKeySet {
 	hc := &http.Client{
 		Transport:     &jwksTransport{hc: withoutRedirects(cfg.HTTPClient), ua: cfg.UserAgent},
 		CheckRedirect: stopRedirects,
@@ -788,8 +790,8 @@ func (b *cappedBody) Close() error { return b.rc.Close() }
 // newStaticOIDC builds an OIDC provider client whose endpoints and keys are
 // documented rather than discovered (LinkedIn, Slack, FranceConnect, ...):
 // defaults, then the caller's options, then validation, then the verifier.
-func newStaticOIDC[P Params](cfg Config, opts []Option, issuer, userinfoURL string, keys func(*Config) oidc.KeySet, algs []string) (*BaseOAuth2[P], oidcCore, error) {
-	b, err := newWithOptions[P](cfg, opts)
+func newStaticOIDC(provider string, cfg config, opts []Option, issuer, userinfoURL string, keys func(*config) oidc.KeySet, algs []string) (*OAuth2, oidcCore, error) {
+	b, err := newClient(provider, cfg, opts)
 	if err != nil {
 		return nil, oidcCore{}, err
 	}
@@ -797,8 +799,8 @@ func newStaticOIDC[P Params](cfg Config, opts []Option, issuer, userinfoURL stri
 }
 
 // jwksAt returns a key-set factory for newStaticOIDC.
-func jwksAt(jwksURL string) func(*Config) oidc.KeySet {
-	return func(cfg *Config) oidc.KeySet { return remoteKeySet(cfg, jwksURL) }
+func jwksAt(jwksURL string) func(*config) oidc.KeySet {
+	return func(cfg *config) oidc.KeySet { return remoteKeySet(cfg, jwksURL) }
 }
 
 // hostnameRE matches a DNS host name of at least two labels, nothing else

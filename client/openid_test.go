@@ -31,7 +31,7 @@ func TestDiscoveryFiefLike(t *testing.T) {
 			})
 			o, err := DiscoverOpenID(context.Background(), arg, "CLIENT_ID", "CLIENT_SECRET", WithHTTPClient(hc))
 			require.NoError(t, err)
-			cfg := o.Config()
+			cfg := o.cfg
 			assert.Equal(t, "https://example.fief.dev/authorize", cfg.AuthorizeEndpoint)
 			assert.Equal(t, "https://example.fief.dev/api/token", cfg.AccessTokenEndpoint)
 			assert.Equal(t, "https://example.fief.dev/api/token", cfg.RefreshTokenEndpoint)
@@ -39,10 +39,10 @@ func TestDiscoveryFiefLike(t *testing.T) {
 			assert.Equal(t, ClientSecretBasic, cfg.TokenEndpointAuthMethod)
 			assert.Equal(t, []string{"openid", "email"}, cfg.BaseScopes)
 			assert.Equal(t, "openid", o.Name())
-			assert.Equal(t, "https://example.fief.dev", o.Issuer())
-			assert.True(t, o.SupportsRefresh())
-			assert.False(t, o.SupportsRevoke())
-			assert.True(t, o.UsesNonce())
+			assert.Equal(t, "https://example.fief.dev", o.Capabilities().Issuer)
+			assert.True(t, o.Capabilities().Refresh)
+			assert.False(t, o.Capabilities().Revoke)
+			assert.True(t, o.Capabilities().Nonce)
 			assert.Contains(t, string(o.Metadata()), `"jwks_uri"`)
 
 			reqs := f.requests("/.well-known/openid-configuration")
@@ -70,11 +70,11 @@ func TestDiscoveryErrors(t *testing.T) {
 		{name: "json array", status: 200, doc: `[]`, want: []error{ErrOpenIDConfiguration, ErrInvalidResponse}},
 		{name: "wrong member type", status: 200, doc: discoveryDoc(testIssuer, func(d map[string]any) { d["grant_types_supported"] = "refresh_token" }),
 			want: []error{ErrOpenIDConfiguration, ErrInvalidResponse}},
-		{name: "issuer mismatch", status: 200, doc: discoveryDoc("https://evil.example"), want: []error{ErrOpenIDConfiguration, ErrIssuerMismatch}},
+		{name: "issuer mismatch", status: 200, doc: discoveryDoc("https://evil.example"), want: []error{ErrOpenIDConfiguration, ErrDiscoveryIssuerMismatch}},
 		{name: "issuer trailing slash", status: 200, doc: discoveryDoc(testIssuer, func(d map[string]any) { d["issuer"] = testIssuer + "/" }),
-			want: []error{ErrOpenIDConfiguration, ErrIssuerMismatch}},
+			want: []error{ErrOpenIDConfiguration, ErrDiscoveryIssuerMismatch}},
 		{name: "missing issuer", status: 200, doc: discoveryDoc(testIssuer, func(d map[string]any) { delete(d, "issuer") }),
-			want: []error{ErrOpenIDConfiguration, ErrIssuerMismatch}},
+			want: []error{ErrOpenIDConfiguration, ErrDiscoveryIssuerMismatch}},
 		{name: "missing token endpoint", status: 200, doc: discoveryDoc(testIssuer, func(d map[string]any) { delete(d, "token_endpoint") }),
 			want: []error{ErrOpenIDConfiguration, ErrInvalidResponse}},
 		{name: "missing jwks_uri", status: 200, doc: discoveryDoc(testIssuer, func(d map[string]any) { delete(d, "jwks_uri") }),
@@ -168,9 +168,9 @@ func TestDiscoveryAuthMethods(t *testing.T) {
 			f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, tc.mod))
 			o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", append([]Option{WithHTTPClient(hc)}, tc.opts...)...)
 			require.NoError(t, err)
-			cfg := o.Config()
+			cfg := o.cfg
 			assert.Equal(t, tc.token, cfg.TokenEndpointAuthMethod)
-			assert.Equal(t, tc.refresh, o.SupportsRefresh())
+			assert.Equal(t, tc.refresh, o.Capabilities().Refresh)
 			assert.Equal(t, tc.revoke, cfg.RevokeTokenEndpoint)
 			assert.Equal(t, tc.revokeAuth, cfg.RevocationEndpointAuthMethod)
 			if tc.revoke == "" {
@@ -261,7 +261,7 @@ func TestDiscoveryRevocationNone(t *testing.T) {
 	f.json("/revoke", 200, ``)
 	o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
-	require.True(t, o.SupportsRevoke())
+	require.True(t, o.Capabilities().Revoke)
 	require.NoError(t, o.RevokeToken(context.Background(), "RT", "refresh_token"))
 	reqs := f.requests("/revoke")
 	require.Len(t, reqs, 1)
@@ -294,8 +294,8 @@ func TestDiscoveryIssParameter(t *testing.T) {
 			require.NoError(t, err)
 			a, err := DiscoverAuthorizationServer(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
-			for _, r := range []IssParameterReporter{o, a} {
-				assert.Equal(t, tc.want, r.IssParameterSupported())
+			for _, r := range []Provider{o, a} {
+				assert.Equal(t, tc.want, r.Capabilities().IssParameter)
 			}
 		})
 	}
@@ -340,9 +340,9 @@ func TestDiscoveryAuthorizationServer(t *testing.T) {
 			})
 			a, err := DiscoverAuthorizationServer(context.Background(), tc.issuer, "CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
-			assert.Equal(t, tc.issuer, a.Issuer())
-			assert.Equal(t, "https://as.example/token", a.Config().AccessTokenEndpoint)
-			assert.Equal(t, ClientSecretBasic, a.Config().RevocationEndpointAuthMethod)
+			assert.Equal(t, tc.issuer, a.Capabilities().Issuer)
+			assert.Equal(t, "https://as.example/token", a.cfg.AccessTokenEndpoint)
+			assert.Equal(t, ClientSecretBasic, a.cfg.RevocationEndpointAuthMethod)
 			assert.Equal(t, "oauth2", a.Name())
 			require.Len(t, f.requests(tc.path), 1)
 			assert.Equal(t, "as.example", f.requests(tc.path)[0].Host)
@@ -355,7 +355,7 @@ func TestDiscoveryAuthorizationServer(t *testing.T) {
 		})
 		_, err := DiscoverAuthorizationServer(context.Background(), "https://as.example", "CID", "SEC", WithHTTPClient(hc))
 		assert.ErrorIs(t, err, ErrOpenIDConfiguration)
-		assert.ErrorIs(t, err, ErrIssuerMismatch)
+		assert.ErrorIs(t, err, ErrDiscoveryIssuerMismatch)
 	})
 }
 
@@ -374,7 +374,7 @@ func TestDiscoveryPlainHTTPEndpoints(t *testing.T) {
 			return err
 		},
 		"NewOkta": func(hc *http.Client) error {
-			_, err := NewOkta(context.Background(), "id.example.com", "CID", "SEC", WithHTTPClient(hc))
+			_, err := DiscoverOkta(context.Background(), "id.example.com", "CID", "SEC", WithHTTPClient(hc))
 			return err
 		},
 	}
@@ -486,7 +486,7 @@ func TestOpenIDIDEmail(t *testing.T) {
 
 func TestOpenIDAuthorizationURL(t *testing.T) {
 	o, _ := newTestOpenID(t)
-	u, err := o.AuthorizationURL("https://app/cb", AuthURLOptions{State: "ST", Nonce: "NONCE"},
+	u, err := o.AuthCodeURL("https://app/cb", AuthURLOptions{State: "ST", Nonce: "NONCE"},
 		OpenIDParams{Prompt: "login", LoginHint: "a@x", MaxAge: 90 * time.Second, ACRValues: "eidas1"})
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(u, testIssuer+"/authorize?"))

@@ -1,17 +1,21 @@
 package client
 
-import "net/url"
+import (
+	"net/url"
+	"reflect"
+)
 
-// Params is implemented by the extra authorization parameters of a client:
-// upstream's generic type T. Provider clients use typed structs (such as
-// GoogleParams) so a misspelt parameter is a compile error; the generic
-// OAuth2 client uses Values.
+// Params is implemented by the extra authorization parameters passed to
+// AuthCodeURL: upstream's generic type T. Provider clients have typed
+// structs (such as GoogleParams) so a misspelt parameter is a compile
+// error; Values holds untyped extras for any client.
 type Params interface {
 	// AuthParams returns the parameters to add to the authorization URL.
 	AuthParams() url.Values
 }
 
-// Values is the untyped extra parameters of the generic OAuth2 client.
+// Values is untyped extra authorization parameters, for the generic client
+// or for parameters a provider's typed struct does not have.
 type Values url.Values
 
 // AuthParams implements Params.
@@ -25,8 +29,10 @@ type AuthURLOptions struct {
 	// slice sends no scope parameter at all (upstream falls back to the base
 	// scopes, and sends "scope=" for empty base scopes: both are fixed here).
 	Scopes []string
-	// CodeChallenge and CodeChallengeMethod are the PKCE values (RFC 7636).
-	CodeChallenge       string
+	// CodeChallenge is the PKCE challenge (RFC 7636), such as
+	// S256Challenge(verifier).
+	CodeChallenge string
+	// CodeChallengeMethod is "S256" with S256Challenge.
 	CodeChallengeMethod string
 	// Nonce is the OpenID Connect nonce; sent whenever non-empty.
 	Nonce string
@@ -57,4 +63,16 @@ func withDefault(extra url.Values, key, value string) url.Values {
 	}
 	cp.Set(key, value)
 	return cp
+}
+
+// paramValues returns p's parameters, nil for a nil p (also a nil pointer
+// inside the interface, whose value method would panic).
+func paramValues(p Params) url.Values {
+	if p == nil {
+		return nil
+	}
+	if rv := reflect.ValueOf(p); rv.Kind() == reflect.Pointer && rv.IsNil() {
+		return nil
+	}
+	return p.AuthParams()
 }

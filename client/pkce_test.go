@@ -67,7 +67,7 @@ func TestPKCEFlow(t *testing.T) {
 			})
 			c := coreClient(t, method, hc)
 			verifier, state := GenerateVerifier(), GenerateState()
-			authURL, err := c.AuthorizationURL(coreRedirectURI, AuthURLOptions{
+			authURL, err := c.AuthCodeURL(coreRedirectURI, AuthURLOptions{
 				State: state, CodeChallenge: S256Challenge(verifier), CodeChallengeMethod: "S256",
 			}, nil)
 			require.NoError(t, err)

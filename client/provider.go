@@ -2,21 +2,28 @@ package client
 
 import (
 	"context"
-	"encoding/json"
-	"net/url"
 )
 
 // Provider is what the kit needs from a client. Every client in this package
-// (BaseOAuth2 and the provider clients) implements it.
+// (OAuth2 and the provider clients) implements it.
 type Provider interface {
+	// Name identifies the client in routes and sessions.
 	Name() string
+	// DisplayName is the label of login buttons.
 	DisplayName() string
-	AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error)
+	// Capabilities says how the kit must run the flow with this client.
+	Capabilities() Capabilities
+	// AuthCodeURL builds the authorization URL; params may be nil.
+	AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error)
+	// AccessToken exchanges an authorization code.
 	AccessToken(ctx context.Context, code, redirectURI, codeVerifier string) (*Token, error)
+	// RefreshToken uses a refresh token.
 	RefreshToken(ctx context.Context, refreshToken string) (*Token, error)
-	RevokeToken(ctx context.Context, token, tokenTypeHint string) error
-	IDEmail(ctx context.Context, accessToken string) (id, email string, err error)
-	Profile(ctx context.Context, accessToken string) (json.RawMessage, error)
+	// Revoke ends the grant of t: it revokes the refresh token when there is
+	// one and the provider can revoke it, else the access token. It fails
+	// with an error matching ErrRevokeNotSupported when nothing can be
+	// revoked.
+	Revoke(ctx context.Context, t *Token) error
 	// Identify returns who signed in with t, the token of the code exchange.
 	// The client owns this logic, so the kit never combines ID token, user
 	// API and email rules itself.
@@ -26,9 +33,10 @@ type Provider interface {
 	// and a cause such as ErrIDTokenNonce), then read the user API or
 	// UserInfo when there is one, whose subject must equal the ID token's
 	// (constant-time; ErrIDTokenSubject). nonce is the one sent in the
-	// authorization URL, "" for clients that do not use one. User-API
-	// failures are *RequestError with Op ErrGetIDEmail; an empty subject is
-	// always an error matching ErrMissingID.
+	// authorization URL (see Capabilities.Nonce), "" for clients that do
+	// not use one. User-API failures are *RequestError with Op
+	// ErrGetIDEmail; an empty subject is always an error matching
+	// ErrMissingID.
 	//
 	// Email is returned even when the provider does not vouch for it, with
 	// EmailVerified false: check EmailVerified before trusting it. Each
@@ -38,40 +46,43 @@ type Provider interface {
 	Identify(ctx context.Context, t *Token, nonce string) (*Identity, error)
 }
 
-// IDTokenVerifier is implemented by OpenID Connect clients. Their Identify
-// verifies the ID token itself; the kit only asks UsesNonce whether to send
-// a nonce in the authorization URL (and then passes it to Identify).
-// VerifyIDToken remains for callers that use a client on its own.
-type IDTokenVerifier interface {
-	UsesNonce() bool
-	// VerifyIDToken checks the token's ID token (signature, iss, aud, exp and
-	// nonce). A token without an ID token is an error only when the client
-	// requires one.
-	VerifyIDToken(ctx context.Context, t *Token, nonce string) (*IDClaims, error)
+// Capabilities describes a client's provider as data, so the kit runs the
+// flow from it instead of probing the client's type.
+type Capabilities struct {
+	// Issuer is the provider's RFC 9207 / OpenID Connect issuer, "" when
+	// unknown. The kit compares it with the iss parameter of authorization
+	// responses.
+	Issuer string
+	// IssParameter reports that the server sends iss in its authorization
+	// responses (RFC 9207 metadata), so a response without it must be
+	// refused: it did not come from that server (a mix-up attack).
+	IssParameter bool
+	// Nonce reports that the kit must send a nonce in the authorization URL
+	// and pass it to Identify, which verifies the ID token with it.
+	Nonce bool
+	// FormPost reports that the provider answers with
+	// response_mode=form_post (Apple), so the callback must accept a POST.
+	FormPost bool
+	// Refresh reports that RefreshToken can succeed.
+	Refresh bool
+	// Revoke reports that Revoke can succeed.
+	Revoke bool
 }
 
-// IDClaims are the verified claims of an ID token VerifyIDToken reports.
+// IDClaims are the verified claims of an ID token, as VerifyIDToken of the
+// OpenID Connect clients reports them.
 type IDClaims struct {
-	Issuer        string
-	Subject       string
-	Email         string
+	// Issuer is the "iss" claim.
+	Issuer string
+	// Subject is the user id: "sub", or the claim the provider's user API
+	// keys users by (Microsoft's "oid"; Google's "people/<sub>").
+	Subject string
+	// Email is the "email" claim, "" when absent.
+	Email string
+	// EmailVerified is "email_verified" as JSON true or "true".
 	EmailVerified bool
-	Nonce         string
-}
-
-// IssuerProvider is implemented by clients that know their issuer, so the
-// kit can check the RFC 9207 iss parameter of the authorization response.
-type IssuerProvider interface {
-	Issuer() string
-}
-
-// IssParameterReporter is implemented by clients configured from metadata
-// that says whether the authorization server sends the RFC 9207 iss
-// parameter in its authorization responses. When it does, the kit can
-// refuse a callback without iss: one is missing only if the response did
-// not come from that server (a mix-up attack).
-type IssParameterReporter interface {
-	IssParameterSupported() bool
+	// Nonce is the "nonce" claim, which matched the expected one.
+	Nonce string
 }
 
 var _ Provider = (*OAuth2)(nil)

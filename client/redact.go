@@ -67,8 +67,7 @@ func requestSecrets(req *http.Request) []string {
 // redactSecrets removes every credential of req from the provider-controlled
 // text of err (an *OAuthError's description and URI, an *HTTPError's body
 // excerpt), so a provider that echoes the code, a token or the secret in its
-// error response cannot put it into error strings and logs (security.md
-// item 65). Other errors are returned as they are.
+// error response cannot put it into error strings and logs. Other errors are returned as they are.
 func redactSecrets(req *http.Request, err error) error {
 	switch err.(type) {
 	case *OAuthError, *HTTPError:

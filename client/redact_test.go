@@ -83,7 +83,7 @@ func TestRedactEchoedSecrets(t *testing.T) {
 			t.Run(string(method)+"/"+c.name, func(t *testing.T) {
 				srv := httptest.NewServer(echo(c.status, c.shape))
 				defer srv.Close()
-				cl, err := NewOAuth2(Config{
+				cl, err := newOAuth2(config{
 					ClientID: "cid", ClientSecret: secret,
 					AuthorizeEndpoint: srv.URL, AccessTokenEndpoint: srv.URL, RefreshTokenEndpoint: srv.URL,
 					RevokeTokenEndpoint: srv.URL, TokenEndpointAuthMethod: method, RevocationEndpointAuthMethod: method,
@@ -168,7 +168,7 @@ func TestRedactEchoedCredentialForms(t *testing.T) {
 					})
 				}))
 				defer srv.Close()
-				c, err := NewOAuth2(Config{
+				c, err := newOAuth2(config{
 					ClientID: id, ClientSecret: secret,
 					AuthorizeEndpoint: srv.URL, AccessTokenEndpoint: srv.URL, RefreshTokenEndpoint: srv.URL,
 					TokenEndpointAuthMethod: method,
@@ -215,7 +215,7 @@ func TestRedactBeforeExcerpt(t *testing.T) {
 			w.WriteHeader(http.StatusBadGateway)
 			_, _ = io.WriteString(w, strings.Repeat("x", pad)+r.FormValue("client_secret")+" and more")
 		}))
-		c, err := NewOAuth2(Config{ClientID: "cid", ClientSecret: secret, AuthorizeEndpoint: srv.URL, AccessTokenEndpoint: srv.URL})
+		c, err := newOAuth2(config{ClientID: "cid", ClientSecret: secret, AuthorizeEndpoint: srv.URL, AccessTokenEndpoint: srv.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,27 +1,3 @@
-// Reddit client.
-//
-// Follows https://github.com/reddit-archive/reddit/wiki/OAuth2 (authorize,
-// access_token and revoke_token URLs, HTTP Basic client authentication for
-// all three, the duration parameter), the API rules at
-// https://github.com/reddit-archive/reddit/wiki/API (a unique, descriptive
-// User-Agent is required) and https://www.reddit.com/dev/api#GET_api_v1_me.
-//
-// Default scopes: "identity". Refresh: yes, at the token URL (a refresh token
-// is only issued with Duration "permanent"). Revoke: yes, with Basic
-// authentication and token_type_hint.
-//
-// Default User-Agent: "oauthkit:<client id>:v1 (by oauthkit)", in Reddit's
-// "<platform>:<app ID>:<version> (by <author>)" form; WithUserAgent replaces
-// it.
-//
-// id: the account's fullname "t2_<id>" built from the id field of
-// /api/v1/me. Upstream uses the username; Reddit usernames cannot be changed
-// today, but the id is what Reddit documents as the account's identifier and
-// is never reassigned. email: always "": Reddit's API exposes none.
-//
-// Reddit answers a bad code with HTTP 200 and an error member; the core
-// treats any token response with an error member as an error.
-
 package client
 
 import (
@@ -61,8 +37,32 @@ func (p RedditParams) AuthParams() url.Values {
 // is always "" (Reddit's API exposes none). Name is the username ("name");
 // AvatarURL is "icon_img", with the HTML entities Reddit leaves in it
 // decoded.
+//
+// Reddit client.
+//
+// Follows https://github.com/reddit-archive/reddit/wiki/OAuth2 (authorize,
+// access_token and revoke_token URLs, HTTP Basic client authentication for
+// all three, the duration parameter), the API rules at
+// https://github.com/reddit-archive/reddit/wiki/API (a unique, descriptive
+// User-Agent is required) and https://www.reddit.com/dev/api#GET_api_v1_me.
+//
+// Default scopes: "identity". Refresh: yes, at the token URL (a refresh token
+// is only issued with Duration "permanent"). Revoke: yes, with Basic
+// authentication and token_type_hint.
+//
+// Default User-Agent: "oauthkit:<client id>:v1 (by oauthkit)", in Reddit's
+// "<platform>:<app ID>:<version> (by <author>)" form; WithUserAgent replaces
+// it.
+//
+// id: the account's fullname "t2_<id>" built from the id field of
+// /api/v1/me. Upstream uses the username; Reddit usernames cannot be changed
+// today, but the id is what Reddit documents as the account's identifier and
+// is never reassigned. email: always "": Reddit's API exposes none.
+//
+// Reddit answers a bad code with HTTP 200 and an error member; the core
+// treats any token response with an error member as an error.
 type Reddit struct {
-	*BaseOAuth2[RedditParams]
+	*OAuth2
 }
 
 var _ Provider = (*Reddit)(nil)
@@ -70,7 +70,7 @@ var _ Provider = (*Reddit)(nil)
 // NewReddit returns a Reddit client (name "reddit", display name "Reddit").
 // It does no I/O.
 func NewReddit(clientID, clientSecret string, opts ...Option) (*Reddit, error) {
-	b, err := newWithOptions[RedditParams](Config{
+	b, err := newClient("reddit", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            redditAuthorizeURL,
@@ -92,7 +92,7 @@ func NewReddit(clientID, clientSecret string, opts ...Option) (*Reddit, error) {
 
 // Profile returns the account document of GET /api/v1/me.
 func (c *Reddit) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.BaseOAuth2, ErrGetProfile, apiRequest{url: redditMeURL, header: bearer(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: redditMeURL, header: bearer(accessToken)})
 }
 
 // IDEmail returns the account fullname ("t2_...") and an empty email.

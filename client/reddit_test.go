@@ -43,21 +43,21 @@ func TestRedditConfig(t *testing.T) {
 		tokenAuth: ClientSecretBasic, revokeAuth: ClientSecretBasic,
 		name: "reddit", display: "Reddit",
 	})
-	assert.Equal(t, redditUA, c.Config().UserAgent)
+	assert.Equal(t, redditUA, c.cfg.UserAgent)
 
 	c, err = NewReddit(redditID, redditSecret, WithUserAgent("web:com.example.app:v2.1 (by /u/arthur)"))
 	require.NoError(t, err)
-	assert.Equal(t, "web:com.example.app:v2.1 (by /u/arthur)", c.Config().UserAgent)
+	assert.Equal(t, "web:com.example.app:v2.1 (by /u/arthur)", c.cfg.UserAgent)
 
 	c, err = NewReddit("id\r\nX-Evil: 1", redditSecret)
 	require.NoError(t, err)
-	assert.NotContains(t, c.Config().UserAgent, "\n", "a client id cannot inject a header")
+	assert.NotContains(t, c.cfg.UserAgent, "\n", "a client id cannot inject a header")
 }
 
 func TestRedditAuthorizationURL(t *testing.T) {
 	c, err := NewReddit(redditID, redditSecret)
 	require.NoError(t, err)
-	u, err := c.AuthorizationURL("http://example.com/redirect/", AuthURLOptions{State: "S"}, RedditParams{Duration: "permanent"})
+	u, err := c.AuthCodeURL("http://example.com/redirect/", AuthURLOptions{State: "S"}, RedditParams{Duration: "permanent"})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u, "https://www.reddit.com/api/v1/authorize?"), u)
 	assert.Equal(t, url.Values{
@@ -208,7 +208,7 @@ func TestRedditIDEmail(t *testing.T) {
 		cases = append(cases, socialCase{name: bad.name, routes: route(bad.body), calls: one,
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID}})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewReddit(redditID, redditSecret, WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c

@@ -37,7 +37,7 @@ func TestRevokeTemporaryErrorCarriesRetryAfter(t *testing.T) {
 				}
 				w.WriteHeader(tc.status)
 			}))
-			c, err := NewOAuth2(Config{
+			c, err := newOAuth2(config{
 				ClientID: "cid", ClientSecret: "sec",
 				AuthorizeEndpoint: "https://as.example/authorize", AccessTokenEndpoint: "https://as.example/token",
 				RevokeTokenEndpoint: "https://as.example/revoke", RevocationEndpointAuthMethod: ClientSecretPost,

@@ -1,16 +1,3 @@
-// Shopify, following Shopify's authorization code grant guide
-// (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
-// the Admin REST Shop resource
-// (https://shopify.dev/docs/api/admin-rest/latest/resources/shop) and
-// httpx-oauth's shopify.py.
-//
-// Default scopes: read_orders (upstream's), sent comma-separated as Shopify
-// documents.
-// Id: shop.id of GET https://{shop}.myshopify.com/admin/api/{version}/shop.json,
-// as a decimal string. It identifies the shop, not the person who logged in.
-// Email: shop.email, the shop's contact email as the merchant entered it;
-// Shopify does not say it is verified, so key accounts by id.
-
 package client
 
 import (
@@ -25,8 +12,8 @@ import (
 
 // ShopifyDefaultAPIVersion is the Admin API version NewShopify uses for
 // the shop lookup (upstream pinned 2023-04, long retired). Shopify supports
-// each quarterly version for about a year; pass a newer one to
-// NewShopifyWithVersion when this one ages out.
+// each quarterly version for about a year; pass a newer one with
+// [WithShopifyAPIVersion] when this one ages out.
 const ShopifyDefaultAPIVersion = "2025-10"
 
 // ShopifyAccessMode selects the kind of access token Shopify issues.
@@ -61,8 +48,21 @@ func (p ShopifyParams) AuthParams() url.Values {
 // the staff member who logged in. Email is shop.email, the contact address
 // the merchant entered, with EmailVerified false (Shopify does not say it
 // is verified). Name is shop.name; there is no AvatarURL.
+//
+// Shopify, following Shopify's authorization code grant guide
+// (https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/authorization-code-grant),
+// the Admin REST Shop resource
+// (https://shopify.dev/docs/api/admin-rest/latest/resources/shop) and
+// httpx-oauth's shopify.py.
+//
+// Default scopes: read_orders (upstream's), sent comma-separated as Shopify
+// documents.
+// Id: shop.id of GET https://{shop}.myshopify.com/admin/api/{version}/shop.json,
+// as a decimal string. It identifies the shop, not the person who logged in.
+// Email: shop.email, the shop's contact email as the merchant entered it;
+// Shopify does not say it is verified, so key accounts by id.
 type Shopify struct {
-	*BaseOAuth2[ShopifyParams]
+	*OAuth2
 	shop       string
 	apiVersion string
 	shopURL    string
@@ -75,28 +75,27 @@ var (
 	shopifyAPIVersion = regexp.MustCompile(`^([0-9]{4}-[0-9]{2}|unstable)$`)
 )
 
-// NewShopify returns a client for one shop, named "shopify" (display name
-// "Shopify"), using ShopifyDefaultAPIVersion. See NewShopifyWithVersion.
-func NewShopify(clientID, clientSecret, shop string, opts ...Option) (*Shopify, error) {
-	return NewShopifyWithVersion(clientID, clientSecret, shop, ShopifyDefaultAPIVersion, opts...)
+// WithShopifyAPIVersion selects the Admin API version of the shop lookup,
+// such as "2025-10" (or "unstable"); the default is
+// ShopifyDefaultAPIVersion. Anything not of the form YYYY-MM is
+// ErrInvalidConfig. Other constructors refuse the option.
+func WithShopifyAPIVersion(version string) Option {
+	return scoped("WithShopifyAPIVersion", "shopify", func(c *config) { c.shopifyAPIVersion = version })
 }
 
-// NewShopifyWithVersion is NewShopify with an Admin API version such as
-// "2025-10" (or "unstable"). shop is the shop's subdomain ("my-shop") or its
-// full "my-shop.myshopify.com" domain; it is lowercased. Anything else
-// (other domains, dots, slashes, "@", ports, an empty name) is an error
-// matching ErrInvalidConfig, so a shop name taken from a request cannot send
-// the client secret to another host. It does no I/O.
-func NewShopifyWithVersion(clientID, clientSecret, shop, apiVersion string, opts ...Option) (*Shopify, error) {
+// NewShopify returns a client for one shop, named "shopify" (display name
+// "Shopify"). shop is the shop's subdomain ("my-shop") or its full
+// "my-shop.myshopify.com" domain; it is lowercased. Anything else (other
+// domains, dots, slashes, "@", ports, an empty name) is an error matching
+// ErrInvalidConfig, so a shop name taken from a request cannot send the
+// client secret to another host. It does no I/O.
+func NewShopify(shop, clientID, clientSecret string, opts ...Option) (*Shopify, error) {
 	name, err := shopifyShop(shop)
 	if err != nil {
 		return nil, err
 	}
-	if !shopifyAPIVersion.MatchString(apiVersion) {
-		return nil, fmt.Errorf("%w: Shopify API version %q is not of the form YYYY-MM", ErrInvalidConfig, sanitize(apiVersion, 64))
-	}
 	base := "https://" + name + ".myshopify.com"
-	b, err := newWithOptions[ShopifyParams](Config{
+	b, err := newClient("shopify", config{
 		ClientID:                clientID,
 		ClientSecret:            clientSecret,
 		AuthorizeEndpoint:       base + "/admin/oauth/authorize",
@@ -105,12 +104,17 @@ func NewShopifyWithVersion(clientID, clientSecret, shop, apiVersion string, opts
 		DisplayName:             "Shopify",
 		BaseScopes:              []string{"read_orders"},
 		TokenEndpointAuthMethod: ClientSecretPost,
+		shopifyAPIVersion:       ShopifyDefaultAPIVersion,
 	}, opts)
 	if err != nil {
 		return nil, err
 	}
+	apiVersion := b.cfg.shopifyAPIVersion
+	if !shopifyAPIVersion.MatchString(apiVersion) {
+		return nil, fmt.Errorf("%w: Shopify API version %q is not of the form YYYY-MM", ErrInvalidConfig, sanitize(apiVersion, 64))
+	}
 	return &Shopify{
-		BaseOAuth2: b,
+		OAuth2:     b,
 		shop:       name,
 		apiVersion: apiVersion,
 		shopURL:    base + "/admin/api/" + apiVersion + "/shop.json",
@@ -135,18 +139,14 @@ func (s *Shopify) Shop() string { return s.shop }
 // APIVersion returns the Admin API version used for the shop lookup.
 func (s *Shopify) APIVersion() string { return s.apiVersion }
 
-// AuthorizationURL builds the shop's authorization URL; see AuthCodeURL.
-func (s *Shopify) AuthorizationURL(redirectURI string, opts AuthURLOptions, extra ShopifyParams) (string, error) {
-	return s.AuthCodeURL(redirectURI, opts, extra.AuthParams())
-}
-
 // AuthCodeURL is the base AuthCodeURL with the scopes joined by commas,
 // Shopify's documented separator (the base joins with spaces). A "scope"
-// value in extra still wins.
-func (s *Shopify) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
+// value in params still wins.
+func (s *Shopify) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Params) (string, error) {
+	extra := paramValues(params)
 	scopes := opts.Scopes
 	if scopes == nil {
-		scopes = s.Config().BaseScopes
+		scopes = s.cfg.BaseScopes
 	}
 	opts.Scopes = []string{}
 	ev := url.Values{}
@@ -156,7 +156,7 @@ func (s *Shopify) AuthCodeURL(redirectURI string, opts AuthURLOptions, extra url
 	for k, vs := range extra {
 		ev[k] = vs
 	}
-	return s.BaseOAuth2.AuthCodeURL(redirectURI, opts, ev)
+	return s.authCodeURL(redirectURI, opts, ev)
 }
 
 // Profile returns the "shop" object of shop.json. Shopify takes the token

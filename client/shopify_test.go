@@ -14,9 +14,9 @@ import (
 func TestShopifyConstructor(t *testing.T) {
 	for _, shop := range []string{"my-shop", "my-shop.myshopify.com", "My-Shop", "MY-SHOP.MyShopify.com"} {
 		t.Run(shop, func(t *testing.T) {
-			s, err := NewShopify("CID", "SEC", shop)
+			s, err := NewShopify(shop, "CID", "SEC")
 			require.NoError(t, err)
-			cfg := s.Config()
+			cfg := s.cfg
 			assert.Equal(t, "https://my-shop.myshopify.com/admin/oauth/authorize", cfg.AuthorizeEndpoint)
 			assert.Equal(t, "https://my-shop.myshopify.com/admin/oauth/access_token", cfg.AccessTokenEndpoint)
 			assert.Empty(t, cfg.RefreshTokenEndpoint)
@@ -25,15 +25,15 @@ func TestShopifyConstructor(t *testing.T) {
 			assert.Equal(t, ClientSecretPost, cfg.TokenEndpointAuthMethod)
 			assert.Equal(t, "shopify", s.Name())
 			assert.Equal(t, "Shopify", s.DisplayName())
-			assert.False(t, s.SupportsRefresh())
-			assert.False(t, s.SupportsRevoke())
+			assert.False(t, s.Capabilities().Refresh)
+			assert.False(t, s.Capabilities().Revoke)
 			assert.Equal(t, "my-shop", s.Shop())
 			assert.Equal(t, ShopifyDefaultAPIVersion, s.APIVersion())
 		})
 	}
 	assert.Equal(t, "2025-10", ShopifyDefaultAPIVersion)
 
-	s, err := NewShopify("CID", "SEC", "my-shop")
+	s, err := NewShopify("my-shop", "CID", "SEC")
 	require.NoError(t, err)
 	_, err = s.RefreshToken(context.Background(), "RT")
 	assert.ErrorIs(t, err, ErrRefreshNotSupported)
@@ -48,13 +48,13 @@ func TestShopifyShopNameInjection(t *testing.T) {
 		"evil.com/.myshopify.com", "a%2Fb", "shop\u00e9", strings.Repeat("a", 64),
 	} {
 		t.Run(shop, func(t *testing.T) {
-			s, err := NewShopify("CID", "SEC", shop)
+			s, err := NewShopify(shop, "CID", "SEC")
 			assert.ErrorIs(t, err, ErrInvalidConfig)
 			assert.ErrorIs(t, err, ErrOAuth2)
 			assert.Nil(t, s)
 		})
 	}
-	s, err := NewShopify("CID", "SEC", strings.Repeat("a", 63))
+	s, err := NewShopify(strings.Repeat("a", 63), "CID", "SEC")
 	require.NoError(t, err)
 	assert.Equal(t, strings.Repeat("a", 63), s.Shop())
 }
@@ -62,13 +62,13 @@ func TestShopifyShopNameInjection(t *testing.T) {
 func TestShopifyAPIVersion(t *testing.T) {
 	for _, v := range []string{"", "2025", "2025-10/../../x", "../2025-10", "2025-10?x=1", "latest", "2025-1"} {
 		t.Run("reject "+v, func(t *testing.T) {
-			_, err := NewShopifyWithVersion("CID", "SEC", "my-shop", v)
+			_, err := NewShopify("my-shop", "CID", "SEC", WithShopifyAPIVersion(v))
 			assert.ErrorIs(t, err, ErrInvalidConfig)
 		})
 	}
 
 	hc, srv := newCannedAPI(t, 200, ctJSON, `{"shop":{"id":548380009,"email":"j.smith@example.com"}}`)
-	s, err := NewShopifyWithVersion("CID", "SEC", "my-shop", "2026-01", WithHTTPClient(hc))
+	s, err := NewShopify("my-shop", "CID", "SEC", WithShopifyAPIVersion("2026-01"), WithHTTPClient(hc))
 	require.NoError(t, err)
 	assert.Equal(t, "2026-01", s.APIVersion())
 	_, _, err = s.IDEmail(context.Background(), "TOKEN")
@@ -77,7 +77,7 @@ func TestShopifyAPIVersion(t *testing.T) {
 }
 
 func TestShopifyAuthorizationURL(t *testing.T) {
-	s, err := NewShopify("CID", "SEC", "my-shop")
+	s, err := NewShopify("my-shop", "CID", "SEC")
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name   string
@@ -94,7 +94,7 @@ func TestShopifyAuthorizationURL(t *testing.T) {
 		{name: "no scopes", opts: AuthURLOptions{State: "ST", Scopes: []string{}}, expect: url.Values{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, err := s.AuthorizationURL("https://app.example/cb", tc.opts, tc.extra)
+			raw, err := s.AuthCodeURL("https://app.example/cb", tc.opts, tc.extra)
 			require.NoError(t, err)
 			u, err := url.Parse(raw)
 			require.NoError(t, err)
@@ -112,7 +112,7 @@ func TestShopifyAuthorizationURL(t *testing.T) {
 
 	t.Run("Provider interface uses the same URL", func(t *testing.T) {
 		var p Provider = s
-		raw, err := p.AuthCodeURL("https://app.example/cb", AuthURLOptions{Scopes: []string{"a", "b"}}, url.Values{"grant_options[]": {"per-user"}})
+		raw, err := p.AuthCodeURL("https://app.example/cb", AuthURLOptions{Scopes: []string{"a", "b"}}, Values{"grant_options[]": {"per-user"}})
 		require.NoError(t, err)
 		u, err := url.Parse(raw)
 		require.NoError(t, err)
@@ -121,14 +121,14 @@ func TestShopifyAuthorizationURL(t *testing.T) {
 	})
 
 	t.Run("reserved parameters stay protected", func(t *testing.T) {
-		_, err := s.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "ST"}, url.Values{"state": {"X"}})
+		_, err := s.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "ST"}, Values{"state": {"X"}})
 		assert.ErrorIs(t, err, ErrInvalidConfig)
 	})
 }
 
 func TestShopifyAccessToken(t *testing.T) {
 	hc, srv := newCannedAPI(t, 200, ctJSON, `{"access_token":"shpat_XXX","scope":"read_orders"}`)
-	s, err := NewShopify("CID", "SEC", "my-shop", WithHTTPClient(hc))
+	s, err := NewShopify("my-shop", "CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
 	tok, err := s.AccessToken(context.Background(), "CODE", "https://app.example/cb", "")
 	require.NoError(t, err)
@@ -172,7 +172,7 @@ func TestShopifyIDEmail(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hc, srv := newCannedAPI(t, tc.status, tc.contentType, tc.body)
-			s, err := NewShopify("CID", "SEC", "my-shop", WithHTTPClient(hc))
+			s, err := NewShopify("my-shop", "CID", "SEC", WithHTTPClient(hc))
 			require.NoError(t, err)
 			id, email, err := s.IDEmail(context.Background(), "TOKEN")
 			checkIdentityCase(t, tc, id, email, err)
@@ -189,14 +189,14 @@ func TestShopifyIDEmail(t *testing.T) {
 
 func TestShopifyProfile(t *testing.T) {
 	hc, _ := newCannedAPI(t, 200, ctJSON, `{"shop":{"id":548380009,"name":"John Smith Test Store"}}`)
-	s, err := NewShopify("CID", "SEC", "my-shop", WithHTTPClient(hc))
+	s, err := NewShopify("my-shop", "CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
 	raw, err := s.Profile(context.Background(), "TOKEN")
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"id":548380009,"name":"John Smith Test Store"}`, string(raw))
 
 	hc, _ = newCannedAPI(t, 401, ctJSON, `{"errors":"[API] Invalid API key or access token"}`)
-	s, err = NewShopify("CID", "SEC", "my-shop", WithHTTPClient(hc))
+	s, err = NewShopify("my-shop", "CID", "SEC", WithHTTPClient(hc))
 	require.NoError(t, err)
 	_, err = s.Profile(context.Background(), "TOKEN")
 	assert.ErrorIs(t, err, ErrGetProfile)

@@ -1,3 +1,17 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Slack is the Sign in with Slack client.
+//
+// Identify: Subject is the ID token's "sub" (the Slack user id, unique
+// across workspaces), which the UserInfo "sub" must equal. Email is the
+// UserInfo "email" and EmailVerified its "email_verified"; Name is "name"
+// and AvatarURL "picture".
+//
 // Slack client: "Sign in with Slack" (OpenID Connect).
 //
 // Follows https://api.slack.com/authentication/sign-in-with-slack,
@@ -16,35 +30,17 @@
 //
 // id: the UserInfo "sub" (the Slack user id); email: the UserInfo email when
 // email_verified is true.
-
-package client
-
-import (
-	"context"
-	"encoding/json"
-)
-
-// Slack is the Sign in with Slack client.
-//
-// Identify: Subject is the ID token's "sub" (the Slack user id, unique
-// across workspaces), which the UserInfo "sub" must equal. Email is the
-// UserInfo "email" and EmailVerified its "email_verified"; Name is "name"
-// and AvatarURL "picture".
 type Slack struct {
-	*BaseOAuth2[OpenIDParams]
+	*OAuth2
 	oidcCore
 }
 
-var (
-	_ Provider        = (*Slack)(nil)
-	_ IDTokenVerifier = (*Slack)(nil)
-	_ IssuerProvider  = (*Slack)(nil)
-)
+var _ Provider = (*Slack)(nil)
 
 // NewSlack returns the Slack client.
 func NewSlack(clientID, clientSecret string, opts ...Option) (*Slack, error) {
 	const token = "https://slack.com/api/openid.connect.token"
-	b, core, err := newStaticOIDC[OpenIDParams](Config{
+	b, core, err := newStaticOIDC("slack", config{
 		ClientID:             clientID,
 		ClientSecret:         clientSecret,
 		AuthorizeEndpoint:    "https://slack.com/openid/connect/authorize",
@@ -58,11 +54,11 @@ func NewSlack(clientID, clientSecret string, opts ...Option) (*Slack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Slack{BaseOAuth2: b, oidcCore: core}, nil
+	return &Slack{OAuth2: b, oidcCore: core}, nil
 }
 
-// Issuer returns https://slack.com.
-func (s *Slack) Issuer() string { return s.issuer }
+// Capabilities reports the issuer https://slack.com, a nonce, and refresh.
+func (s *Slack) Capabilities() Capabilities { return s.oidcCore.capabilities(&s.cfg, true) }
 
 // Profile returns the UserInfo document; {"ok":false} is an *OAuthError
 // (HTTP 200) under ErrGetProfile.

@@ -13,13 +13,13 @@ import (
 func TestSlackConfig(t *testing.T) {
 	s, err := NewSlack("CID", "SEC")
 	require.NoError(t, err)
-	cfg := s.Config()
+	cfg := s.cfg
 	assert.Equal(t, "https://slack.com/openid/connect/authorize", cfg.AuthorizeEndpoint)
 	assert.Equal(t, "https://slack.com/api/openid.connect.token", cfg.AccessTokenEndpoint)
 	assert.Equal(t, []string{"openid", "email", "profile"}, cfg.BaseScopes)
 	assert.Equal(t, "slack", s.Name())
-	assert.Equal(t, "https://slack.com", s.Issuer())
-	assert.False(t, s.SupportsRevoke())
+	assert.Equal(t, "https://slack.com", s.Capabilities().Issuer)
+	assert.False(t, s.Capabilities().Revoke)
 }
 
 func TestSlackIDEmail(t *testing.T) {

@@ -17,7 +17,7 @@ func TestProviderServerRoutesProductionURLs(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"access_token":"AT","token_type":"bearer","expires_in":60}`)
 	}))
-	c, err := NewOAuth2(Config{
+	c, err := newOAuth2(config{
 		ClientID: "CID", ClientSecret: "SEC",
 		AuthorizeEndpoint:   "https://as.example/authorize",
 		AccessTokenEndpoint: "https://as.example/token",

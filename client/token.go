@@ -22,11 +22,19 @@ const DefaultExpiryLeeway = 10 * time.Second
 // Token is a successful token-endpoint response (upstream's OAuth2Token).
 // Its fields are plain values, so it stores as it is in any scs store.
 type Token struct {
-	AccessToken  string
-	TokenType    string
+	// AccessToken is the credential for the provider's APIs; never empty.
+	AccessToken string
+	// TokenType is "Bearer" (the only type accepted), as the server spelt it.
+	TokenType string
+	// RefreshToken is "" when the server issued none. After RefreshToken
+	// it is the new one, or the old one when the server sent none.
 	RefreshToken string
-	Scope        string
-	IDToken      string
+	// Scope is the space-separated granted scope when the server said it,
+	// which may be fewer scopes than were requested.
+	Scope string
+	// IDToken is the OpenID Connect ID token (a JWT), "" when none was
+	// issued. It is not verified here: VerifyIDToken and Identify do that.
+	IDToken string
 	// Expiry is when the access token expires; the zero time means unknown
 	// (no expires_in in the response), which never counts as expired.
 	Expiry time.Time
@@ -286,7 +294,7 @@ func seconds(v any) (int64, error) {
 		s = x.String()
 	case string:
 		// A string must hold an integer, as x/oauth2 requires: "3600.5" is
-		// rejected (security.md catalogue row 24), only JSON numbers may
+		// rejected, only JSON numbers may
 		// have a fraction, which is truncated as upstream's int() does.
 		n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
 		if err != nil {

@@ -128,7 +128,7 @@ func bearer(accessToken string) http.Header {
 
 // getJSON performs a user-API call and decodes the JSON object answer (with
 // json.Number for numbers, so large ids stay exact) into out.
-func getJSON(ctx context.Context, cfg *Config, op error, r apiRequest, out any) error {
+func getJSON(ctx context.Context, cfg *config, op error, r apiRequest, out any) error {
 	var body io.Reader
 	if r.form != nil {
 		body = strings.NewReader(r.form.Encode())
@@ -179,7 +179,7 @@ func idString(v any) (string, bool) {
 
 // apiJSON is getJSON with this client's HTTP client and User-Agent; provider
 // clients use it for their user APIs.
-func (c *BaseOAuth2[P]) apiJSON(ctx context.Context, op error, r apiRequest, out any) error {
+func (c *OAuth2) apiJSON(ctx context.Context, op error, r apiRequest, out any) error {
 	return getJSON(ctx, &c.cfg, op, r, out)
 }
 
@@ -196,7 +196,7 @@ func asIDEmailError(err error) error {
 // fetchUserObject performs a user-API call whose answer must be a JSON
 // object, and returns it both raw (for Profile) and decoded with json.Number
 // (for IDEmail). A 2xx answer that is not an object is ErrInvalidResponse.
-func fetchUserObject[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, map[string]any, error) {
+func fetchUserObject(ctx context.Context, c *OAuth2, op error, r apiRequest) (json.RawMessage, map[string]any, error) {
 	var raw json.RawMessage
 	if err := c.apiJSON(ctx, op, r, &raw); err != nil {
 		return nil, nil, err
@@ -210,7 +210,7 @@ func fetchUserObject[P Params](ctx context.Context, c *BaseOAuth2[P], op error, 
 
 // socialProfile is fetchUserObject for Profile methods, which return the
 // document unchanged.
-func socialProfile[P Params](ctx context.Context, c *BaseOAuth2[P], op error, r apiRequest) (json.RawMessage, error) {
+func socialProfile(ctx context.Context, c *OAuth2, op error, r apiRequest) (json.RawMessage, error) {
 	raw, _, err := fetchUserObject(ctx, c, op, r)
 	return raw, err
 }

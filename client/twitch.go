@@ -1,21 +1,3 @@
-// Twitch client (not in upstream).
-//
-// Follows https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-grant-flow,
-// https://dev.twitch.tv/docs/authentication/refresh-tokens/,
-// https://dev.twitch.tv/docs/authentication/revoke-tokens/ and
-// https://dev.twitch.tv/docs/api/reference/#get-users.
-//
-// Default scopes: "user:read:email" (the only one a login needs). Refresh:
-// yes, at the token URL. Revoke: yes; Twitch takes client_id and token only,
-// so the secret is not sent there.
-//
-// id: data[0].id of GET /helix/users, an exact decimal string. email:
-// data[0].email, which Twitch only returns when verified and only with the
-// user:read:email scope; "" otherwise.
-//
-// Twitch's token responses carry scope as a JSON array, not the RFC 6749
-// space-separated string; the client joins it before building the Token.
-
 package client
 
 import (
@@ -55,8 +37,26 @@ func (p TwitchParams) AuthParams() url.Values {
 // address (returned only with the user:read:email scope), so EmailVerified
 // is true whenever it is present. Name is "display_name", else "login";
 // AvatarURL is "profile_image_url".
+//
+// Twitch client (not in upstream).
+//
+// Follows https://dev.twitch.tv/docs/authentication/getting-tokens-oauth/#authorization-code-grant-flow,
+// https://dev.twitch.tv/docs/authentication/refresh-tokens/,
+// https://dev.twitch.tv/docs/authentication/revoke-tokens/ and
+// https://dev.twitch.tv/docs/api/reference/#get-users.
+//
+// Default scopes: "user:read:email" (the only one a login needs). Refresh:
+// yes, at the token URL. Revoke: yes; Twitch takes client_id and token only,
+// so the secret is not sent there.
+//
+// id: data[0].id of GET /helix/users, an exact decimal string. email:
+// data[0].email, which Twitch only returns when verified and only with the
+// user:read:email scope; "" otherwise.
+//
+// Twitch's token responses carry scope as a JSON array, not the RFC 6749
+// space-separated string; the client joins it before building the Token.
 type Twitch struct {
-	*BaseOAuth2[TwitchParams]
+	*OAuth2
 }
 
 var _ Provider = (*Twitch)(nil)
@@ -64,7 +64,7 @@ var _ Provider = (*Twitch)(nil)
 // NewTwitch returns a Twitch client (name "twitch", display name "Twitch").
 // It does no I/O.
 func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
-	b, err := newWithOptions[TwitchParams](Config{
+	b, err := newClient("twitch", config{
 		ClientID:                     clientID,
 		ClientSecret:                 clientSecret,
 		AuthorizeEndpoint:            twitchAuthorizeURL,
@@ -81,6 +81,13 @@ func NewTwitch(clientID, clientSecret string, opts ...Option) (*Twitch, error) {
 		return nil, err
 	}
 	return &Twitch{b}, nil
+}
+
+// Revoke revokes t's access token: the provider cannot revoke refresh tokens, so the
+// refresh token is never sent. A token without an access token is
+// ErrRevokeNotSupported.
+func (c *Twitch) Revoke(ctx context.Context, t *Token) error {
+	return revokeGrant(ctx, t, true, false, c.RevokeToken)
 }
 
 // RevokeToken revokes an access token with the client_id and token

@@ -28,14 +28,14 @@ func TestTwitchConfig(t *testing.T) {
 func TestTwitchAuthorizationURL(t *testing.T) {
 	c, err := NewTwitch("CID", "SEC")
 	require.NoError(t, err)
-	u, err := c.AuthorizationURL("https://app.example/cb", AuthURLOptions{State: "S"}, TwitchParams{ForceVerify: true})
+	u, err := c.AuthCodeURL("https://app.example/cb", AuthURLOptions{State: "S"}, TwitchParams{ForceVerify: true})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u, "https://id.twitch.tv/oauth2/authorize?"), u)
 	assert.Equal(t, url.Values{
 		"response_type": {"code"}, "client_id": {"CID"}, "redirect_uri": {"https://app.example/cb"},
 		"state": {"S"}, "scope": {"user:read:email"}, "force_verify": {"true"},
 	}, socialQuery(t, u))
-	u, err = c.AuthorizationURL("https://app.example/cb", AuthURLOptions{}, TwitchParams{})
+	u, err = c.AuthCodeURL("https://app.example/cb", AuthURLOptions{}, TwitchParams{})
 	require.NoError(t, err)
 	assert.NotContains(t, u, "force_verify")
 }
@@ -216,7 +216,7 @@ func TestTwitchIDEmail(t *testing.T) {
 		cases = append(cases, socialCase{name: bad.name, routes: route(bad.body), calls: one,
 			err: &socialErr{op: ErrGetIDEmail, cause: ErrMissingID}})
 	}
-	runSocialCases(t, cases, func(hc *http.Client) Provider {
+	runSocialCases(t, cases, func(hc *http.Client) userAPIClient {
 		c, err := NewTwitch("CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
 		return c

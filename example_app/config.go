@@ -201,10 +201,12 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		p.RedirectURL = a.callbackURL(c.Name())
 		out = append(out, p)
 	}
-	a.clients = map[string]client.Provider{}
+	a.clients = map[string]profileClient{}
 	defer func() {
 		for _, p := range out {
-			a.clients[p.Client.Name()] = p.Client
+			if c, ok := p.Client.(profileClient); ok {
+				a.clients[p.Client.Name()] = c
+			}
 		}
 	}()
 
@@ -245,7 +247,7 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 			return nil, fmt.Errorf("google client: %w", err)
 		}
 		// access_type=offline: Google issues a refresh token only then.
-		add(c, oauthkit.Provider{AuthParams: client.GoogleParams{AccessType: "offline"}.AuthParams()})
+		add(c, oauthkit.Provider{AuthParams: client.GoogleParams{AccessType: "offline"}})
 	}
 	if o := a.cfg.OIDC; o != nil {
 		c, err := client.DiscoverOpenID(dctx, o.Issuer, o.ClientID, o.ClientSecret,

@@ -132,7 +132,11 @@ func (a *app) apiDemo(w http.ResponseWriter, r *http.Request) {
 	d.TokenExpiry, d.TokenState = a.expiry(tok)
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	raw, err := a.clients[d.User.Provider].Profile(ctx, tok.AccessToken)
+	var raw json.RawMessage
+	err = client.ErrProfileNotSupported
+	if c, ok := a.clients[d.User.Provider]; ok {
+		raw, err = c.Profile(ctx, tok.AccessToken)
+	}
 	switch {
 	case errors.Is(err, client.ErrProfileNotSupported):
 		d.ProfileError = "This provider has no user API."

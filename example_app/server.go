@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -34,7 +35,7 @@ type app struct {
 	sessions *scs.SessionManager
 	kit      *oauthkit.Kit
 	// clients by provider name, for the user API page.
-	clients map[string]client.Provider
+	clients map[string]profileClient
 	dev     *devProvider // nil unless the embedded provider runs
 	store   string       // "memory", "redis" or "postgres"
 	// mux holds the session-aware routes (inside LoadAndSave).
@@ -122,6 +123,13 @@ func (a *app) Close() {
 		a.closers[i]()
 	}
 	a.closers = nil
+}
+
+// profileClient is a provider client with a user API: every client of
+// package client has Profile, which is not part of client.Provider.
+type profileClient interface {
+	client.Provider
+	Profile(ctx context.Context, accessToken string) (json.RawMessage, error)
 }
 
 // Handler is the whole site.

@@ -25,7 +25,7 @@ var offline = client.WithScopes("openid", "email", "offline_access")
 func fositeLogin(t *testing.T, as *fositeAS, o *client.OpenID) (*client.Token, error) {
 	t.Helper()
 	state, nonce, verifier := client.GenerateState(), client.GenerateState(), client.GenerateVerifier()
-	authURL, err := o.AuthorizationURL(fositeRedirectURI, client.AuthURLOptions{
+	authURL, err := o.AuthCodeURL(fositeRedirectURI, client.AuthURLOptions{
 		State: state, Nonce: nonce,
 		CodeChallenge: client.S256Challenge(verifier), CodeChallengeMethod: "S256",
 	}, client.OpenIDParams{})
@@ -76,9 +76,8 @@ func TestFositeDiscoveryBasicClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cfg := o.Config(); cfg.TokenEndpointAuthMethod != client.ClientSecretBasic || cfg.RevocationEndpointAuthMethod != client.ClientSecretBasic {
-			t.Fatalf("methods token %q, revocation %q; want client_secret_basic for both",
-				cfg.TokenEndpointAuthMethod, cfg.RevocationEndpointAuthMethod)
+		if tm, rm := o.AuthMethods(); tm != client.ClientSecretBasic || rm != client.ClientSecretBasic {
+			t.Fatalf("methods token %q, revocation %q; want client_secret_basic for both", tm, rm)
 		}
 		tok, err := fositeLogin(t, as, o)
 		if err != nil {
@@ -112,7 +111,7 @@ func TestFositeDiscoveryBasicClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m := o.Config().TokenEndpointAuthMethod; m != client.ClientSecretPost {
+		if m, _ := o.AuthMethods(); m != client.ClientSecretPost {
 			t.Fatalf("default method %q, want the first listed, client_secret_post", m)
 		}
 		before := as.tokenHits.Load()
@@ -151,7 +150,7 @@ func TestFositeDiscoveryPostClientRevokes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m := o.Config().RevocationEndpointAuthMethod; m != client.ClientSecretPost {
+	if _, m := o.AuthMethods(); m != client.ClientSecretPost {
 		t.Fatalf("revocation method %q, want client_secret_post", m)
 	}
 	tok, err := fositeLogin(t, as, o)

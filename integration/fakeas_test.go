@@ -164,13 +164,11 @@ func (p *provider) Identify(ctx context.Context, t *client.Token, nonce string) 
 
 func (as *fakeAS) provider(t *testing.T, hc *http.Client) *provider {
 	t.Helper()
-	c, err := client.NewOAuth2(client.Config{
+	c, err := client.New(client.Config{
 		ClientID: "cid", ClientSecret: "csecret",
 		AuthorizeEndpoint:   as.srv.URL + "/authorize",
 		AccessTokenEndpoint: as.srv.URL + "/token",
-		Name:                "test",
-		HTTPClient:          hc,
-	})
+	}, client.WithName("test"), client.WithHTTPClient(hc))
 	if err != nil {
 		t.Fatal(err)
 	}
