@@ -188,6 +188,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if err != nil {
 		return "", wrap(ErrExchange, err)
 	}
+	k.stampExpiry(tok)
 	u, err := k.identify(pctx, p, pl, tok)
 	if err != nil {
 		return "", err

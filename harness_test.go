@@ -236,7 +236,6 @@ func (as *fakeAS) provider(t testing.TB, name string) *testProvider {
 		client.WithRevocationEndpointAuthMethod(client.ClientSecretPost),
 		client.WithName(name),
 		client.WithScopes("user"),
-		client.WithClock(as.now),
 	}
 	c, err := client.New(client.Config{
 		ClientID: "cid", ClientSecret: "csecret",

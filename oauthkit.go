@@ -153,8 +153,9 @@ type Config struct {
 	// strings (default: slog.Default(), as net/http logs to the standard
 	// logger). Use slog.New(slog.DiscardHandler) to silence it.
 	Logger *slog.Logger
-	// Now is the clock (default time.Now); tests inject one. Token expiry is
-	// stamped by the client's clock (client.WithClock): inject the same one.
+	// Now is the clock (default time.Now); tests inject one. It is the only
+	// clock to set: the kit stamps provider token expiry (from expires_in)
+	// by it too, whatever clock the client has.
 	Now func() time.Time
 }
 

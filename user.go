@@ -92,7 +92,11 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	nt, err := k.refreshes.do(t.RefreshToken, now, func(refreshToken string) (*client.Token, error) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
 		defer cancel()
-		return p.Client.RefreshToken(rctx, refreshToken)
+		t, err := p.Client.RefreshToken(rctx, refreshToken)
+		if err == nil {
+			k.stampExpiry(t)
+		}
+		return t, err
 	})
 	if err != nil {
 		if grantEnded(err) {
@@ -110,6 +114,14 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		k.cfg.OnTokenRefresh(ctx, u, nt)
 	}
 	return nt, nil
+}
+
+// stampExpiry sets t's expiry by the kit's clock, so Config.Now is the
+// only clock to set: the client's would otherwise stamp it by its own.
+func (k *Kit) stampExpiry(t *client.Token) {
+	if t != nil && t.ExpiresIn > 0 {
+		t.Expiry = k.cfg.Now().Add(t.ExpiresIn)
+	}
 }
 
 // grantEnded reports a refresh failure that no retry can mend: the refresh

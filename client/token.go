@@ -38,6 +38,10 @@ type Token struct {
 	// Expiry is when the access token expires; the zero time means unknown
 	// (no expires_in in the response), which never counts as expired.
 	Expiry time.Time
+	// ExpiresIn is the lifetime the server gave in expires_in, 0 when it
+	// gave none (or an absolute expires_at). It lets a caller with a clock
+	// of its own (the kit's Config.Now) stamp Expiry by that clock.
+	ExpiresIn time.Duration
 	// Raw is the response body as JSON (form-encoded responses are converted),
 	// so members this type does not name remain readable through Extra.
 	Raw json.RawMessage
@@ -213,6 +217,9 @@ func tokenFromFields(m map[string]any, now time.Time) (*Token, error) {
 	}
 	if t.Expiry, err = expiryFrom(m, now); err != nil {
 		return nil, err
+	}
+	if _, absolute := m["expires_at"]; !absolute && !t.Expiry.IsZero() {
+		t.ExpiresIn = t.Expiry.Sub(now)
 	}
 	raw, err := json.Marshal(m)
 	if err != nil {

@@ -320,3 +320,19 @@ func TestTokenExtraWithoutRaw(t *testing.T) {
 	assert.Nil(t, (&Token{}).Extra("x"))
 	assert.Nil(t, (&Token{Raw: json.RawMessage("not json")}).Extra("x"))
 }
+
+// ExpiresIn carries the server's relative lifetime, so a caller with its
+// own clock can stamp the expiry; an absolute expires_at gives none.
+func TestTokenExpiresIn(t *testing.T) {
+	for body, want := range map[string]time.Duration{
+		`{"access_token":"A","expires_in":3600}`: time.Hour,
+		`{"access_token":"A","expires_in":"60"}`: time.Minute,
+		`{"access_token":"A"}`:                   0,
+		`{"access_token":"A","expires_in":0}`:    0,
+		`{"access_token":"A","expires_at":` + strconv.FormatInt(coreNow.Unix()+100, 10) + `}`: 0,
+	} {
+		tok, err := coreTokenFrom(t, body)
+		require.NoError(t, err)
+		assert.Equal(t, want, tok.ExpiresIn, body)
+	}
+}
