@@ -77,3 +77,35 @@ func ExampleGenerateVerifier() {
 	fmt.Println(len(v), len(client.S256Challenge(v)), len(client.GenerateState()) >= 26)
 	// Output: 43 43 true
 }
+
+// DiscoverOpenID configures a client for any OpenID Connect issuer from its
+// discovery document (here a loopback stand-in; in production an https
+// issuer such as https://accounts.example.com). Ask for offline_access when
+// the issuer lists it, to receive a refresh token.
+func ExampleDiscoverOpenID() {
+	var issuer string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,
+			"userinfo_endpoint":%q,"jwks_uri":%q,"grant_types_supported":["authorization_code","refresh_token"],
+			"token_endpoint_auth_methods_supported":["client_secret_post","client_secret_basic"],
+			"authorization_response_iss_parameter_supported":true}`,
+			issuer, issuer+"/authorize", issuer+"/token", issuer+"/userinfo", issuer+"/jwks")
+	}))
+	defer srv.Close()
+	issuer = srv.URL
+
+	c, err := client.DiscoverOpenID(context.Background(), issuer, "my-client", "my-secret",
+		client.WithScopes("openid", "email", "offline_access"),
+		client.WithTokenEndpointAuthMethod(client.ClientSecretBasic)) // as registered at the issuer
+	if err != nil {
+		log.Fatal(err)
+	}
+	caps := c.Capabilities()
+	fmt.Println(caps.Issuer == issuer, caps.IssParameter, caps.Nonce, caps.Refresh, caps.Revoke)
+	token, _ := c.AuthMethods()
+	fmt.Println(token)
+	// Output:
+	// true true true true false
+	// client_secret_basic
+}
