@@ -68,11 +68,16 @@ var (
 // (RFC 6749 §4.1.2.1) other than access_denied. Its fields come from the
 // attacker-controllable query: render them only escaped, if at all.
 type ProviderError struct {
-	Provider    string
-	Code        string
+	// Provider is the name of the provider whose callback carried the error.
+	Provider string
+	// Code is the error parameter, replaced by "invalid_error_code" when it
+	// is outside the RFC 6749 alphabet, so it is safe to log.
+	Code string
+	// Description is the error_description parameter, as sent.
 	Description string
 }
 
+// Error names the provider and the code, never the description.
 func (e *ProviderError) Error() string {
 	return fmt.Sprintf("oauthkit: provider %s returned error %q", e.Provider, e.Code)
 }

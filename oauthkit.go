@@ -95,7 +95,11 @@ type Provider struct {
 
 // Config configures a Kit. Sessions and at least one Provider are required.
 type Config struct {
-	Sessions  *scs.SessionManager
+	// Sessions is the session manager every handler runs inside (its
+	// LoadAndSave); New guards its Store (see EndedSessions).
+	Sessions *scs.SessionManager
+	// Providers are the login options; their client names are the names
+	// the handlers take.
 	Providers []Provider
 
 	// AfterLoginPath is where a login without a valid return-to lands ("/").
@@ -346,6 +350,8 @@ func (k *Kit) Providers() []ProviderInfo {
 
 // ProviderInfo names a provider for templates.
 type ProviderInfo struct {
-	Name        string
+	// Name is the client's name, the one LoginHandler and CallbackHandler take.
+	Name string
+	// DisplayName is the label for the login button.
 	DisplayName string
 }

@@ -6,7 +6,7 @@
 //
 // They also test redisclaim.Claimer, the StateClaimer shared by every
 // instance, with which concurrent replays of one callback spread over
-// instances reach the token endpoint at most once (security.md goal G5).
+// instances reach the token endpoint at most once.
 //
 // The client package is also tested here against an independent
 // authorization server, ory/fosite in process (fosite_test.go), which

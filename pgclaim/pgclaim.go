@@ -42,6 +42,7 @@ CREATE INDEX IF NOT EXISTS oauthkit_claims_until_idx ON oauthkit_claims (until);
 // Claimer claims a state with one INSERT ... ON CONFLICT, which exactly one
 // caller wins until the claim expires.
 type Claimer struct {
+	// DB is the database every instance shares, holding the Schema table.
 	DB *sql.DB
 }
 
@@ -56,6 +57,7 @@ func (c *Claimer) Claim(ctx context.Context, state string, ttl time.Duration) (b
 
 // EndedSessions records ended session tokens.
 type EndedSessions struct {
+	// DB is the database every instance shares, holding the Schema table.
 	DB *sql.DB
 }
 

@@ -34,7 +34,10 @@ const DefaultPrefix = "oauthkit:state:"
 // wins until the key expires. Keys are Prefix plus the SHA-256 of the state,
 // so Redis never holds a state in clear.
 type Claimer struct {
-	Pool   *redis.Pool
+	// Pool reaches the Redis every instance shares.
+	Pool *redis.Pool
+	// Prefix starts every key (DefaultPrefix when empty), to share a Redis
+	// with other data.
 	Prefix string
 }
 

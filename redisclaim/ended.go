@@ -17,7 +17,9 @@ const DefaultEndedPrefix = "oauthkit:ended:"
 // back by a late request on another. Keys are Prefix plus the SHA-256 of
 // the session token and expire with the session's lifetime.
 type EndedSessions struct {
-	Pool   *redis.Pool
+	// Pool reaches the Redis every instance shares.
+	Pool *redis.Pool
+	// Prefix starts every key (DefaultEndedPrefix when empty).
 	Prefix string
 }
 
