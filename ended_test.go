@@ -164,7 +164,7 @@ func (a *app) secondInstance(shared oauthkit.EndedSessions) *scs.SessionManager 
 	sm.Cookie.Secure = true
 	_, err := oauthkit.New(oauthkit.Config{
 		Sessions:      sm,
-		Providers:     []oauthkit.Provider{{Client: a.as.provider(a.t, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"}},
+		Providers:     []oauthkit.Provider{{Client: provider(a.t, a.as, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"}},
 		EndedSessions: shared,
 	})
 	require.NoError(a.t, err)

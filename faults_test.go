@@ -22,6 +22,7 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
@@ -207,7 +208,7 @@ func (p *kfUserAPI) Identify(ctx context.Context, t *client.Token, nonce string)
 // configuration (endpoints, for instance); wrap, if set, decorates it.
 func withClient(t *testing.T, mod func(*client.Config), wrap func(*client.OAuth2) client.Provider) appOption {
 	return func(cfg *oauthkit.Config) {
-		tp := cfg.Providers[0].Client.(*testProvider)
+		tp := cfg.Providers[0].Client.(*fakeas.Provider)
 		cc := tp.OAuth2.Config()
 		cc.HTTPClient = nil // the package default, as a site would have
 		mod(&cc)
@@ -217,7 +218,7 @@ func withClient(t *testing.T, mod func(*client.Config), wrap func(*client.OAuth2
 			cfg.Providers[0].Client = wrap(c)
 			return
 		}
-		cfg.Providers[0].Client = &testProvider{OAuth2: c, userURL: tp.userURL, hc: tp.hc}
+		cfg.Providers[0].Client = tp.WithOAuth2(c)
 	}
 }
 
@@ -277,7 +278,7 @@ func TestFaultsTokenEndpoint(t *testing.T) {
 				c.AccessTokenEndpoint = e.base + "/token"
 			}, nil))
 			kfLoginFails(t, a, f, e, oauthkit.ErrExchange)
-			assert.Zero(t, a.as.userHits.Load())
+			assert.Zero(t, a.as.UserHits.Load())
 		})
 	}
 }
@@ -296,7 +297,7 @@ func TestFaultsUserAPI(t *testing.T) {
 				return &kfUserAPI{OAuth2: c, gh: gh}
 			}))
 			kfLoginFails(t, a, f, e, oauthkit.ErrIdentity)
-			assert.EqualValues(t, 1, a.as.tokenHits.Load(), "one code exchange")
+			assert.EqualValues(t, 1, a.as.TokenHits.Load(), "one code exchange")
 		})
 	}
 }
@@ -343,7 +344,7 @@ func TestFaultsBrowserGoesAway(t *testing.T) {
 	cancelled := make(chan struct{})
 	var once sync.Once
 	a := newApp(t)
-	a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+	a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		<-r.Context().Done()
 		once.Do(func() { close(cancelled) })
@@ -361,7 +362,7 @@ func TestFaultsBrowserGoesAway(t *testing.T) {
 		}
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return a.as.tokenHits.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return a.as.TokenHits.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	require.True(t, errors.Is(<-done, context.Canceled))
 	select {
@@ -369,5 +370,5 @@ func TestFaultsBrowserGoesAway(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the token request was not cancelled when the browser left")
 	}
-	assert.EqualValues(t, 1, a.as.tokenHits.Load())
+	assert.EqualValues(t, 1, a.as.TokenHits.Load())
 }

@@ -40,12 +40,12 @@ func TestGoalForgedCallbacksMakeNoTokenRequest(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, rec.Code)
 		require.ErrorIs(t, a.lastErr(), oauthkit.ErrStateNotFound)
 	}
-	assert.EqualValues(t, 0, a.as.tokenHits.Load(), "no forged callback reached the token endpoint")
+	assert.EqualValues(t, 0, a.as.TokenHits.Load(), "no forged callback reached the token endpoint")
 
 	res := a.get(victim, victimCallback)
 	require.Equal(t, http.StatusFound, res.StatusCode, "the victim's login still completes: %v", a.lastErr())
 	assert.Equal(t, "/profile", res.Header.Get("Location"))
-	assert.EqualValues(t, 1, a.as.tokenHits.Load())
+	assert.EqualValues(t, 1, a.as.TokenHits.Load())
 }
 
 // G6 of security.md: no duplicates among 100,000 states and 100,000

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 )
 
 // putData stores v as the application's own session data in b's session.
@@ -114,7 +115,7 @@ func TestLogoutChecksOriginWithoutSecFetchSite(t *testing.T) {
 func TestRevocationFailureIsLoggedAndCounted(t *testing.T) {
 	var logs syncBuffer
 	a := newApp(t, withLogs(&logs))
-	a.as.revokeHandler = func(w http.ResponseWriter, r *http.Request) {
+	a.as.RevokeHandler = func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = io.WriteString(w, `{"error":"invalid_client"}`)
@@ -135,7 +136,7 @@ func TestRevocationFailureIsLoggedAndCounted(t *testing.T) {
 // issProvider is the fake AS's client with a known issuer, advertising
 // (or not) that the server sends the RFC 9207 iss parameter.
 type issProvider struct {
-	*testProvider
+	*fakeas.Provider
 	issuer    string
 	advertise bool
 }
@@ -149,8 +150,8 @@ func (p *issProvider) IssParameterSupported() bool { return p.advertise }
 func TestCallbackIssParameter(t *testing.T) {
 	withIss := func(advertise bool) appOption {
 		return func(c *oauthkit.Config) {
-			tp := c.Providers[0].Client.(*testProvider)
-			c.Providers[0].Client = &issProvider{testProvider: tp, issuer: "https://as.example", advertise: advertise}
+			tp := c.Providers[0].Client.(*fakeas.Provider)
+			c.Providers[0].Client = &issProvider{Provider: tp, issuer: "https://as.example", advertise: advertise}
 		}
 	}
 	for _, tc := range []struct {
@@ -181,7 +182,7 @@ func TestCallbackIssParameter(t *testing.T) {
 			}
 			assert.Equal(t, http.StatusBadRequest, res.StatusCode)
 			assert.ErrorIs(t, a.takeErr(), oauthkit.ErrIssuerMismatch)
-			assert.EqualValues(t, 0, a.as.tokenHits.Load(), "no code exchange")
+			assert.EqualValues(t, 0, a.as.TokenHits.Load(), "no code exchange")
 			assert.Equal(t, 0, a.pending(b), "the state was consumed")
 			assert.False(t, a.signedIn(b))
 		})

@@ -34,7 +34,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions: sm,
 		Providers: []oauthkit.Provider{
-			{Client: as.provider(b, "test"), RedirectURL: "http://127.0.0.1/auth/test/callback"},
+			{Client: provider(b, as, "test"), RedirectURL: "http://127.0.0.1/auth/test/callback"},
 		},
 		LoginPath: "/auth/test/login",
 	})
@@ -67,7 +67,7 @@ func (e *benchEnv) startLogin() (*http.Cookie, *url.URL) {
 // callback request.
 func (e *benchEnv) approve(authURL *url.URL, cookie *http.Cookie) *http.Request {
 	rec := httptest.NewRecorder()
-	e.as.authorize(rec, httptest.NewRequest(http.MethodGet, authURL.String(), nil))
+	e.as.Srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, authURL.String(), nil))
 	cb, _ := url.Parse(rec.Header().Get("Location"))
 	req := httptest.NewRequest(http.MethodGet, cb.RequestURI(), nil)
 	req.AddCookie(cookie)

@@ -89,7 +89,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		v := a.newVictim()
 		res, body := a.callbackFrom(v.b, "test", "code="+v.code)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback, v.code)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b), "pending entries unchanged")
 		a.completes(v)
 	})
@@ -106,7 +106,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 			res, body := a.callbackFrom(v.b, "test", q)
 			a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback, v.code, v.state)
 		}
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b))
 		a.completes(v)
 	})
@@ -118,7 +118,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 			res, body := a.callbackFrom(v.b, "test", "code="+v.code+"&state="+forged)
 			a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound, v.code, forged)
 		}
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b), "an attacker cannot cancel the victim's login")
 		a.completes(v)
 	})
@@ -130,7 +130,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		res, body := a.callbackFrom(v.b, "test", strings.TrimPrefix(v.cb, "/auth/test/callback?"))
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateExpired, v.code)
 		assert.Contains(t, body, "Login expired")
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 0, a.pending(v.b), "entry removed")
 		res, body = a.do(v.b, http.MethodGet, v.cb, nil)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound)
@@ -143,7 +143,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 		res, body := a.do(v.b, http.MethodGet, v.cb, nil)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound, v.code)
-		assert.EqualValues(t, 1, a.as.tokenHits.Load())
+		assert.EqualValues(t, 1, a.as.TokenHits.Load())
 		_, profile := a.do(v.b, http.MethodGet, "/profile", nil)
 		assert.Equal(t, "test|1234567890123456789|ada@example.com", profile, "logged-in user unchanged")
 	})
@@ -154,7 +154,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		attacker := a.browser()
 		res, body := a.do(attacker, http.MethodGet, v.cb, nil)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound, v.code)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Nil(t, a.session(attacker)["oauthkit.user"])
 		assert.False(t, a.signedIn(attacker))
 		a.completes(v)
@@ -168,14 +168,14 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		q := url.Values{"error": {"access_denied"}, "error_description": {"<script>alert(1)</script>"}, "state": {v.state}}
 		res, body := a.callbackFrom(v.b, "test", q.Encode())
 		a.rejected(res, body, http.StatusForbidden, oauthkit.ErrAccessDenied)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 0, a.pending(v.b), "state consumed")
 		assert.False(t, a.signedIn(v.b))
 		assert.NotContains(t, logs.String(), "<script>", "error_description is not logged")
 		// The consumed state cannot be replayed, not even with the real code.
 		res, body = a.do(v.b, http.MethodGet, v.cb, nil)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 
 		// An error code outside the RFC 6749 alphabet is never kept (or logged) raw.
 		v = a.newVictim()
@@ -196,7 +196,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback)
 		res, body = a.callbackFrom(v.b, "test", "error=access_denied&state="+client.GenerateState()+desc)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b), "no pending entry consumed")
 		a.completes(v)
 	})
@@ -210,7 +210,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		require.ErrorAs(t, err, &pe)
 		assert.Equal(t, "server_error", pe.Code)
 		assert.Equal(t, "test", pe.Provider)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 0, a.pending(v.b), "state consumed")
 		assert.False(t, a.signedIn(v.b))
 	})
@@ -224,7 +224,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 			assert.Equal(t, 0, a.pending(v.b), "state consumed")
 			assert.False(t, a.signedIn(v.b))
 		}
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 	})
 
 	t.Run("row11 huge query", func(t *testing.T) {
@@ -240,7 +240,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		res, _ = a.callbackFrom(v.b, "test", "code="+v.code+"&state="+v.state+"&pad="+strings.Repeat("a", 2<<20))
 		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, res.StatusCode)
 		assert.NoError(t, a.lastErr(), "the kit never saw it")
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		a.completes(v)
 	})
 
@@ -255,7 +255,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback)
 		res, body = a.callbackFrom(v.b, "test", "code=c&code="+v.code+"&state="+v.state)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b), "pending entries unchanged")
 		a.completes(v)
 	})
@@ -265,7 +265,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		v := a.newVictim()
 		res, body := a.callbackFrom(v.b, "test", "code="+v.code+";state="+v.state)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback, v.code)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b))
 		a.completes(v)
 	})
@@ -283,7 +283,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 			res, body := a.callbackFrom(v.b, "test", q)
 			a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrInvalidCallback, v.code)
 		}
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b))
 		assert.NotContains(t, logs.String(), "\xff")
 		assert.NotContains(t, logs.String(), "\x00")
@@ -296,7 +296,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		res, body := a.do(v.b, http.MethodPost, v.cb, nil)
 		a.rejected(res, body, http.StatusMethodNotAllowed, oauthkit.ErrMethodNotAllowed, v.code)
 		assert.Equal(t, http.MethodGet, res.Header.Get("Allow"))
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		assert.Equal(t, 1, a.pending(v.b))
 		a.completes(v)
 	})
@@ -316,8 +316,8 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		require.NoError(t, err)
 		res, body = a.callbackFrom(b, "test", cb.RawQuery)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrProviderMismatch)
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
-		assert.EqualValues(t, 0, other.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
+		assert.EqualValues(t, 0, other.TokenHits.Load())
 		assert.False(t, a.signedIn(v.b))
 		assert.False(t, a.signedIn(b))
 	})
@@ -337,7 +337,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 			a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrIssuerMismatch, v.code)
 			assert.False(t, a.signedIn(v.b))
 		}
-		assert.EqualValues(t, 0, a.as.tokenHits.Load())
+		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 		v := a.newVictim()
 		v.cb += "&iss=" + url.QueryEscape(issuer)
 		a.completes(v)
@@ -350,7 +350,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 
 // tokenFault installs h as the token endpoint of a's fake AS.
 func tokenFault(a *app, status int, contentType, body string) {
-	a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+	a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", contentType)
 		w.WriteHeader(status)
 		_, _ = fmt.Fprint(w, body)
@@ -367,11 +367,11 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 		var he *client.HTTPError
 		require.ErrorAs(t, err, &he)
 		assert.Equal(t, http.StatusInternalServerError, he.StatusCode)
-		assert.EqualValues(t, 1, a.as.tokenHits.Load(), "no retry")
+		assert.EqualValues(t, 1, a.as.TokenHits.Load(), "no retry")
 		assert.Equal(t, 0, a.pending(v.b), "state consumed")
 		res, body = a.do(v.b, http.MethodGet, v.cb, nil)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound)
-		assert.EqualValues(t, 1, a.as.tokenHits.Load())
+		assert.EqualValues(t, 1, a.as.TokenHits.Load())
 		assert.False(t, a.signedIn(v.b))
 	})
 
@@ -385,7 +385,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 			res, body := a.do(v.b, http.MethodGet, v.cb, nil)
 			err := a.rejected(res, body, http.StatusBadGateway, oauthkit.ErrExchange, v.code)
 			assert.True(t, errors.Is(err, client.ErrMissingAccessToken) || errors.Is(err, client.ErrInvalidResponse), "%s: %v", doc, err)
-			assert.EqualValues(t, 1, a.as.tokenHits.Load())
+			assert.EqualValues(t, 1, a.as.TokenHits.Load())
 			assert.False(t, a.signedIn(v.b))
 		}
 	})
@@ -404,7 +404,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 			require.ErrorAs(t, err, &oe, c.ct)
 			assert.Equal(t, "bad_verification_code", oe.Code)
 			assert.Contains(t, body, "Login failed", "the failure page")
-			assert.EqualValues(t, 1, a.as.tokenHits.Load())
+			assert.EqualValues(t, 1, a.as.TokenHits.Load())
 			assert.False(t, a.signedIn(v.b))
 		}
 	})
@@ -420,12 +420,12 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 			status int
 			target func(a *app) string
 		}{
-			{http.StatusFound, func(a *app) string { return a.as.srv.URL + "/token" }}, // loop
+			{http.StatusFound, func(a *app) string { return a.as.Srv.URL + "/token" }}, // loop
 			{http.StatusTemporaryRedirect, func(*app) string { return other.URL + "/token" }},
 		} {
 			a := newApp(t)
 			target := c.target(a)
-			a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+			a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
 				http.Redirect(w, r, target, c.status)
 			}
 			v := a.newVictim()
@@ -435,7 +435,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 			var he *client.HTTPError
 			require.ErrorAs(t, err, &he)
 			assert.Equal(t, c.status, he.StatusCode)
-			assert.EqualValues(t, 1, a.as.tokenHits.Load(), "exactly one token request")
+			assert.EqualValues(t, 1, a.as.TokenHits.Load(), "exactly one token request")
 			assert.False(t, a.signedIn(v.b))
 		}
 		assert.EqualValues(t, 0, second.Load(), "the POST (and its secret) never reaches the second server")
@@ -445,7 +445,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 func TestCatalogueOtherEndpoints(t *testing.T) {
 	t.Run("row41a token expiry leeway", func(t *testing.T) {
 		a := newApp(t)
-		a.as.expiresIn = 60
+		a.as.ExpiresIn = 60
 		b := a.browser()
 		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 		_, first := a.do(b, http.MethodGet, "/api/token", nil)
@@ -453,12 +453,12 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		res, tok := a.do(b, http.MethodGet, "/api/token", nil)
 		require.Equal(t, http.StatusOK, res.StatusCode)
 		assert.Equal(t, first, tok, "still valid at +49 s")
-		assert.EqualValues(t, 0, a.as.refreshHits.Load())
+		assert.EqualValues(t, 0, a.as.RefreshHits.Load())
 		a.clock.Add(2 * time.Second)
 		res, tok = a.do(b, http.MethodGet, "/api/token", nil)
 		require.Equal(t, http.StatusOK, res.StatusCode)
 		assert.NotEqual(t, first, tok, "refreshed at +51 s (10 s early)")
-		assert.EqualValues(t, 1, a.as.refreshHits.Load())
+		assert.EqualValues(t, 1, a.as.RefreshHits.Load())
 	})
 
 	t.Run("row42 revocation failures never block logout", func(t *testing.T) {
@@ -496,7 +496,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 			t.Run(c.name, func(t *testing.T) {
 				logs := &syncBuffer{}
 				a := newApp(t, withLogs(logs), func(cfg *oauthkit.Config) { cfg.ProviderTimeout = 300 * time.Millisecond })
-				a.as.revokeHandler = c.handler
+				a.as.RevokeHandler = c.handler
 				b := a.browser()
 				require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 				old := a.sessionCookie(b)
@@ -507,14 +507,14 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 				assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 				assert.Nil(t, a.sessionByToken(old), "local session destroyed")
 				assert.False(t, a.signedIn(b))
-				assert.EqualValues(t, 1, a.as.revokeHits.Load())
-				assert.Equal(t, rt, a.as.lastRevoked.Load(), "the refresh token is revoked")
+				assert.EqualValues(t, 1, a.as.RevokeHits.Load())
+				assert.Equal(t, rt, a.as.LastRevoked.Load(), "the refresh token is revoked")
 				assert.NotContains(t, logs.String(), rt, "the token is never logged")
 
 				// The typed error behind the log line, from the same client.
 				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 				defer cancel()
-				c.check(t, a.as.provider(t, "test").RevokeToken(ctx, "RT-MARK-2", "refresh_token"))
+				c.check(t, provider(t, a.as, "test").RevokeToken(ctx, "RT-MARK-2", "refresh_token"))
 			})
 		}
 	})
@@ -579,7 +579,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		res, body = a.do(b, http.MethodPost, "/auth/test/callback?code=c&state=s", nil)
 		a.rejected(res, body, http.StatusMethodNotAllowed, oauthkit.ErrMethodNotAllowed)
 		assert.Equal(t, http.MethodGet, res.Header.Get("Allow"))
-		assert.EqualValues(t, 1, a.as.tokenHits.Load())
+		assert.EqualValues(t, 1, a.as.TokenHits.Load())
 	})
 
 	t.Run("row47 cross-site logout", func(t *testing.T) {
@@ -594,7 +594,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 			a.rejected(res, body, http.StatusForbidden, oauthkit.ErrCrossOrigin)
 			assert.True(t, a.signedIn(b), "session intact")
 		}
-		assert.EqualValues(t, 0, a.as.revokeHits.Load())
+		assert.EqualValues(t, 0, a.as.RevokeHits.Load())
 		res, _ := a.do(b, http.MethodPost, "/logout", http.Header{"Sec-Fetch-Site": {"same-origin"}})
 		assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 		assert.False(t, a.signedIn(b))

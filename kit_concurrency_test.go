@@ -37,7 +37,7 @@ func TestFiveTabsCompleteInAnyOrder(t *testing.T) {
 		require.Equal(t, http.StatusFound, res.StatusCode, "tab %d (order %v): %v", i, order, a.lastErr())
 		assert.Equal(t, fmt.Sprintf("/tab%d", i), res.Header.Get("Location"), "each tab keeps its own return-to")
 	}
-	assert.EqualValues(t, 5, a.as.tokenHits.Load())
+	assert.EqualValues(t, 5, a.as.TokenHits.Load())
 	assert.True(t, a.signedIn(b))
 	assert.Equal(t, 0, a.pending(b))
 }
@@ -52,18 +52,18 @@ func TestSixthTabEvictsOldest(t *testing.T) {
 	assert.Equal(t, oauthkit.DefaultMaxPending, a.pending(b), "capped")
 	res, body := a.do(b, http.MethodGet, callbacks[0], nil)
 	a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound)
-	assert.EqualValues(t, 0, a.as.tokenHits.Load())
+	assert.EqualValues(t, 0, a.as.TokenHits.Load())
 	for i, cb := range callbacks[1:] {
 		res := a.get(b, cb)
 		require.Equal(t, http.StatusFound, res.StatusCode, "tab %d: %v", i+1, a.lastErr())
 	}
-	assert.EqualValues(t, 5, a.as.tokenHits.Load())
+	assert.EqualValues(t, 5, a.as.TokenHits.Load())
 	// Item 3: and none of them can be replayed.
 	for _, cb := range callbacks {
 		res, body := a.do(b, http.MethodGet, cb, nil)
 		a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateNotFound)
 	}
-	assert.EqualValues(t, 5, a.as.tokenHits.Load())
+	assert.EqualValues(t, 5, a.as.TokenHits.Load())
 }
 
 // Row 39 / item 4 / G4: 1,000 concurrent replays of one callback (same
@@ -120,7 +120,7 @@ func concurrentCallbackReplayRound(t *testing.T) {
 	assert.EqualValues(t, 1, ok.Load(), "exactly one success")
 	assert.EqualValues(t, n-1, bad.Load())
 	assert.Zero(t, other.Load())
-	assert.EqualValues(t, 1, a.as.tokenHits.Load(), "exactly one token request")
+	assert.EqualValues(t, 1, a.as.TokenHits.Load(), "exactly one token request")
 	res := success.Load().(*http.Response)
 	assert.Equal(t, "/welcome", res.Header.Get("Location"))
 	assert.NotEqual(t, before, a.sessionCookie(b), "fresh session cookie")
@@ -139,7 +139,7 @@ func concurrentCallbackReplayRound(t *testing.T) {
 func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
 	const n = 50
 	a := newApp(t)
-	a.as.expiresIn = 60
+	a.as.ExpiresIn = 60
 	b := a.browser()
 	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 	_, old := a.do(b, http.MethodGet, "/api/token", nil)
@@ -163,7 +163,7 @@ func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	assert.EqualValues(t, 1, a.as.refreshHits.Load(), "exactly one refresh request")
+	assert.EqualValues(t, 1, a.as.RefreshHits.Load(), "exactly one refresh request")
 	for i := range n {
 		assert.Equal(t, http.StatusOK, codes[i], "request %d", i)
 		assert.Equal(t, bodies[0], bodies[i], "request %d sees the same new token", i)
@@ -176,19 +176,17 @@ func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
 	res, tok := a.do(b, http.MethodGet, "/api/token", nil)
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.NotEqual(t, bodies[0], tok)
-	assert.EqualValues(t, 2, a.as.refreshHits.Load())
+	assert.EqualValues(t, 2, a.as.RefreshHits.Load())
 }
 
 // Item 45: invalid_grant on refresh asks for a new login after one attempt;
 // Token is a getter and leaves signing out to the application.
 func TestFailedRefreshNeedsReauth(t *testing.T) {
 	a := newApp(t)
-	a.as.expiresIn = 60
+	a.as.ExpiresIn = 60
 	b := a.browser()
 	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
-	a.as.mu.Lock()
-	clear(a.as.refreshes) // the grant was revoked at the provider
-	a.as.mu.Unlock()
+	a.as.ForgetRefreshTokens() // the grant was revoked at the provider
 	a.clock.Add(51 * time.Second)
 
 	for range 3 {
@@ -197,7 +195,7 @@ func TestFailedRefreshNeedsReauth(t *testing.T) {
 		assert.Contains(t, body, oauthkit.ErrReauthRequired.Error())
 		assert.NotContains(t, body, "rt-")
 	}
-	assert.EqualValues(t, 1, a.as.refreshHits.Load(), "exactly one refresh attempt for a dead refresh token")
+	assert.EqualValues(t, 1, a.as.RefreshHits.Load(), "exactly one refresh attempt for a dead refresh token")
 	assert.True(t, a.signedIn(b), "Token does not sign the user out")
 	_, hasToken := a.session(b)["oauthkit.token"]
 	assert.True(t, hasToken, "Token does not touch the session")
@@ -209,13 +207,13 @@ func TestPendingLoginTTL(t *testing.T) {
 	v := a.newVictim()
 	a.clock.Add(9*time.Minute + 59*time.Second)
 	a.completes(v)
-	assert.EqualValues(t, 1, a.as.tokenHits.Load())
+	assert.EqualValues(t, 1, a.as.TokenHits.Load())
 
 	v = a.newVictim()
 	a.clock.Add(10*time.Minute + time.Second)
 	res, body := a.do(v.b, http.MethodGet, v.cb, nil)
 	a.rejected(res, body, http.StatusBadRequest, oauthkit.ErrStateExpired)
-	assert.EqualValues(t, 1, a.as.tokenHits.Load(), "0 token calls for the expired login")
+	assert.EqualValues(t, 1, a.as.TokenHits.Load(), "0 token calls for the expired login")
 	assert.False(t, a.signedIn(v.b))
 }
 
@@ -261,7 +259,7 @@ func TestConcurrentFlowsKeepTheirIdentity(t *testing.T) {
 	for i, err := range errs {
 		assert.NoError(t, err, "flow %d", i)
 	}
-	assert.EqualValues(t, n/2, a.as.tokenHits.Load())
-	assert.EqualValues(t, n/2, other.tokenHits.Load())
+	assert.EqualValues(t, n/2, a.as.TokenHits.Load())
+	assert.EqualValues(t, n/2, other.TokenHits.Load())
 	assert.Zero(t, a.drainErrs())
 }

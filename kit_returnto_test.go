@@ -248,7 +248,7 @@ func TestOpenRedirectCorpusEndToEnd(t *testing.T) {
 		assert.NoError(t, redirectOracle(r.loc), "%q", r.line)
 	}
 	assert.Equal(t, 558, n)
-	assert.EqualValues(t, 558, a.as.tokenHits.Load())
+	assert.EqualValues(t, 558, a.as.TokenHits.Load())
 	assert.Zero(t, a.drainErrs())
 }
 

@@ -90,8 +90,8 @@ func TestRouters(t *testing.T) {
 				assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 				assert.False(t, a.signedIn(b))
 			}
-			assert.EqualValues(t, 1, a.as.tokenHits.Load())
-			assert.EqualValues(t, 1, other.tokenHits.Load())
+			assert.EqualValues(t, 1, a.as.TokenHits.Load())
+			assert.EqualValues(t, 1, other.TokenHits.Load())
 
 			// A provider the kit does not know has no route: the router's 404.
 			res, _ := a.do(a.browser(), http.MethodGet, "/auth/nope/login", nil)

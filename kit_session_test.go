@@ -78,7 +78,7 @@ func TestSessionTokenRenewedAtEveryLogin(t *testing.T) {
 		assert.Equal(t, http.StatusFound, a.withCookie(http.MethodGet, "/profile", before, nil).StatusCode)
 		assert.Equal(t, http.StatusOK, a.withCookie(http.MethodGet, "/profile", after, nil).StatusCode)
 	}
-	assert.EqualValues(t, 3, a.as.tokenHits.Load())
+	assert.EqualValues(t, 3, a.as.TokenHits.Load())
 }
 
 // Item 55: logout destroys the session and expires the cookie.
@@ -137,7 +137,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 		return sm
 	}
 	prov := func(name, redirect string) oauthkit.Provider {
-		return oauthkit.Provider{Client: as.provider(t, name), RedirectURL: redirect}
+		return oauthkit.Provider{Client: provider(t, as, name), RedirectURL: redirect}
 	}
 	const https = "https://app.example/auth/test/callback"
 	cases := map[string]oauthkit.Config{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -43,7 +44,7 @@ func TestFullLoginFlow(t *testing.T) {
 	assert.Equal(t, "no-referrer", res.Header.Get("Referrer-Policy"))
 	after := a.sessionCookie(b)
 	assert.NotEqual(t, before, after, "session token renewed at login")
-	assert.EqualValues(t, 1, a.as.tokenHits.Load())
+	assert.EqualValues(t, 1, a.as.TokenHits.Load())
 
 	r2, err := b.Get(a.srv.URL + "/profile")
 	require.NoError(t, err)
@@ -61,19 +62,19 @@ func TestFullLoginFlow(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 	assert.Equal(t, "/", res.Header.Get("Location"))
-	assert.EqualValues(t, 1, a.as.revokeHits.Load())
+	assert.EqualValues(t, 1, a.as.RevokeHits.Load())
 	res = a.get(b, "/profile")
 	assert.Equal(t, http.StatusFound, res.StatusCode, "signed out")
 }
 
 // formPostProvider is the fake AS's client, declaring form_post like Apple.
-type formPostProvider struct{ *testProvider }
+type formPostProvider struct{ *fakeas.Provider }
 
 func (formPostProvider) UsesFormPost() bool { return true }
 
 func TestFormPostCallbackBecomesGET(t *testing.T) {
 	a := newApp(t, func(c *oauthkit.Config) {
-		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*testProvider)}
+		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*fakeas.Provider)}
 	})
 	b := a.browser()
 	cb, err := url.Parse(a.approve(a.startLogin(b, "/auth/test/login?next=/profile")))
@@ -93,12 +94,12 @@ func TestFormPostCallbackBecomesGET(t *testing.T) {
 	assert.Equal(t, "/auth/test/callback", loc.Path)
 	assert.Equal(t, cb.Query().Get("code"), loc.Query().Get("code"))
 	assert.Empty(t, loc.Query().Get("user"), "only authorization-response parameters are carried")
-	assert.EqualValues(t, 0, a.as.tokenHits.Load(), "the POST itself exchanges nothing")
+	assert.EqualValues(t, 0, a.as.TokenHits.Load(), "the POST itself exchanges nothing")
 
 	res = a.get(b, loc.RequestURI())
 	require.Equal(t, http.StatusFound, res.StatusCode, "err: %v", a.lastErr())
 	assert.Equal(t, "/profile", res.Header.Get("Location"))
-	assert.EqualValues(t, 1, a.as.tokenHits.Load())
+	assert.EqualValues(t, 1, a.as.TokenHits.Load())
 }
 
 func TestCallbackPOSTRefusedWithoutFormPost(t *testing.T) {
@@ -180,7 +181,7 @@ func TestStateClaimerDecides(t *testing.T) {
 			res := a.get(b, a.approve(a.startLogin(b, "/auth/test/login")))
 			assert.Equal(t, tc.status, res.StatusCode)
 			assert.ErrorIs(t, a.lastErr(), tc.want)
-			assert.EqualValues(t, 0, a.as.tokenHits.Load())
+			assert.EqualValues(t, 0, a.as.TokenHits.Load())
 			assert.Equal(t, oauthkit.DefaultPendingTTL, gotTTL)
 		})
 	}
@@ -190,7 +191,7 @@ func TestStateClaimerDecides(t *testing.T) {
 // 400, and nothing is carried over to a GET.
 func TestFormPostMalformedBody(t *testing.T) {
 	a := newApp(t, func(c *oauthkit.Config) {
-		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*testProvider)}
+		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*fakeas.Provider)}
 	})
 	b := a.browser()
 	body := "code=c&state=" + strings.Repeat("s", 20<<10)
@@ -200,7 +201,7 @@ func TestFormPostMalformedBody(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
 	assert.Empty(t, res.Header.Get("Location"))
 	assert.ErrorIs(t, a.lastErr(), oauthkit.ErrInvalidCallback)
-	assert.EqualValues(t, 0, a.as.tokenHits.Load())
+	assert.EqualValues(t, 0, a.as.TokenHits.Load())
 }
 
 // OnLogin maps the provider identity to the application's user, or refuses
@@ -274,7 +275,7 @@ func TestLoginIdentity(t *testing.T) {
 func TestIdentityFailures(t *testing.T) {
 	t.Run("user API refuses the token", func(t *testing.T) {
 		a := newApp(t)
-		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+		a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"access_token":"not-one-the-user-API-knows","token_type":"Bearer"}`)
 		}
@@ -310,10 +311,10 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 	}
 	t.Run("provider down keeps the session", func(t *testing.T) {
 		a := newApp(t)
-		a.as.expiresIn = 60
+		a.as.ExpiresIn = 60
 		b := a.browser()
 		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
-		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+		a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "down", http.StatusInternalServerError)
 		}
 		a.clock.Add(61 * time.Second)
@@ -323,7 +324,7 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 	})
 	t.Run("no refresh token needs reauth", func(t *testing.T) {
 		a := newApp(t)
-		a.as.tokenHandler = func(w http.ResponseWriter, r *http.Request) {
+		a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"access_token":"at-42-a@example.com-x","token_type":"Bearer","expires_in":60}`)
 		}
@@ -332,7 +333,7 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 		a.clock.Add(61 * time.Second)
 		assert.Equal(t, http.StatusUnauthorized, apiToken(a, b))
 		assert.True(t, a.signedIn(b), "Token is a getter: it never signs the user out")
-		assert.EqualValues(t, 1, a.as.tokenHits.Load(), "no refresh request without a refresh token")
+		assert.EqualValues(t, 1, a.as.TokenHits.Load(), "no refresh request without a refresh token")
 	})
 	t.Run("OnTokenRefresh sees the new token", func(t *testing.T) {
 		var got []string
@@ -344,7 +345,7 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 				got = append(got, u.ID+"|"+tok.AccessToken)
 			}
 		})
-		a.as.expiresIn = 60
+		a.as.ExpiresIn = 60
 		b := a.browser()
 		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
 		a.clock.Add(61 * time.Second)

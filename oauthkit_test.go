@@ -22,7 +22,7 @@ func TestNewRefusals(t *testing.T) {
 		sm := scs.New()
 		sm.Cookie.Secure = true
 		return oauthkit.Config{Sessions: sm, Providers: []oauthkit.Provider{
-			{Client: as.provider(t, "test"), RedirectURL: "https://app.example/auth/test/callback"}}}
+			{Client: provider(t, as, "test"), RedirectURL: "https://app.example/auth/test/callback"}}}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -45,7 +45,7 @@ func TestNewRefusals(t *testing.T) {
 		{"SameSite=Strict", func(c *oauthkit.Config) { c.Sessions.Cookie.SameSite = http.SameSiteStrictMode }, false},
 		{"not HttpOnly", func(c *oauthkit.Config) { c.Sessions.Cookie.HttpOnly = false }, false},
 		{"plain-http redirect URL", func(c *oauthkit.Config) { c.Providers[0].RedirectURL = "http://app.example/cb" }, false},
-		{"colon in provider name", func(c *oauthkit.Config) { c.Providers[0].Client = as.provider(t, "openid:x") }, false},
+		{"colon in provider name", func(c *oauthkit.Config) { c.Providers[0].Client = provider(t, as, "openid:x") }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base()
@@ -73,14 +73,14 @@ func TestDefaultUserIDIsUnambiguous(t *testing.T) {
 	assert.Equal(t, "openid:1", u.UserID)
 
 	_, err := oauthkit.New(oauthkit.Config{Sessions: a.sm, Providers: []oauthkit.Provider{
-		{Client: a.as.provider(t, "openid:x"), RedirectURL: a.srv.URL + "/cb"}}})
+		{Client: provider(t, a.as, "openid:x"), RedirectURL: a.srv.URL + "/cb"}}})
 	assert.ErrorIs(t, err, oauthkit.ErrInvalidConfig, "a name that would make openid:x + 1 equal openid + x:1")
 }
 
 func withOpenIDNamedProvider(t *testing.T) appOption {
 	return func(c *oauthkit.Config) {
 		c.Providers = append(c.Providers, oauthkit.Provider{
-			Client: newFakeAS(t).provider(t, "openid"), RedirectURL: strings.Replace(c.Providers[0].RedirectURL, "/test/", "/openid/", 1)})
+			Client: provider(t, newFakeAS(t), "openid"), RedirectURL: strings.Replace(c.Providers[0].RedirectURL, "/test/", "/openid/", 1)})
 	}
 }
 

@@ -36,7 +36,7 @@ func (jsonCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 // protected page, token refresh, second tab and logout on a JSON codec.
 func TestAnySessionCodecWorks(t *testing.T) {
 	a := newApp(t, func(c *oauthkit.Config) { c.Sessions.Codec = jsonCodec{} })
-	a.as.expiresIn = 60
+	a.as.ExpiresIn = 60
 	b := a.browser()
 	otherTab := a.approve(a.startLogin(b, "/auth/test/login"))
 	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode, "%v", a.lastErr())
@@ -47,7 +47,7 @@ func TestAnySessionCodecWorks(t *testing.T) {
 	res, tok := a.do(b, http.MethodGet, "/api/token", nil)
 	assert.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Contains(t, tok, "at-")
-	assert.EqualValues(t, 1, a.as.refreshHits.Load())
+	assert.EqualValues(t, 1, a.as.RefreshHits.Load())
 
 	assert.Equal(t, http.StatusFound, a.get(b, otherTab).StatusCode, "%v", a.lastErr())
 	res, _ = a.do(b, http.MethodPost, "/logout", nil)

@@ -118,7 +118,7 @@ func (s *sfApp) is5xx(t *testing.T, res *http.Response, body string) {
 	assert.GreaterOrEqual(t, res.StatusCode, 500, "status")
 	assert.Less(t, res.StatusCode, 600, "status")
 	assert.NotContains(t, body, "secret page")
-	assert.False(t, strings.HasPrefix(res.Header.Get("Location"), s.as.srv.URL), "no Location to the AS: %q", res.Header.Get("Location"))
+	assert.False(t, strings.HasPrefix(res.Header.Get("Location"), s.as.Srv.URL), "no Location to the AS: %q", res.Header.Get("Location"))
 }
 
 func TestStoreFaultRequireAuth(t *testing.T) {
@@ -158,7 +158,7 @@ func TestStoreFaultLogin(t *testing.T) {
 			assert.ErrorIs(t, s.takeErr(), oauthkit.ErrSession)
 			assert.Equal(t, http.StatusInternalServerError, oauthkit.HTTPStatus(oauthkit.ErrSession))
 		}
-		assert.Zero(t, s.as.authorizeHits.Load())
+		assert.Zero(t, s.as.AuthorizeHits.Load())
 		assert.Empty(t, s.sessionCookie(b), "no cookie for a session that was never saved")
 		all, err := s.store.inner.All()
 		require.NoError(t, err)
@@ -191,7 +191,7 @@ func TestStoreFaultLogin(t *testing.T) {
 		assert.NotContains(t, body, "secret page")
 		assert.EqualValues(t, 2, s.store.commits.Load(), "explicit commit, then scs's lazy one")
 		assert.EqualValues(t, 1, s.scsErrors.Load())
-		assert.Zero(t, s.as.authorizeHits.Load())
+		assert.Zero(t, s.as.AuthorizeHits.Load())
 		all, err := s.store.inner.All()
 		require.NoError(t, err)
 		assert.Len(t, all, 1, "the pending login was saved before any Location was set")
@@ -208,7 +208,7 @@ func TestStoreFaultLogin(t *testing.T) {
 		res = s.login(b, "/auth/test/login")
 		require.Equal(t, http.StatusFound, res.StatusCode, "first login after recovery: %v", s.lastErr())
 		assert.True(t, s.signedIn(b))
-		assert.EqualValues(t, 1, s.as.tokenHits.Load())
+		assert.EqualValues(t, 1, s.as.TokenHits.Load())
 	})
 }
 
@@ -243,7 +243,7 @@ func TestStoreFaultCallback(t *testing.T) {
 			if c.kitErr || c.tokens == 0 {
 				assert.Empty(t, res.Header.Get("Location"))
 			} // else scs's 500 carries the kit's inert Location (item 71)
-			assert.Equal(t, c.tokens, s.as.tokenHits.Load(), "code exchanges")
+			assert.Equal(t, c.tokens, s.as.TokenHits.Load(), "code exchanges")
 			if c.kitErr {
 				assert.ErrorIs(t, s.takeErr(), oauthkit.ErrSession)
 			} else {

@@ -18,10 +18,10 @@ import (
 func (a *app) mountKit(prefix string) (*oauthkit.Kit, *fakeAS) {
 	a.t.Helper()
 	as := newFakeAS(a.t)
-	as.now = a.clock.Now
+	as.Now = a.clock.Now
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions:  a.sm,
-		Providers: []oauthkit.Provider{{Client: as.provider(a.t, "test"), RedirectURL: a.srv.URL + prefix + "/auth/test/callback"}},
+		Providers: []oauthkit.Provider{{Client: provider(a.t, as, "test"), RedirectURL: a.srv.URL + prefix + "/auth/test/callback"}},
 		LoginPath: prefix + "/auth/test/login",
 		Now:       a.clock.Now,
 	})
@@ -74,7 +74,7 @@ func TestRemovedProviderSignsNobodyIn(t *testing.T) {
 
 	// The same site restarted without "other": a new kit on the same store.
 	only, err := oauthkit.New(oauthkit.Config{Sessions: a.sm, Providers: []oauthkit.Provider{
-		{Client: a.as.provider(t, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"}}})
+		{Client: provider(t, a.as, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"}}})
 	require.NoError(t, err)
 	a.mux.Handle("/only-test/profile", only.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
 	assert.Equal(t, http.StatusFound, a.get(b, "/only-test/profile").StatusCode)
@@ -86,7 +86,7 @@ func TestRemovedProviderSignsNobodyIn(t *testing.T) {
 // refresh token, still one refresh at a time.
 func TestTokenNeverReturnsAnExpiredRememberedRefresh(t *testing.T) {
 	a := newApp(t)
-	a.as.expiresIn = 60
+	a.as.ExpiresIn = 60
 	lw := make(chan struct{})
 	loaded := make(chan struct{})
 	a.mux.HandleFunc("GET /late-token", func(w http.ResponseWriter, r *http.Request) {
@@ -113,10 +113,10 @@ func TestTokenNeverReturnsAnExpiredRememberedRefresh(t *testing.T) {
 	<-loaded // holds the login's token and refresh token
 	res, _ := a.do(b, http.MethodGet, "/api/token", nil)
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.EqualValues(t, 1, a.as.refreshHits.Load())
+	require.EqualValues(t, 1, a.as.RefreshHits.Load())
 
 	a.clock.Add(65 * time.Second) // the refreshed token is now 5 s past expiry
 	close(lw)
 	assert.Equal(t, "200 false", <-done, "an expired token was returned")
-	assert.EqualValues(t, 2, a.as.refreshHits.Load(), "the remembered token was refreshed again")
+	assert.EqualValues(t, 2, a.as.RefreshHits.Load(), "the remembered token was refreshed again")
 }

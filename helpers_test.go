@@ -1,7 +1,6 @@
 package oauthkit_test
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,228 +19,26 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
-	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 )
 
-// fakeAS is an authorization server on loopback: it auto-approves every
-// authorization request for its current user, and checks PKCE, redirect_uri
-// and single use of codes like a real one. Counters let tests assert which
-// requests were (not) made.
-type fakeAS struct {
-	t   testing.TB
-	srv *httptest.Server
+// fakeAS is the shared fake authorization server (internal/fakeas): it
+// auto-approves every authorization request, checks PKCE, redirect_uri and
+// single use of codes, and counts requests.
+type fakeAS = fakeas.Server
 
-	mu        sync.Mutex
-	codes     map[string]grant // code -> grant
-	refreshes map[string]string
-	user      fakeUser
+// fakeUser is an account at the fake AS.
+type fakeUser = fakeas.User
 
-	authorizeHits, tokenHits, refreshHits, userHits, revokeHits atomic.Int64
-	lastRevoked                                                 atomic.Value
+func newFakeAS(t testing.TB) *fakeAS { return fakeas.New(t) }
 
-	// tokenHandler, when set, replaces the token endpoint (fault injection).
-	tokenHandler http.HandlerFunc
-	// now is the clients' clock for token expiry (the app's clock).
-	now func() time.Time
-	// revokeHandler, when set, replaces the revocation endpoint.
-	revokeHandler http.HandlerFunc
-	expiresIn     int
-}
-
-type fakeUser struct {
-	ID    string
-	Email string
-}
-
-type grant struct {
-	challenge, redirectURI string
-	user                   fakeUser
-}
-
-func newFakeAS(t testing.TB) *fakeAS {
-	as := &fakeAS{
-		t:         t,
-		codes:     map[string]grant{},
-		refreshes: map[string]string{},
-		user:      fakeUser{ID: "1234567890123456789", Email: "ada@example.com"},
-		expiresIn: 3600,
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /authorize", as.authorize)
-	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
-		if h := as.tokenHandler; h != nil {
-			as.tokenHits.Add(1)
-			h(w, r)
-			return
-		}
-		as.token(w, r)
-	})
-	mux.HandleFunc("GET /user", as.userinfo)
-	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) {
-		as.revokeHits.Add(1)
-		_ = r.ParseForm()
-		as.lastRevoked.Store(r.PostForm.Get("token"))
-		if h := as.revokeHandler; h != nil {
-			h(w, r)
-		}
-	})
-	as.srv = httptest.NewServer(mux)
-	t.Cleanup(as.srv.Close)
-	return as
-}
-
-func (as *fakeAS) authorize(w http.ResponseWriter, r *http.Request) {
-	as.authorizeHits.Add(1)
-	q := r.URL.Query()
-	if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 {
-		http.Error(w, "bad authorization request", http.StatusBadRequest)
-		return
-	}
-	code := client.GenerateState()
-	as.mu.Lock()
-	user := as.user
-	// approveAs picks the user per request, for concurrent distinct users.
-	if id, email, ok := strings.Cut(r.Header.Get("X-Fake-User"), "|"); ok {
-		user = fakeUser{ID: id, Email: email}
-	}
-	as.codes[code] = grant{challenge: q.Get("code_challenge"), redirectURI: q.Get("redirect_uri"), user: user}
-	as.mu.Unlock()
-	back, _ := url.Parse(q.Get("redirect_uri"))
-	bq := url.Values{"code": {code}, "state": {q.Get("state")}}
-	back.RawQuery = bq.Encode()
-	http.Redirect(w, r, back.String(), http.StatusFound)
-}
-
-func (as *fakeAS) token(w http.ResponseWriter, r *http.Request) {
-	_ = r.ParseForm()
-	f := r.PostForm
-	w.Header().Set("Content-Type", "application/json")
-	fail := func(code string) {
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = fmt.Fprintf(w, `{"error":%q}`, code)
-	}
-	if f.Get("client_id") != "cid" || f.Get("client_secret") != "csecret" {
-		fail("invalid_client")
-		return
-	}
-	var u fakeUser
-	switch f.Get("grant_type") {
-	case "authorization_code":
-		as.tokenHits.Add(1)
-		as.mu.Lock()
-		g, ok := as.codes[f.Get("code")]
-		delete(as.codes, f.Get("code"))
-		as.mu.Unlock()
-		if !ok || g.redirectURI != f.Get("redirect_uri") || client.S256Challenge(f.Get("code_verifier")) != g.challenge {
-			fail("invalid_grant")
-			return
-		}
-		u = g.user
-	case "refresh_token":
-		as.refreshHits.Add(1)
-		as.mu.Lock()
-		id, ok := as.refreshes[f.Get("refresh_token")]
-		delete(as.refreshes, f.Get("refresh_token")) // rotation
-		as.mu.Unlock()
-		if !ok {
-			fail("invalid_grant")
-			return
-		}
-		u = fakeUser{ID: id, Email: ""}
-	default:
-		fail("unsupported_grant_type")
-		return
-	}
-	rt := "rt-" + client.GenerateState()
-	as.mu.Lock()
-	as.refreshes[rt] = u.ID
-	as.mu.Unlock()
-	_ = json.NewEncoder(w).Encode(map[string]any{
-		"access_token":  "at-" + u.ID + "-" + u.Email + "-" + client.GenerateState(),
-		"token_type":    "Bearer",
-		"refresh_token": rt,
-		"expires_in":    as.expiresIn,
-	})
-}
-
-func (as *fakeAS) userinfo(w http.ResponseWriter, r *http.Request) {
-	as.userHits.Add(1)
-	at, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer at-")
-	if !ok {
-		w.WriteHeader(http.StatusUnauthorized)
-		return
-	}
-	parts := strings.SplitN(at, "-", 3)
-	w.Header().Set("Content-Type", "application/json")
-	// The profile is derived from the id and email the token carries: an
-	// address starting with "unverified" is one the AS does not vouch for.
-	_, _ = fmt.Fprintf(w, `{"id":%s,"email":%q,"email_verified":%t,"name":%q,"avatar_url":%q}`,
-		parts[0], parts[1], parts[1] != "" && !strings.HasPrefix(parts[1], "unverified"),
-		"User "+parts[0], "https://avatars.example/"+parts[0]+".png")
-}
-
-// testProvider is a generic client plus the fake AS's user API: a real client
-// doing real HTTP, like the provider clients of package client.
-type testProvider struct {
-	*client.OAuth2
-	userURL string
-	hc      *http.Client
-}
-
-func (p *testProvider) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
-	id, err := p.identity(ctx, accessToken)
-	if err != nil {
-		return "", "", err
-	}
-	return id.Subject, id.Email, nil
-}
-
-// Identify reads the fake AS's user API: the generic client's Identify
-// knows no user API.
-func (p *testProvider) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
-	return p.identity(ctx, t.AccessToken)
-}
-
-func (p *testProvider) identity(ctx context.Context, accessToken string) (*client.Identity, error) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.userURL, nil)
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	res, err := p.hc.Do(req)
-	if err != nil {
-		return nil, &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return nil, &client.RequestError{Op: client.ErrGetIDEmail, Err: &client.HTTPError{StatusCode: res.StatusCode}}
-	}
-	dec := json.NewDecoder(io.LimitReader(res.Body, 1<<20))
-	dec.UseNumber()
-	var v struct {
-		ID            json.Number `json:"id"`
-		Email         string      `json:"email"`
-		EmailVerified bool        `json:"email_verified"`
-		Name          string      `json:"name"`
-		AvatarURL     string      `json:"avatar_url"`
-	}
-	if err := dec.Decode(&v); err != nil {
-		return nil, &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
-	}
-	return &client.Identity{Subject: v.ID.String(), Email: v.Email, EmailVerified: v.EmailVerified, Name: v.Name, AvatarURL: v.AvatarURL}, nil
-}
-
-func (as *fakeAS) provider(t testing.TB, name string) *testProvider {
-	c, err := client.NewOAuth2(client.Config{
-		ClientID: "cid", ClientSecret: "csecret",
-		AuthorizeEndpoint:            as.srv.URL + "/authorize",
-		AccessTokenEndpoint:          as.srv.URL + "/token",
-		RefreshTokenEndpoint:         as.srv.URL + "/token",
-		RevokeTokenEndpoint:          as.srv.URL + "/revoke",
-		RevocationEndpointAuthMethod: client.ClientSecretPost,
-		Name:                         name,
-		BaseScopes:                   []string{"user"},
-		Now:                          as.now,
-	})
+// provider is the fake AS's client named name: the one place the root tests
+// build a client for it.
+func provider(t testing.TB, as *fakeAS, name string) *fakeas.Provider {
+	t.Helper()
+	p, err := as.Client(name, nil)
 	require.NoError(t, err)
-	return &testProvider{OAuth2: c, userURL: as.srv.URL + "/user", hc: as.srv.Client()}
+	return p
 }
 
 // clock is a settable clock for Config.Now.
@@ -279,7 +75,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	t.Helper()
 	as := newFakeAS(t)
 	a := &app{t: t, as: as, clock: newClock(), errs: make(chan error, 2048)}
-	as.now = a.clock.Now
+	as.Now = a.clock.Now
 	a.sm = scs.New()
 	a.backing = memstore.NewWithCleanupInterval(time.Hour)
 	a.sm.Store = a.backing
@@ -291,7 +87,7 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	cfg := oauthkit.Config{
 		Sessions: a.sm,
 		Providers: []oauthkit.Provider{
-			{Client: as.provider(t, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"},
+			{Client: provider(t, as, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"},
 		},
 		LoginPath: "/auth/test/login",
 		Now:       a.clock.Now,
@@ -447,10 +243,10 @@ func (a *app) sessionCookie(b *http.Client) string {
 func withProvider(t *testing.T, name string) (appOption, *fakeAS) {
 	as := newFakeAS(t)
 	return func(cfg *oauthkit.Config) {
-		as.now = cfg.Now
+		as.Now = cfg.Now
 		base := strings.TrimSuffix(cfg.Providers[0].RedirectURL, "/auth/test/callback")
 		cfg.Providers = append(cfg.Providers, oauthkit.Provider{
-			Client:      as.provider(t, name),
+			Client:      provider(t, as, name),
 			RedirectURL: base + "/auth/" + name + "/callback",
 		})
 	}, as
@@ -625,5 +421,5 @@ func (a *app) tryLogin(b *http.Client, loginPath string, u fakeUser) (*http.Resp
 // clients, so goroutine counts can settle.
 func (a *app) closeIdle() {
 	a.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
-	a.as.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
+	a.as.Srv.Client().Transport.(*http.Transport).CloseIdleConnections()
 }
