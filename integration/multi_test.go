@@ -80,7 +80,7 @@ func newCluster(t *testing.T, n int, store scs.Store, sh shared) *cluster {
 		sm.Lifetime = 10 * time.Minute
 		cfg := oauthkit.Config{
 			Sessions:  sm,
-			Providers: []oauthkit.Provider{{Client: c.as.provider(t, hc), RedirectURL: redirectURL}},
+			Providers: []oauthkit.Provider{{Client: fakeProvider(t, c.as, hc), RedirectURL: redirectURL}},
 			LoginPath: "/auth/test/login",
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				v, _ := c.errs.LoadOrStore(err.Error(), new(atomic.Int64))
@@ -257,7 +257,7 @@ func soak(t *testing.T, c *cluster, n, workers int) {
 	if lostN.Load() != 0 || mixN.Load() != 0 || okN.Load() != int64(n) {
 		t.Fatalf("%d ok, %d lost, %d mix-ups out of %d; kit errors:%s", okN.Load(), lostN.Load(), mixN.Load(), n, c.errorReport())
 	}
-	if got := c.as.tokenHits.Load(); got != int64(n) {
+	if got := c.as.TokenHits.Load(); got != int64(n) {
 		t.Fatalf("%d token requests for %d logins", got, n)
 	}
 }
@@ -303,7 +303,7 @@ func (c *cluster) replayStorm(t *testing.T, n int) (logins int64) {
 	close(gate)
 	wg.Wait()
 	t.Logf("%d replays: %d logins, %d refused (400), %d other; token requests %d (successful %d)",
-		n, wins.Load(), refused.Load(), other.Load(), c.as.tokenHits.Load(), c.as.tokenOK.Load())
+		n, wins.Load(), refused.Load(), other.Load(), c.as.TokenHits.Load(), c.as.TokenOK.Load())
 	if other.Load() != 0 {
 		t.Fatalf("%d replays ended neither in a login nor in a 400; kit errors:%s", other.Load(), c.errorReport())
 	}
@@ -389,7 +389,7 @@ func TestRedisReplayAcrossInstances(t *testing.T) {
 		if logins > 1 {
 			t.Fatalf("%d logins from one callback", logins)
 		}
-		if n := c.as.tokenHits.Load(); n > 3 {
+		if n := c.as.TokenHits.Load(); n > 3 {
 			t.Fatalf("%d token requests with 3 in-process claimers", n)
 		}
 	})
@@ -401,7 +401,7 @@ func TestRedisReplayAcrossInstances(t *testing.T) {
 		if logins != 1 {
 			t.Fatalf("%d logins from one callback, want exactly 1", logins)
 		}
-		if n := c.as.tokenHits.Load(); n != 1 {
+		if n := c.as.TokenHits.Load(); n != 1 {
 			t.Fatalf("%d token requests, want exactly 1", n)
 		}
 	})
@@ -490,7 +490,7 @@ func TestPostgresReplayAcrossInstances(t *testing.T) {
 	if logins := c.replayStorm(t, 300); logins > 1 {
 		t.Fatalf("%d logins from one callback", logins)
 	}
-	if n := c.as.tokenHits.Load(); n > 3 {
+	if n := c.as.TokenHits.Load(); n > 3 {
 		t.Fatalf("%d token requests with 3 in-process claimers", n)
 	}
 }

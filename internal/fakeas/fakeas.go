@@ -41,8 +41,8 @@ var DefaultUser = User{ID: "1234567890123456789", Email: "ada@example.com"}
 
 // User is an account at the fake server. An email starting with
 // "unverified" is one the server does not vouch for (email_verified false);
-// an ID that is JSON (a number, null) is served as is, any other as a
-// string.
+// an all-digit ID is served as a JSON number, "null" as null, any other as
+// a string.
 type User struct{ ID, Email string }
 
 type grant struct {
@@ -285,7 +285,7 @@ func (s *Server) userinfo(w http.ResponseWriter, r *http.Request) {
 		u = User{ID: parts[0], Email: parts[1]}
 	}
 	id := u.ID
-	if !json.Valid([]byte(id)) {
+	if id != "null" && strings.Trim(id, "0123456789") != "" || id == "" {
 		id = fmt.Sprintf("%q", id)
 	}
 	w.Header().Set("Content-Type", "application/json")
