@@ -316,7 +316,7 @@ func redisPool(t *testing.T) *redis.Pool {
 	t.Helper()
 	raw := os.Getenv("REDIS_URL")
 	if raw == "" {
-		t.Skip("REDIS_URL is not set (e.g. redis://127.0.0.1:6390/0): skipping the multi-instance Redis tests")
+		skip(t, "REDIS_URL unset and no redis-server to start")
 	}
 	pool := &redis.Pool{
 		MaxIdle:   64,
@@ -454,7 +454,7 @@ func postgres(t *testing.T) *sql.DB {
 	t.Helper()
 	raw := os.Getenv("DATABASE_URL")
 	if raw == "" {
-		t.Skip("DATABASE_URL is not set (e.g. postgres://postgres@127.0.0.1:5439/kit_test?sslmode=disable): skipping the multi-instance PostgreSQL tests")
+		skip(t, "DATABASE_URL unset and no PostgreSQL to start")
 	}
 	db, err := sql.Open("postgres", raw)
 	if err != nil {
