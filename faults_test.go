@@ -33,15 +33,13 @@ import (
 // faults must end in the documented status with the right sentinel, no
 // login and no retry; revocation faults must never block logout.
 
-const kfHangTimeout = 200 * time.Millisecond
-
 // kfFault is one misbehaviour of a provider endpoint.
 type kfFault struct {
 	name    string
 	handler func(other string) http.HandlerFunc // nil: refused or tls
 	refused bool
 	tls     bool
-	hang    bool // run with the 200 ms ProviderTimeout; expect 504
+	hang    bool // never answers: run with hangTimeout; expect 504
 	huge    bool // heap check
 	// cause is what the kit's error must also match (besides the sentinel).
 	cause func(t *testing.T, err error)
@@ -222,10 +220,10 @@ func withClient(t *testing.T, mod func(*client.Config), wrap func(*client.OAuth2
 	}
 }
 
-func kfTimeout(f kfFault) appOption {
+func kfTimeout(t *testing.T, f kfFault) appOption {
 	return func(cfg *oauthkit.Config) {
 		if f.hang {
-			cfg.ProviderTimeout = kfHangTimeout
+			cfg.ProviderTimeout = hangTimeout(t)
 		}
 	}
 }
@@ -274,7 +272,7 @@ func TestFaultsTokenEndpoint(t *testing.T) {
 	for _, f := range kfFaults() {
 		t.Run(f.name, func(t *testing.T) {
 			e := kfServe(t, f)
-			a := newApp(t, kfTimeout(f), withClient(t, func(c *client.Config) {
+			a := newApp(t, kfTimeout(t, f), withClient(t, func(c *client.Config) {
 				c.AccessTokenEndpoint = e.base + "/token"
 			}, nil))
 			kfLoginFails(t, a, f, e, oauthkit.ErrExchange)
@@ -288,7 +286,7 @@ func TestFaultsUserAPI(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			e := kfServe(t, f)
 			scheme, host, _ := strings.Cut(e.base, "://")
-			a := newApp(t, kfTimeout(f), withClient(t, func(*client.Config) {}, func(c *client.OAuth2) client.Provider {
+			a := newApp(t, kfTimeout(t, f), withClient(t, func(*client.Config) {}, func(c *client.OAuth2) client.Provider {
 				gh, err := client.NewGitHub("cid", "csecret", client.WithHTTPClient(&http.Client{
 					Transport:     providertest.Rewrite{Scheme: scheme, Host: host},
 					CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
@@ -309,7 +307,7 @@ func TestFaultsRevocationNeverBlocksLogout(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			e := kfServe(t, f)
 			logs := &syncBuffer{}
-			a := newApp(t, kfTimeout(f), withLogs(logs), withClient(t, func(c *client.Config) {
+			a := newApp(t, kfTimeout(t, f), withLogs(logs), withClient(t, func(c *client.Config) {
 				c.RevokeTokenEndpoint = e.base + "/revoke"
 			}, nil))
 			b := a.browser()
@@ -362,12 +360,12 @@ func TestFaultsBrowserGoesAway(t *testing.T) {
 		}
 		done <- err
 	}()
-	require.Eventually(t, func() bool { return a.as.TokenHits.Load() == 1 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return a.as.TokenHits.Load() == 1 }, budget(t), 5*time.Millisecond)
 	cancel()
 	require.True(t, errors.Is(<-done, context.Canceled))
 	select {
 	case <-cancelled:
-	case <-time.After(5 * time.Second):
+	case <-time.After(budget(t)):
 		t.Fatal("the token request was not cancelled when the browser left")
 	}
 	assert.EqualValues(t, 1, a.as.TokenHits.Load())

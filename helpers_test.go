@@ -423,3 +423,30 @@ func (a *app) closeIdle() {
 	a.srv.Client().Transport.(*http.Transport).CloseIdleConnections()
 	a.as.Srv.Client().Transport.(*http.Transport).CloseIdleConnections()
 }
+
+// budget is what is left of the test binary's -timeout, less a margin for
+// the report: the bound of every wait that is not itself under test, so a
+// slow machine makes a test slower, never failing.
+func budget(t *testing.T) time.Duration {
+	dl, ok := t.Deadline()
+	if !ok {
+		return time.Hour
+	}
+	return max(time.Until(dl)-20*time.Second, time.Second)
+}
+
+// hangTimeout is the ProviderTimeout of tests whose provider hangs: the
+// hang never answers, so the value only decides how long the test waits
+// for its 504, and must leave the healthy calls before the hang (a login's
+// code exchange) room on a loaded machine: 2 s (ten times the 200 ms it
+// was), less only when the budget is nearly spent.
+func hangTimeout(t *testing.T) time.Duration {
+	return min(budget(t)/10, 2*time.Second)
+}
+
+// withBudgetTimeout bounds provider calls by the test's budget instead of
+// the default 10 s, for tests whose load (hundreds of concurrent logins
+// under -race) a slow machine can take longer than that to serve.
+func withBudgetTimeout(t *testing.T) appOption {
+	return func(cfg *oauthkit.Config) { cfg.ProviderTimeout = budget(t) }
+}

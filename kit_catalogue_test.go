@@ -495,7 +495,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				logs := &syncBuffer{}
-				a := newApp(t, withLogs(logs), func(cfg *oauthkit.Config) { cfg.ProviderTimeout = 300 * time.Millisecond })
+				a := newApp(t, withLogs(logs), func(cfg *oauthkit.Config) { cfg.ProviderTimeout = hangTimeout(t) })
 				a.as.RevokeHandler = c.handler
 				b := a.browser()
 				require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
@@ -512,7 +512,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 				assert.NotContains(t, logs.String(), rt, "the token is never logged")
 
 				// The typed error behind the log line, from the same client.
-				ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+				ctx, cancel := context.WithTimeout(context.Background(), hangTimeout(t))
 				defer cancel()
 				c.check(t, provider(t, a.as, "test").RevokeToken(ctx, "RT-MARK-2", "refresh_token"))
 			})

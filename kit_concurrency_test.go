@@ -81,7 +81,7 @@ func TestConcurrentCallbackReplays(t *testing.T) {
 
 func concurrentCallbackReplayRound(t *testing.T) {
 	const n = 1000
-	a := newApp(t)
+	a := newApp(t, withBudgetTimeout(t))
 	b := a.browser()
 	tr := a.srv.Client().Transport.(*http.Transport).Clone()
 	tr.MaxConnsPerHost, tr.MaxIdleConnsPerHost = 64, 64
@@ -138,7 +138,7 @@ func concurrentCallbackReplayRound(t *testing.T) {
 // one used next time.
 func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
 	const n = 50
-	a := newApp(t)
+	a := newApp(t, withBudgetTimeout(t))
 	a.as.ExpiresIn = 60
 	b := a.browser()
 	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
@@ -222,7 +222,7 @@ func TestPendingLoginTTL(t *testing.T) {
 func TestConcurrentFlowsKeepTheirIdentity(t *testing.T) {
 	const n = 200
 	opt, other := withProvider(t, "other")
-	a := newApp(t, opt)
+	a := newApp(t, opt, withBudgetTimeout(t))
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	start := make(chan struct{})

@@ -3,6 +3,7 @@ package integration
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/oauthkit/oauthkit/client"
 	"github.com/oauthkit/oauthkit/internal/fakeas"
@@ -30,3 +31,16 @@ func fakeProvider(t *testing.T, as *fakeAS, hc *http.Client) *fakeas.Provider {
 }
 
 func randomString() string { return client.GenerateState() }
+
+// budget is what is left of the test binary's -timeout, less a margin for
+// the report: the bound of provider calls under load, so a slow machine
+// makes a test slower, never failing. The HTTP clients of the tests have
+// no timeout of their own: the binary's -timeout ends a stuck request with
+// every goroutine's stack.
+func budget(t *testing.T) time.Duration {
+	dl, ok := t.Deadline()
+	if !ok {
+		return time.Hour
+	}
+	return max(time.Until(dl)-20*time.Second, time.Second)
+}

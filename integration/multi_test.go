@@ -73,7 +73,7 @@ type shared struct {
 func newCluster(t *testing.T, n int, store scs.Store, sh shared) *cluster {
 	t.Helper()
 	c := &cluster{as: newFakeAS(t)}
-	hc := &http.Client{Transport: transport, CheckRedirect: noRedirect, Timeout: 30 * time.Second}
+	hc := &http.Client{Transport: transport, CheckRedirect: noRedirect}
 	for range n {
 		sm := scs.New()
 		sm.Store = store
@@ -82,6 +82,9 @@ func newCluster(t *testing.T, n int, store scs.Store, sh shared) *cluster {
 			Sessions:  sm,
 			Providers: []oauthkit.Provider{{Client: fakeProvider(t, c.as, hc), RedirectURL: redirectURL}},
 			LoginPath: "/auth/test/login",
+			// Thousands of logins on a loaded 2-core machine: bounded by
+			// the test's budget, not the default 10 s.
+			ProviderTimeout: budget(t),
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 				v, _ := c.errs.LoadOrStore(err.Error(), new(atomic.Int64))
 				v.(*atomic.Int64).Add(1)
@@ -123,7 +126,7 @@ func (c *cluster) errorReport() string {
 
 func newBrowser() *http.Client {
 	jar, _ := cookiejar.New(nil)
-	return &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirect, Timeout: 30 * time.Second}
+	return &http.Client{Transport: transport, Jar: jar, CheckRedirect: noRedirect}
 }
 
 func get(c *http.Client, u string, hdr http.Header) (*http.Response, string, error) {
@@ -463,8 +466,7 @@ func postgres(t *testing.T) *sql.DB {
 	t.Cleanup(func() { _ = db.Close() })
 	db.SetMaxOpenConns(24)
 	db.SetMaxIdleConns(24)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	ctx := t.Context()
 	if _, err := db.ExecContext(ctx, sessionsTable); err != nil {
 		t.Fatalf("DATABASE_URL is set but the sessions table cannot be created: %v", err)
 	}
