@@ -1,25 +1,38 @@
 package oauthkit_test
 
 import (
+	"bytes"
+	"context"
+	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
 	"github.com/oauthkit/oauthkit/internal/fakeas"
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // fakeAS is the shared fake authorization server (internal/fakeas): it
@@ -449,4 +462,766 @@ func hangTimeout(t *testing.T) time.Duration {
 // under -race) a slow machine can take longer than that to serve.
 func withBudgetTimeout(t *testing.T) appOption {
 	return func(cfg *oauthkit.Config) { cfg.ProviderTimeout = budget(t) }
+}
+
+// putData stores v as the application's own session data in b's session.
+func (a *app) putData(b *http.Client, v string) {
+	a.t.Helper()
+	res, _ := a.do(b, http.MethodPut, "/data?v="+v, nil)
+	require.Equal(a.t, http.StatusOK, res.StatusCode)
+}
+
+func (a *app) data(b *http.Client) string {
+	a.t.Helper()
+	_, body := a.do(b, http.MethodGet, "/data", nil)
+	return body
+}
+
+// mountKit adds a second kit on the app's session manager under prefix, with
+// one provider "test" of its own fake AS, and a protected page and token
+// route of its own.
+func (a *app) mountKit(prefix string) (*oauthkit.Kit, *fakeAS) {
+	a.t.Helper()
+	as := newFakeAS(a.t)
+	as.Now = a.clock.Now
+	kit, err := oauthkit.New(oauthkit.Config{
+		Sessions:  a.sm,
+		Providers: []oauthkit.Provider{{Client: provider(a.t, as, "test"), RedirectURL: a.srv.URL + prefix + "/auth/test/callback"}},
+		LoginPath: prefix + "/auth/test/login",
+		Now:       a.clock.Now,
+	})
+	require.NoError(a.t, err)
+	a.mux.Handle(prefix+"/auth/test/login", kit.LoginHandler("test"))
+	a.mux.Handle(prefix+"/auth/test/callback", kit.CallbackHandler("test"))
+	a.mux.Handle(prefix+"/profile", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})))
+	a.mux.HandleFunc(prefix+"/whoami", func(w http.ResponseWriter, r *http.Request) {
+		_, signedIn := kit.User(r.Context())
+		_, err := kit.Token(r.Context())
+		fmt.Fprintf(w, "%v %v", signedIn, err)
+	})
+	return kit, as
+}
+
+func withOpenIDNamedProvider(t *testing.T) appOption {
+	return func(c *oauthkit.Config) {
+		c.Providers = append(c.Providers, oauthkit.Provider{
+			Client: provider(t, newFakeAS(t), "openid"), RedirectURL: strings.Replace(c.Providers[0].RedirectURL, "/test/", "/openid/", 1)})
+	}
+}
+
+// victim is a browser with one pending login and the callback the fake AS
+// approved for it (the code is issued but not exchanged yet).
+type victim struct {
+	b       *http.Client
+	authURL *url.URL
+	state   string
+	cb      string // callback path+query, as the provider redirects to
+	code    string
+}
+
+func (a *app) newVictim() victim {
+	a.t.Helper()
+	b := a.browser()
+	authURL := a.startLogin(b, "/auth/test/login")
+	cb := a.approve(authURL)
+	u, err := url.Parse(cb)
+	require.NoError(a.t, err)
+	return victim{b: b, authURL: authURL, state: stateOf(authURL), cb: cb, code: u.Query().Get("code")}
+}
+
+// completes asserts that v's login still succeeds: its pending login was
+// left alone by whatever the test did before.
+func (a *app) completes(v victim) {
+	a.t.Helper()
+	res := a.get(v.b, v.cb)
+	require.Equal(a.t, http.StatusFound, res.StatusCode, "victim's login must still complete: %v", a.lastErr())
+	assert.Equal(a.t, "/", res.Header.Get("Location"))
+	assert.True(a.t, a.signedIn(v.b))
+}
+
+// secrets are values that must never reach a response body.
+var secrets = []string{"csecret", "at-", "rt-", "AT-MARK-1", "RT-MARK-2"}
+
+// rejected asserts a failed kit response: status, typed error, and a safe
+// body (no markup from the query, no secret, none of the extra values).
+func (a *app) rejected(res *http.Response, body string, status int, target error, extra ...string) error {
+	a.t.Helper()
+	require.Equal(a.t, status, res.StatusCode)
+	err := a.takeErr()
+	require.ErrorIs(a.t, err, target)
+	assert.Equal(a.t, status, oauthkit.HTTPStatus(err))
+	assert.Empty(a.t, res.Header.Get("Location"), "no redirect on failure")
+	assert.Equal(a.t, "no-store", res.Header.Get("Cache-Control"))
+	for _, s := range append(append([]string{"<script", "alert(", "<b>"}, secrets...), extra...) {
+		if s != "" {
+			assert.NotContains(a.t, body, s, "response body echoes %q", s)
+		}
+	}
+	return err
+}
+
+func (a *app) callbackFrom(b *http.Client, provider, rawQuery string) (*http.Response, string) {
+	a.t.Helper()
+	return a.do(b, http.MethodGet, "/auth/"+provider+"/callback?"+rawQuery, nil)
+}
+
+// tokenFault installs h as the token endpoint of a's fake AS.
+func tokenFault(a *app, status int, contentType, body string) {
+	a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(status)
+		_, _ = fmt.Fprint(w, body)
+	}
+}
+
+// requireAuthCaptures sends an anonymous GET for target to RequireAuth, as a
+// server would parse the request line, follows its redirect through a whole
+// login and asserts that the final Location is want and that every emitted
+// Location passes the oracle. Targets a server refuses to parse (control
+// characters) never reach the kit and are skipped.
+func (a *app) requireAuthCaptures(t *testing.T, target, want string) {
+	t.Helper()
+	u, err := url.ParseRequestURI(target)
+	if err != nil {
+		return
+	}
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.URL, req.RequestURI = u, target
+	rec := httptest.NewRecorder()
+	a.kit.RequireAuth(http.NotFoundHandler()).ServeHTTP(rec, a.withSession(req))
+	require.Equal(t, http.StatusFound, rec.Code, target)
+	loc := rec.Header().Get("Location")
+	require.True(t, strings.HasPrefix(loc, "/auth/test/login"), loc)
+	lu, err := url.Parse(loc)
+	require.NoError(t, err)
+	if next := lu.Query().Get("next"); next != "" {
+		assert.NoError(t, redirectOracle(next), "%q captured as next=%q", target, next)
+	}
+	res := a.login(a.browser(), lu.RequestURI())
+	require.Equal(t, http.StatusFound, res.StatusCode)
+	assert.Equal(t, want, res.Header.Get("Location"), "RequireAuth captured %q", target)
+}
+
+// withSession loads an empty session into req's context, as LoadAndSave does.
+func (a *app) withSession(req *http.Request) *http.Request {
+	ctx, err := a.sm.Load(req.Context(), "")
+	require.NoError(a.t, err)
+	return req.WithContext(ctx)
+}
+
+// withCookie sends one request carrying only the given session cookie.
+func (a *app) withCookie(method, path, token string, hdr http.Header) *http.Response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.srv.URL+path, nil)
+	require.NoError(a.t, err)
+	req.AddCookie(&http.Cookie{Name: a.sm.Cookie.Name, Value: token})
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	c := &http.Client{Transport: a.srv.Client().Transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Do(req)
+	require.NoError(a.t, err)
+	res.Body.Close()
+	return res
+}
+
+// withCookieClient is a client without a jar that sends only the given
+// session cookie.
+func (a *app) withCookieClient(token string) *http.Client {
+	return &http.Client{Transport: &cookieTransport{next: a.srv.Client().Transport, name: a.sm.Cookie.Name, value: token},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+type cookieTransport struct {
+	next        http.RoundTripper
+	name, value string
+}
+
+func (t *cookieTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.AddCookie(&http.Cookie{Name: t.name, Value: t.value})
+	return t.next.RoundTrip(r)
+}
+
+func (a *app) inStore(token string) bool {
+	a.t.Helper()
+	_, found, err := a.sm.Store.Find(token)
+	require.NoError(a.t, err)
+	return found
+}
+
+// Secret hygiene (security.md item 65, goal G14): with marker values for the
+// client secret, access token, refresh token and code, and the generated
+// PKCE verifiers captured at the token endpoint, no marker appears in the
+// kit's logs, in any response the app sends (status, headers, Location,
+// Set-Cookie, body) or in any error the kit reports, across a successful
+// login and every provider failure mode.
+
+const (
+	markAT   = "AT-MARK-1"
+	markRT   = "RT-MARK-2"
+	markCS   = "CS-MARK-3"
+	markCode = "CODE-MARK-4"
+)
+
+// markerAS is a provider whose every answer is built around the markers.
+type markerAS struct {
+	srv *httptest.Server
+
+	tokenMode, refreshMode, userMode, revokeMode atomic.Value // string
+
+	mu        sync.Mutex
+	verifiers []string
+	tokenHits atomic.Int64
+}
+
+func newMarkerAS(t *testing.T) *markerAS {
+	m := &markerAS{}
+	for _, v := range []*atomic.Value{&m.tokenMode, &m.refreshMode, &m.userMode, &m.revokeMode} {
+		v.Store("ok")
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		http.Redirect(w, r, q.Get("redirect_uri")+"?code="+markCode+"&state="+q.Get("state"), http.StatusFound)
+	})
+	mux.HandleFunc("POST /token", m.token)
+	mux.HandleFunc("GET /user", m.user)
+	mux.HandleFunc("GET /user/emails", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `[{"email":"ada@example.com","primary":true,"verified":true}]`)
+	})
+	mux.HandleFunc("POST /revoke", m.revoke)
+	m.srv = httptest.NewServer(mux)
+	t.Cleanup(m.srv.Close)
+	return m
+}
+
+// everything is every marker plus the verifiers seen so far: what a
+// careless provider might echo back.
+func (m *markerAS) everything() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return strings.Join(append([]string{markAT, markRT, markCS, markCode}, m.verifiers...), " ")
+}
+
+func (m *markerAS) markers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]string{markAT, markRT, markCS, markCode}, m.verifiers...)
+}
+
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+// faultAnswer writes the answer for a failure mode. Bodies echo every
+// marker and verifier (all); error_description echoes what this request
+// carried (sent), as a careless provider might ("the code X is invalid").
+func (m *markerAS) faultAnswer(w http.ResponseWriter, mode string, r *http.Request) bool {
+	all := m.everything()
+	_ = r.ParseForm()
+	sent := r.PostForm.Encode() + " " + r.Header.Get("Authorization")
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	switch mode {
+	case "500 html":
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = io.WriteString(w, "<html><b>"+all+"</b></html>")
+	case "400 error, markers in other members":
+		writeJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","access_token":"`+markAT+`","refresh_token":"`+markRT+`","client_secret":"`+markCS+`"}`)
+	case "200 error, markers in other members":
+		writeJSON(w, http.StatusOK, `{"error":"bad_verification_code","access_token":"`+markAT+`","hint":`+q(all)+`}`)
+	case "200 error, markers in error_description":
+		writeJSON(w, http.StatusOK, `{"error":"bad_verification_code","error_description":`+q("invalid request: "+sent)+`}`)
+	case "400 error, markers in error_description":
+		writeJSON(w, http.StatusBadRequest, `{"error":"invalid_grant","error_description":`+q("token revoked; you sent "+sent)+`}`)
+	case "truncated json":
+		writeJSON(w, http.StatusOK, `{"access_token":"`+markAT+`","refresh_token":"`+markRT+`","tok`)
+	case "bad expires_in":
+		writeJSON(w, http.StatusOK, `{"access_token":"`+markAT+`","refresh_token":"`+markRT+`","expires_in":"zzz"}`)
+	case "bad token_type":
+		writeJSON(w, http.StatusOK, `{"access_token":"`+markAT+`","token_type":`+q("mac "+markAT)+`}`)
+	case "401 with markers":
+		writeJSON(w, http.StatusUnauthorized, `{"message":`+q("Bad credentials "+all)+`}`)
+	case "200 html":
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "<html>"+all+"</html>")
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *markerAS) token(w http.ResponseWriter, r *http.Request) {
+	m.tokenHits.Add(1)
+	_ = r.ParseForm()
+	mode := m.tokenMode.Load().(string)
+	if r.PostForm.Get("grant_type") == "refresh_token" {
+		mode = m.refreshMode.Load().(string)
+	}
+	if v := r.PostForm.Get("code_verifier"); v != "" {
+		m.mu.Lock()
+		m.verifiers = append(m.verifiers, v)
+		m.mu.Unlock()
+	}
+	if m.faultAnswer(w, mode, r) {
+		return
+	}
+	writeJSON(w, http.StatusOK, `{"access_token":"`+markAT+`","refresh_token":"`+markRT+`","token_type":"Bearer","expires_in":60}`)
+}
+
+func (m *markerAS) user(w http.ResponseWriter, r *http.Request) {
+	if m.faultAnswer(w, m.userMode.Load().(string), r) {
+		return
+	}
+	writeJSON(w, http.StatusOK, `{"id":42,"login":"ada","email":null}`)
+}
+
+func (m *markerAS) revoke(w http.ResponseWriter, r *http.Request) {
+	m.faultAnswer(w, m.revokeMode.Load().(string), r)
+}
+
+// captureTransport records every response the app sends to the browser.
+type captureTransport struct {
+	base http.RoundTripper
+	mu   sync.Mutex
+	buf  bytes.Buffer
+}
+
+func (c *captureTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := c.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	dump, derr := httputil.DumpResponse(res, true)
+	if derr != nil {
+		return nil, derr
+	}
+	c.mu.Lock()
+	c.buf.Write(dump)
+	c.buf.WriteString("\n")
+	c.mu.Unlock()
+	return res, nil
+}
+
+func (c *captureTransport) String() string { c.mu.Lock(); defer c.mu.Unlock(); return c.buf.String() }
+
+type secretsRig struct {
+	*app
+	mas     *markerAS
+	logs    *syncBuffer
+	capture *captureTransport
+	errText strings.Builder
+}
+
+func newSecretsRig(t *testing.T) *secretsRig {
+	r := &secretsRig{mas: newMarkerAS(t), logs: &syncBuffer{}}
+	scheme, host, _ := strings.Cut(r.mas.srv.URL, "://")
+	r.app = newApp(t, withLogs(r.logs), func(cfg *oauthkit.Config) {
+		c, err := client.NewOAuth2(client.Config{
+			ClientID: "cid", ClientSecret: markCS,
+			AuthorizeEndpoint:            r.mas.srv.URL + "/authorize",
+			AccessTokenEndpoint:          r.mas.srv.URL + "/token",
+			RefreshTokenEndpoint:         r.mas.srv.URL + "/token",
+			RevokeTokenEndpoint:          r.mas.srv.URL + "/revoke",
+			RevocationEndpointAuthMethod: client.ClientSecretPost,
+			Name:                         "test",
+		})
+		require.NoError(t, err)
+		// The user API is a real client.GitHub whose requests go to the
+		// marker provider (/user, then /user/emails).
+		gh, err := client.NewGitHub("cid", markCS, client.WithHTTPClient(&http.Client{
+			Transport:     providertest.Rewrite{Scheme: scheme, Host: host},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}))
+		require.NoError(t, err)
+		cfg.Providers[0].Client = &kfUserAPI{OAuth2: c, gh: gh}
+	})
+	r.capture = &captureTransport{base: r.srv.Client().Transport}
+	return r
+}
+
+func (r *secretsRig) browser() *http.Client {
+	b := r.app.browser()
+	b.Transport = r.capture
+	return b
+}
+
+// collectErrs moves the errors the kit reported into errText, in every
+// form a site might log them.
+func (r *secretsRig) collectErrs() int {
+	n := 0
+	for err := r.lastErr(); err != nil; err = r.lastErr() {
+		n++
+		fmt.Fprintf(&r.errText, "%s\n%v\n%+v\n", err.Error(), err, err)
+	}
+	return n
+}
+
+func (r *secretsRig) assertClean(t *testing.T) {
+	t.Helper()
+	r.collectErrs()
+	sources := map[string]string{
+		"logs":          r.logs.String(),
+		"responses":     r.capture.String(),
+		"error strings": r.errText.String(),
+	}
+	markers := r.mas.markers()
+	require.Greater(t, len(markers), 4, "verifiers captured")
+	for name, text := range sources {
+		require.NotEmpty(t, text, name)
+		for _, m := range markers {
+			if i := strings.Index(text, m); i >= 0 {
+				t.Errorf("secret %q in %s: …%s…", m, name, text[max(0, i-150):min(len(text), i+50)])
+			}
+		}
+	}
+}
+
+// Provider faults through the kit (security.md items 62-64, catalogue rows
+// 18-20, 25-29, 38, 42, 43; goals G7, G9, G18, G19). Each fault is put
+// behind the token endpoint, the user API (a real client.GitHub routed to the
+// faulty server) and the revocation endpoint of a kit on loopback. Login
+// faults must end in the documented status with the right sentinel, no
+// login and no retry; revocation faults must never block logout.
+
+// kfFault is one misbehaviour of a provider endpoint.
+type kfFault struct {
+	name    string
+	handler func(other string) http.HandlerFunc // nil: refused or tls
+	refused bool
+	tls     bool
+	hang    bool // never answers: run with hangTimeout; expect 504
+	huge    bool // heap check
+	// cause is what the kit's error must also match (besides the sentinel).
+	cause func(t *testing.T, err error)
+	// revokeOK: at the revocation endpoint this answer is a success.
+	revokeOK bool
+}
+
+func kfHTTPStatus(status int) func(*testing.T, error) {
+	return func(t *testing.T, err error) {
+		t.Helper()
+		var he *client.HTTPError
+		require.ErrorAs(t, err, &he)
+		assert.Equal(t, status, he.StatusCode)
+	}
+}
+
+func kfIs(target error) func(*testing.T, error) {
+	return func(t *testing.T, err error) { t.Helper(); require.ErrorIs(t, err, target) }
+}
+
+func kfFaults() []kfFault {
+	return []kfFault{
+		{name: "500 html", cause: kfHTTPStatus(500), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, "<html><b>upstream exploded</b></html>")
+			}
+		}},
+		{name: "503 retry-after", cause: kfHTTPStatus(503), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Retry-After", "2")
+				w.WriteHeader(http.StatusServiceUnavailable)
+			}
+		}},
+		{name: "200 html", revokeOK: true, cause: kfIs(client.ErrInvalidResponse), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html")
+				_, _ = io.WriteString(w, "<html>captive portal</html>")
+			}
+		}},
+		{name: "truncated json", revokeOK: true, cause: kfIs(client.ErrInvalidResponse), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				_, _ = io.WriteString(w, `{"access_token":"abc","tok`)
+			}
+		}},
+		{name: "100 MiB body", huge: true, cause: kfIs(client.ErrResponseTooLarge), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) { providertest.WriteHuge(w) }
+		}},
+		{name: "gzip bomb", huge: true, cause: kfIs(client.ErrResponseTooLarge), handler: func(string) http.HandlerFunc {
+			bomb := providertest.GzipBomb()
+			return func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.Header().Set("Content-Encoding", "gzip")
+				_, _ = w.Write(bomb)
+			}
+		}},
+		{name: "hang", hang: true, cause: kfIs(context.DeadlineExceeded), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				// Consume the body so net/http notices the client leaving.
+				_, _ = io.Copy(io.Discard, r.Body)
+				<-r.Context().Done()
+			}
+		}},
+		{name: "drip", hang: true, cause: kfIs(context.DeadlineExceeded), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusOK)
+				tick := time.NewTicker(20 * time.Millisecond)
+				defer tick.Stop()
+				for {
+					select {
+					case <-r.Context().Done():
+						return
+					case <-tick.C:
+						if _, err := w.Write([]byte(" ")); err != nil {
+							return
+						}
+						w.(http.Flusher).Flush()
+					}
+				}
+			}
+		}},
+		{name: "redirect loop", cause: kfIs(client.ErrRedirect), handler: func(string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, r.URL.String(), http.StatusFound)
+			}
+		}},
+		{name: "307 elsewhere", cause: kfIs(client.ErrRedirect), handler: func(other string) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, other+r.URL.Path, http.StatusTemporaryRedirect)
+			}
+		}},
+		{name: "refused", refused: true, cause: kfIs(syscall.ECONNREFUSED)},
+		{name: "untrusted tls", tls: true, cause: func(t *testing.T, err error) {
+			t.Helper()
+			var ce *tls.CertificateVerificationError
+			require.ErrorAs(t, err, &ce)
+		}},
+	}
+}
+
+// kfEndpoint is a faulty endpoint: base is "scheme://host:port".
+type kfEndpoint struct {
+	base            string
+	hits, otherHits atomic.Int64
+}
+
+func kfServe(t *testing.T, f kfFault) *kfEndpoint {
+	t.Helper()
+	e := &kfEndpoint{}
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { e.otherHits.Add(1) }))
+	t.Cleanup(other.Close)
+	switch {
+	case f.refused:
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		e.base = "http://" + l.Addr().String()
+		require.NoError(t, l.Close())
+	case f.tls:
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { e.hits.Add(1) }))
+		srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		e.base = srv.URL
+	default:
+		h := f.handler(other.URL)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e.hits.Add(1)
+			h(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		e.base = srv.URL
+	}
+	return e
+}
+
+// wantHits is how many requests the endpoint must have seen for one call.
+func (e *kfEndpoint) wantHits(f kfFault) int64 {
+	if f.refused || f.tls {
+		return 0
+	}
+	return 1
+}
+
+// kfUserAPI is the harness provider with its user API replaced by a real
+// client.GitHub whose requests all go to base.
+type kfUserAPI struct {
+	*client.OAuth2
+	gh *client.GitHub
+}
+
+func (p *kfUserAPI) IDEmail(ctx context.Context, at string) (string, string, error) {
+	return p.gh.IDEmail(ctx, at)
+}
+
+func (p *kfUserAPI) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
+	return p.gh.Identify(ctx, t, nonce)
+}
+
+// withClient rebuilds the harness provider's client with mod applied to its
+// configuration (endpoints, for instance); wrap, if set, decorates it.
+func withClient(t *testing.T, mod func(*client.Config), wrap func(*client.OAuth2) client.Provider) appOption {
+	return func(cfg *oauthkit.Config) {
+		tp := cfg.Providers[0].Client.(*fakeas.Provider)
+		cc := tp.OAuth2.Config()
+		cc.HTTPClient = nil // the package default, as a site would have
+		mod(&cc)
+		c, err := client.NewOAuth2(cc)
+		require.NoError(t, err)
+		if wrap != nil {
+			cfg.Providers[0].Client = wrap(c)
+			return
+		}
+		cfg.Providers[0].Client = tp.WithOAuth2(c)
+	}
+}
+
+func kfTimeout(t *testing.T, f kfFault) appOption {
+	return func(cfg *oauthkit.Config) {
+		if f.hang {
+			cfg.ProviderTimeout = hangTimeout(t)
+		}
+	}
+}
+
+// kfLoginFails runs one login against the faulty setup and checks the
+// outcome: status, sentinel, cause, no login, state consumed, no retry.
+func kfLoginFails(t *testing.T, a *app, f kfFault, e *kfEndpoint, sentinel error) {
+	t.Helper()
+	b := a.browser()
+	authURL := a.startLogin(b, "/auth/test/login")
+	cb := a.approve(authURL)
+	a.drainErrs()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	base := runtime.NumGoroutine()
+	heap0, total0 := providertest.Heap()
+
+	res, body := a.do(b, http.MethodGet, cb, nil)
+	want := http.StatusBadGateway
+	if f.hang {
+		want = http.StatusGatewayTimeout
+	}
+	require.Equal(t, want, res.StatusCode)
+	err := a.takeErr()
+	require.ErrorIs(t, err, sentinel)
+	assert.Equal(t, want, oauthkit.HTTPStatus(err))
+	f.cause(t, err)
+	assert.NotContains(t, body, "upstream exploded", "provider body not echoed")
+	assert.Equal(t, e.wantHits(f), e.hits.Load(), "requests to the faulty endpoint (no retry)")
+	assert.Zero(t, e.otherHits.Load(), "redirect target never contacted")
+	if f.huge {
+		heap1, total1 := providertest.Heap()
+		assert.Less(t, int64(heap1)-int64(heap0), int64(4<<20), "heap growth")
+		assert.Less(t, total1-total0, uint64(32<<20), "bytes allocated for a capped body")
+	}
+	providertest.Settle(t, base, a.closeIdle)
+
+	assert.False(t, a.signedIn(b), "no login")
+	assert.Zero(t, a.pending(b), "state consumed")
+	res, _ = a.do(b, http.MethodGet, cb, nil)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "replay refused")
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrStateNotFound)
+	assert.Equal(t, e.wantHits(f), e.hits.Load(), "a replay makes no request")
+}
+
+// Session store faults (security.md item 71, catalogue row 30, goal G13):
+// with the store failing, no protected content is served, no browser is sent
+// to the provider without its pending login saved, no callback signs anyone
+// in, nothing panics; once the store recovers the next login works.
+
+var errStoreDown = errors.New("session store down (test fault)")
+
+// faultStore is an scs.Store whose operations can be switched to fail; a
+// fault injector for the third-party interface, backed by memstore.
+type faultStore struct {
+	inner                         *memstore.MemStore
+	failFind, failCommit, failDel atomic.Bool
+	// commitOK lets this many more commits succeed while failCommit is set
+	// (to fail a later commit of the same request).
+	commitOK                     atomic.Int64
+	finds, commits, dels, failed atomic.Int64
+}
+
+var _ scs.Store = (*faultStore)(nil)
+
+func newFaultStore() *faultStore {
+	return &faultStore{inner: memstore.NewWithCleanupInterval(time.Hour)}
+}
+
+func (s *faultStore) Find(token string) ([]byte, bool, error) {
+	s.finds.Add(1)
+	if s.failFind.Load() {
+		s.failed.Add(1)
+		return nil, false, errStoreDown
+	}
+	return s.inner.Find(token)
+}
+
+func (s *faultStore) Commit(token string, b []byte, expiry time.Time) error {
+	s.commits.Add(1)
+	if s.failCommit.Load() && s.commitOK.Add(-1) < 0 {
+		s.failed.Add(1)
+		return errStoreDown
+	}
+	return s.inner.Commit(token, b, expiry)
+}
+
+func (s *faultStore) Delete(token string) error {
+	s.dels.Add(1)
+	if s.failDel.Load() {
+		s.failed.Add(1)
+		return errStoreDown
+	}
+	return s.inner.Delete(token)
+}
+
+func (s *faultStore) heal() {
+	s.failFind.Store(false)
+	s.failCommit.Store(false)
+	s.failDel.Store(false)
+	s.commitOK.Store(0)
+}
+
+// sfApp is the harness app on a faultStore, with a counting protected page
+// and scs's ErrorFunc counting (and answering 500) instead of logging.
+type sfApp struct {
+	*app
+	store     *faultStore
+	served    atomic.Int64 // protected handler invocations
+	scsErrors atomic.Int64
+}
+
+func newStoreFaultApp(t *testing.T) *sfApp {
+	s := &sfApp{store: newFaultStore()}
+	logs := &syncBuffer{}
+	s.app = newApp(t, withLogs(logs), func(cfg *oauthkit.Config) { cfg.Sessions.Store = s.store })
+	s.sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
+		s.scsErrors.Add(1)
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	}
+	// A failed lazy commit makes scs answer 500 before the kit's own
+	// WriteHeader, which net/http reports as superfluous: keep it quiet.
+	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	mux := http.NewServeMux()
+	mux.Handle("/auth/test/login", s.kit.LoginHandler("test"))
+	mux.Handle("/auth/test/callback", s.kit.CallbackHandler("test"))
+	mux.Handle("/logout", s.kit.LogoutHandler())
+	mux.Handle("/profile", s.kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.served.Add(1)
+		u, _ := s.kit.User(r.Context())
+		_, _ = fmt.Fprintf(w, "secret page of %s|%s", u.Provider, u.ID)
+	})))
+	s.srv.Config.Handler = s.sm.LoadAndSave(mux)
+	t.Cleanup(func() { assert.NotContains(t, logs.String(), "panic") })
+	return s
+}
+
+// is5xx asserts a server-error answer that carries nothing protected and
+// no redirect to the provider.
+func (s *sfApp) is5xx(t *testing.T, res *http.Response, body string) {
+	t.Helper()
+	assert.GreaterOrEqual(t, res.StatusCode, 500, "status")
+	assert.Less(t, res.StatusCode, 600, "status")
+	assert.NotContains(t, body, "secret page")
+	assert.False(t, strings.HasPrefix(res.Header.Get("Location"), s.as.Srv.URL), "no Location to the AS: %q", res.Header.Get("Location"))
 }

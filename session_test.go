@@ -1,6 +1,7 @@
 package oauthkit_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"testing"
@@ -53,4 +54,32 @@ func TestAnySessionCodecWorks(t *testing.T) {
 	res, _ = a.do(b, http.MethodPost, "/logout", nil)
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 	assert.False(t, a.signedIn(b))
+}
+
+// Outside LoadAndSave every entry point behaves one documented way: the
+// handlers and the middleware answer 500 with ErrNoSession, Token returns
+// it, User reports no user; nothing panics.
+func TestOutsideLoadAndSave(t *testing.T) {
+	a := newApp(t)
+	_, ok := a.kit.User(context.Background())
+	assert.False(t, ok)
+	_, err := a.kit.Token(context.Background())
+	assert.ErrorIs(t, err, oauthkit.ErrNoSession)
+
+	bare := http.NewServeMux()
+	bare.Handle("/auth/test/login", a.kit.LoginHandler("test"))
+	bare.Handle("/auth/test/callback", a.kit.CallbackHandler("test"))
+	bare.Handle("/logout", a.kit.LogoutHandler())
+	bare.Handle("/profile", a.kit.RequireAuth(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("RequireAuth let a request without session through")
+	})))
+	a.srv.Config.Handler = bare // no LoadAndSave
+	for _, r := range []struct{ method, path string }{
+		{http.MethodGet, "/auth/test/login"}, {http.MethodGet, "/auth/test/callback?state=x&code=y"},
+		{http.MethodPost, "/logout"}, {http.MethodGet, "/profile"},
+	} {
+		res, _ := a.do(a.browser(), r.method, r.path, nil)
+		assert.Equal(t, http.StatusInternalServerError, res.StatusCode, r.path)
+		assert.ErrorIs(t, a.takeErr(), oauthkit.ErrNoSession, r.path)
+	}
 }

@@ -1,10 +1,5 @@
 package oauthkit_test
 
-// Benchmarks of the kit's handlers, driven in-process with
-// httptest.NewRecorder so they measure the kit and scs, not TCP. Only the
-// callback talks to the fake provider (token and user endpoints) over
-// loopback, as it does in production.
-
 import (
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +13,11 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 )
+
+// Benchmarks of the kit's handlers, driven in-process with
+// httptest.NewRecorder so they measure the kit and scs, not TCP. Only the
+// callback talks to the fake provider (token and user endpoints) over
+// loopback, as it does in production.
 
 type benchEnv struct {
 	b   *testing.B
