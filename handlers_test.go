@@ -395,14 +395,14 @@ func TestIdentityFailures(t *testing.T) {
 }
 
 // The bad-input catalogue of security.md section 2, rows that concern the
-// kit: each subtest is named after its row ("row07") so a failure points at
-// the requirement. Every row asserts the status, the typed error, the side
+// kit: each subtest is named after the behaviour it checks, its row number
+// ("row07") in a comment so a failure leads to the requirement. Every row asserts the status, the typed error, the side
 // effects (token-endpoint hits, the victim's pending login, no user in the
 // attacker's session) and that the response body echoes neither markup from
 // the query nor any secret.
 
 func TestCatalogueCallbackQuery(t *testing.T) {
-	t.Run("row01 state missing", func(t *testing.T) {
+	t.Run("a callback without state is refused", func(t *testing.T) { // catalogue row01
 		a := newApp(t)
 		v := a.newVictim()
 		res, body := a.callbackFrom(v.b, "test", "code="+v.code)
@@ -412,7 +412,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row02 duplicate state", func(t *testing.T) {
+	t.Run("duplicate state is refused", func(t *testing.T) { // catalogue row02
 		a := newApp(t)
 		v := a.newVictim()
 		x := client.GenerateState()
@@ -429,7 +429,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row03 mismatched state", func(t *testing.T) {
+	t.Run("a state no login is pending for is refused", func(t *testing.T) { // catalogue row03
 		a := newApp(t)
 		v := a.newVictim()
 		for _, forged := range []string{client.GenerateState(), client.GenerateVerifier()} { // kit-shaped and 43-char
@@ -441,7 +441,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row04 expired state", func(t *testing.T) {
+	t.Run("an expired state is refused", func(t *testing.T) { // catalogue row04
 		a := newApp(t)
 		v := a.newVictim()
 		a.clock.Add(10*time.Minute + time.Second)
@@ -455,7 +455,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.False(t, a.signedIn(v.b))
 	})
 
-	t.Run("row05 reused state after success", func(t *testing.T) {
+	t.Run("a state reused after success is refused", func(t *testing.T) { // catalogue row05
 		a := newApp(t)
 		v := a.newVictim()
 		a.completes(v)
@@ -466,7 +466,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.Equal(t, "test|1234567890123456789|ada@example.com", profile, "logged-in user unchanged")
 	})
 
-	t.Run("row06 state replayed from another browser", func(t *testing.T) {
+	t.Run("a state replayed from another browser is refused", func(t *testing.T) { // catalogue row06
 		a := newApp(t)
 		v := a.newVictim()
 		attacker := a.browser()
@@ -479,7 +479,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.False(t, a.signedIn(attacker))
 	})
 
-	t.Run("row07 access_denied with markup, valid state", func(t *testing.T) {
+	t.Run("access_denied with markup is a typed error, markup not echoed", func(t *testing.T) { // catalogue row07
 		logs := &syncBuffer{}
 		a := newApp(t, withLogs(logs))
 		v := a.newVictim()
@@ -506,7 +506,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.NotContains(t, logs.String(), "bad")
 	})
 
-	t.Run("row08 error without or with unknown state", func(t *testing.T) {
+	t.Run("an error without or with an unknown state is refused", func(t *testing.T) { // catalogue row08
 		a := newApp(t)
 		v := a.newVictim()
 		desc := "&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E"
@@ -519,7 +519,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row09 code with error", func(t *testing.T) {
+	t.Run("a code together with an error is the provider error, no exchange", func(t *testing.T) { // catalogue row09
 		a := newApp(t)
 		v := a.newVictim()
 		res, body := a.callbackFrom(v.b, "test", "code="+v.code+"&error=server_error&state="+v.state)
@@ -533,7 +533,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.False(t, a.signedIn(v.b))
 	})
 
-	t.Run("row10 valid state without code", func(t *testing.T) {
+	t.Run("a valid state without code is refused", func(t *testing.T) { // catalogue row10
 		a := newApp(t)
 		for _, q := range []string{"state=%s", "code=&state=%s"} {
 			v := a.newVictim()
@@ -545,7 +545,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.EqualValues(t, 0, a.as.TokenHits.Load())
 	})
 
-	t.Run("row11 huge query", func(t *testing.T) {
+	t.Run("a huge query is refused", func(t *testing.T) { // catalogue row11
 		a := newApp(t)
 		v := a.newVictim()
 		// Between 16 KiB and 1 MiB: the kit refuses before any state lookup,
@@ -562,7 +562,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row12 oversized state or code", func(t *testing.T) {
+	t.Run("an oversized state or code is refused", func(t *testing.T) { // catalogue row12
 		a := newApp(t)
 		v := a.newVictim()
 		res, body := a.callbackFrom(v.b, "test", "code="+v.code+"&state="+strings.Repeat("S", 300))
@@ -578,7 +578,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row13 semicolon separator", func(t *testing.T) {
+	t.Run("a semicolon separator is refused", func(t *testing.T) { // catalogue row13
 		a := newApp(t)
 		v := a.newVictim()
 		res, body := a.callbackFrom(v.b, "test", "code="+v.code+";state="+v.state)
@@ -588,7 +588,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row14 bad percent-encoding", func(t *testing.T) {
+	t.Run("bad percent-encoding is refused", func(t *testing.T) { // catalogue row14
 		logs := &syncBuffer{}
 		a := newApp(t, withLogs(logs))
 		v := a.newVictim()
@@ -608,7 +608,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row15 POST callback", func(t *testing.T) {
+	t.Run("a POST callback is refused", func(t *testing.T) { // catalogue row15
 		a := newApp(t)
 		v := a.newVictim()
 		res, body := a.do(v.b, http.MethodPost, v.cb, nil)
@@ -619,7 +619,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		a.completes(v)
 	})
 
-	t.Run("row16 callback on another provider's path", func(t *testing.T) {
+	t.Run("a callback on another provider's path is refused", func(t *testing.T) { // catalogue row16
 		opt, other := withProvider(t, "other")
 		a := newApp(t, opt)
 		// A's state on B's path, and B's state on A's path (N×(N−1) = 2).
@@ -640,7 +640,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 		assert.False(t, a.signedIn(b))
 	})
 
-	t.Run("row17 iss", func(t *testing.T) {
+	t.Run("iss is checked", func(t *testing.T) { // catalogue row17
 		const issuer = "https://as.example"
 		withIssuer := func(require bool) appOption {
 			return func(cfg *oauthkit.Config) {
@@ -667,7 +667,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 }
 
 func TestCatalogueTokenEndpoint(t *testing.T) {
-	t.Run("row18 500 with HTML", func(t *testing.T) {
+	t.Run("a token endpoint 500 with HTML is a 502, body not echoed", func(t *testing.T) { // catalogue row18
 		a := newApp(t)
 		tokenFault(a, http.StatusInternalServerError, "text/html", "<html><b>AT-MARK-1</b></html>")
 		v := a.newVictim()
@@ -684,7 +684,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 		assert.False(t, a.signedIn(v.b))
 	})
 
-	t.Run("row21 missing or bad access_token", func(t *testing.T) {
+	t.Run("a missing or bad access_token is refused", func(t *testing.T) { // catalogue row21
 		for _, doc := range []string{
 			`{"token_type":"bearer"}`, `{"access_token":123}`, `{"access_token":""}`, `{"access_token":null}`,
 		} {
@@ -699,7 +699,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 		}
 	})
 
-	t.Run("row22 200 with error member", func(t *testing.T) {
+	t.Run("a 200 with an error member is refused", func(t *testing.T) { // catalogue row22
 		for _, c := range []struct{ ct, body string }{
 			{"application/json", `{"error":"bad_verification_code","error_description":"The code passed is incorrect or expired."}`},
 			{"application/x-www-form-urlencoded", "error=bad_verification_code&error_description=The+code+passed+is+incorrect+or+expired."},
@@ -718,7 +718,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 		}
 	})
 
-	t.Run("row38 redirects from the token endpoint", func(t *testing.T) {
+	t.Run("redirects from the token endpoint are not followed", func(t *testing.T) { // catalogue row38
 		var second atomic.Int64
 		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			second.Add(1)
@@ -752,7 +752,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 }
 
 func TestCatalogueOtherEndpoints(t *testing.T) {
-	t.Run("row41a token expiry leeway", func(t *testing.T) {
+	t.Run("token expiry has a leeway", func(t *testing.T) { // catalogue row41a
 		a := newApp(t)
 		a.as.ExpiresIn = 60
 		b := a.browser()
@@ -770,7 +770,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		assert.EqualValues(t, 1, a.as.RefreshHits.Load())
 	})
 
-	t.Run("row42 revocation failures never block logout", func(t *testing.T) {
+	t.Run("revocation failures never block logout", func(t *testing.T) { // catalogue row42
 		cases := []struct {
 			name    string
 			handler http.HandlerFunc
@@ -828,7 +828,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		}
 	})
 
-	t.Run("row45 session cookie garbage", func(t *testing.T) {
+	t.Run("a garbage or ended session cookie writes no session", func(t *testing.T) { // catalogue row45
 		a := newApp(t)
 		b := a.browser()
 		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
@@ -872,7 +872,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		assert.Zero(t, a.drainErrs())
 	})
 
-	t.Run("row46 wrong methods", func(t *testing.T) {
+	t.Run("wrong methods are refused", func(t *testing.T) { // catalogue row46
 		a := newApp(t)
 		b := a.browser()
 		for _, m := range []string{http.MethodPut, http.MethodDelete, http.MethodPost} {
@@ -891,7 +891,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 		assert.EqualValues(t, 1, a.as.TokenHits.Load())
 	})
 
-	t.Run("row47 cross-site logout", func(t *testing.T) {
+	t.Run("a cross-site logout is refused", func(t *testing.T) { // catalogue row47
 		a := newApp(t)
 		b := a.browser()
 		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
