@@ -10,6 +10,7 @@ import (
 )
 
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	r := newSecretsRig(t)
 
 	// A successful login (and a page behind RequireAuth).

@@ -29,6 +29,7 @@ import (
 // previous user's data; the pending logins of other tabs survive. The same
 // user signing in again keeps it.
 func TestLoginAsAnotherUserDropsSessionData(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	alice := fakeUser{ID: "1", Email: "alice@example.com"}
@@ -59,6 +60,7 @@ func TestLoginAsAnotherUserDropsSessionData(t *testing.T) {
 // pending login; one that already holds the application's data keeps its
 // deadline, so an abandoned login loses nothing.
 func TestLoginStartKeepsDeadlineOfSessionWithData(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 
 	fresh := a.browser()
@@ -81,6 +83,7 @@ func TestLoginStartKeepsDeadlineOfSessionWithData(t *testing.T) {
 // Without Sec-Fetch-Site (older browsers) the logout compares Origin's
 // scheme and host with the site's, not just its host with the Host header.
 func TestLogoutChecksOriginWithoutSecFetchSite(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	site := a.srv.URL // https://127.0.0.1:port
 	for _, tc := range []struct {
@@ -111,6 +114,7 @@ func TestLogoutChecksOriginWithoutSecFetchSite(t *testing.T) {
 // A failing logout revocation is logged at warning level with the
 // provider's error code and counted; the local logout goes ahead.
 func TestRevocationFailureIsLoggedAndCounted(t *testing.T) {
+	t.Parallel()
 	var logs syncBuffer
 	a := newApp(t, withLogs(&logs))
 	a.as.RevokeHandler = func(w http.ResponseWriter, r *http.Request) {
@@ -147,6 +151,7 @@ func (p *issProvider) IssParameterSupported() bool { return p.advertise }
 // refused (400, state consumed, no code exchange); a matching iss is
 // accepted whether advertised or not; a mismatch is always refused.
 func TestCallbackIssParameter(t *testing.T) {
+	t.Parallel()
 	withIss := func(advertise bool) appOption {
 		return func(c *oauthkit.Config) {
 			tp := c.Providers[0].Client.(*fakeas.Provider)
@@ -189,6 +194,7 @@ func TestCallbackIssParameter(t *testing.T) {
 }
 
 func TestFullLoginFlow(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 
@@ -242,6 +248,7 @@ type formPostProvider struct{ *fakeas.Provider }
 func (formPostProvider) UsesFormPost() bool { return true }
 
 func TestFormPostCallbackBecomesGET(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, func(c *oauthkit.Config) {
 		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*fakeas.Provider)}
 	})
@@ -272,6 +279,7 @@ func TestFormPostCallbackBecomesGET(t *testing.T) {
 }
 
 func TestCallbackPOSTRefusedWithoutFormPost(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	res, err := b.PostForm(a.srv.URL+"/auth/test/callback", url.Values{"code": {"c"}, "state": {"s"}})
@@ -285,6 +293,7 @@ func TestCallbackPOSTRefusedWithoutFormPost(t *testing.T) {
 // A form_post body the kit cannot read (here: over the 16 KiB bound) is a
 // 400, and nothing is carried over to a GET.
 func TestFormPostMalformedBody(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, func(c *oauthkit.Config) {
 		c.Providers[0].Client = formPostProvider{c.Providers[0].Client.(*fakeas.Provider)}
 	})
@@ -302,6 +311,7 @@ func TestFormPostMalformedBody(t *testing.T) {
 // OnLogin maps the provider identity to the application's user, or refuses
 // it: a refusal is a 403 with nobody signed in.
 func TestOnLogin(t *testing.T) {
+	t.Parallel()
 	t.Run("sets the application's id", func(t *testing.T) {
 		var seen oauthkit.User
 		a := newApp(t, func(c *oauthkit.Config) {
@@ -337,6 +347,7 @@ func TestOnLogin(t *testing.T) {
 // email with its verified flag (an unverified address is kept, flagged), the
 // display name and the avatar URL, through the session.
 func TestLoginIdentity(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		user     fakeUser
@@ -368,6 +379,7 @@ func TestLoginIdentity(t *testing.T) {
 // A user API that fails, or answers without an id, is a 502 with nobody
 // signed in.
 func TestIdentityFailures(t *testing.T) {
+	t.Parallel()
 	t.Run("user API refuses the token", func(t *testing.T) {
 		a := newApp(t)
 		a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
@@ -402,6 +414,7 @@ func TestIdentityFailures(t *testing.T) {
 // the query nor any secret.
 
 func TestCatalogueCallbackQuery(t *testing.T) {
+	t.Parallel()
 	t.Run("a callback without state is refused", func(t *testing.T) { // catalogue row01
 		a := newApp(t)
 		v := a.newVictim()
@@ -667,6 +680,7 @@ func TestCatalogueCallbackQuery(t *testing.T) {
 }
 
 func TestCatalogueTokenEndpoint(t *testing.T) {
+	t.Parallel()
 	t.Run("a token endpoint 500 with HTML is a 502, body not echoed", func(t *testing.T) { // catalogue row18
 		a := newApp(t)
 		tokenFault(a, http.StatusInternalServerError, "text/html", "<html><b>AT-MARK-1</b></html>")
@@ -752,6 +766,7 @@ func TestCatalogueTokenEndpoint(t *testing.T) {
 }
 
 func TestCatalogueOtherEndpoints(t *testing.T) {
+	t.Parallel()
 	t.Run("token expiry has a leeway", func(t *testing.T) { // catalogue row41a
 		a := newApp(t)
 		a.as.ExpiresIn = 60
@@ -914,6 +929,7 @@ func TestCatalogueOtherEndpoints(t *testing.T) {
 // cookie jar, state and code) give one login and one token request,
 // repeated 20 times (once with -short), each round on a fresh app.
 func TestConcurrentCallbackReplays(t *testing.T) {
+	t.Parallel()
 	rounds := 20
 	if testing.Short() {
 		rounds = 1
@@ -980,6 +996,7 @@ func concurrentCallbackReplayRound(t *testing.T) {
 // Item 70: 200 concurrent complete flows over 2 providers, each with its
 // own fake user, end with each session holding its own identity.
 func TestConcurrentFlowsKeepTheirIdentity(t *testing.T) {
+	t.Parallel()
 	const n = 200
 	opt, other := withProvider(t, "other")
 	a := newApp(t, opt, withBudgetTimeout(t))
@@ -1030,6 +1047,7 @@ func TestConcurrentFlowsKeepTheirIdentity(t *testing.T) {
 
 // Item 54 / G16: a new session token at every login; the old one is gone.
 func TestSessionTokenRenewedAtEveryLogin(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	for i := range 3 {
@@ -1052,6 +1070,7 @@ func TestSessionTokenRenewedAtEveryLogin(t *testing.T) {
 
 // Item 55: logout destroys the session and expires the cookie.
 func TestLogoutDestroysSession(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
@@ -1075,6 +1094,7 @@ func TestLogoutDestroysSession(t *testing.T) {
 
 // Item 56: the attributes of the cookie /login sets.
 func TestLoginCookieAttributes(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	res, _ := a.do(a.browser(), http.MethodGet, "/auth/test/login", nil)
 	require.Equal(t, http.StatusFound, res.StatusCode)
@@ -1097,6 +1117,7 @@ func TestLoginCookieAttributes(t *testing.T) {
 // pending in another browser) make no token request, and the victim's
 // pending login survives them all.
 func TestGoalForgedCallbacksMakeNoTokenRequest(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	victim := a.browser()
 	victimAuth := a.startLogin(victim, "/auth/test/login?next=/profile")
@@ -1131,6 +1152,7 @@ func TestGoalForgedCallbacksMakeNoTokenRequest(t *testing.T) {
 // G16 of security.md: 100% of logins change the session token and no
 // pre-login token stays valid, over many logins in one browser.
 func TestGoalEveryLoginRenewsTheSession(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	for range 50 {
@@ -1223,6 +1245,7 @@ func TestFaultsRevocationNeverBlocksLogout(t *testing.T) {
 // token endpoint hangs cancels the provider request (the AS handler sees its
 // context end) long before ProviderTimeout.
 func TestFaultsBrowserGoesAway(t *testing.T) {
+	t.Parallel()
 	cancelled := make(chan struct{})
 	var once sync.Once
 	a := newApp(t)
@@ -1256,6 +1279,7 @@ func TestFaultsBrowserGoesAway(t *testing.T) {
 }
 
 func TestStoreFaultLogin(t *testing.T) {
+	t.Parallel()
 	t.Run("commit fails, new browser", func(t *testing.T) {
 		s := newStoreFaultApp(t)
 		s.store.failCommit.Store(true)
@@ -1322,6 +1346,7 @@ func TestStoreFaultLogin(t *testing.T) {
 }
 
 func TestStoreFaultCallback(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		fail   func(*faultStore)
@@ -1373,6 +1398,7 @@ func TestStoreFaultCallback(t *testing.T) {
 }
 
 func TestStoreFaultLogout(t *testing.T) {
+	t.Parallel()
 	s := newStoreFaultApp(t)
 	b := s.browser()
 	require.Equal(t, http.StatusFound, s.login(b, "/auth/test/login").StatusCode)

@@ -11,6 +11,7 @@ import (
 // Items 58 and 69: RequireAuth for anonymous requests writes no session,
 // redirects pages and answers 401 to APIs and non-GET methods.
 func TestRequireAuthAnonymous(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 
@@ -50,6 +51,7 @@ func TestRequireAuthAnonymous(t *testing.T) {
 }
 
 func TestStoreFaultRequireAuth(t *testing.T) {
+	t.Parallel()
 	s := newStoreFaultApp(t)
 	b := s.browser()
 	require.Equal(t, http.StatusFound, s.login(b, "/auth/test/login").StatusCode)

@@ -20,6 +20,7 @@ import (
 // that expose the session cross-site or to subdomains need an explicit
 // opt-in.
 func TestNewRefusals(t *testing.T) {
+	t.Parallel()
 	as := newFakeAS(t)
 	base := func() oauthkit.Config {
 		sm := scs.New()
@@ -68,6 +69,7 @@ func TestNewRefusals(t *testing.T) {
 // name cannot hold ":", so ("openid", "x:1") is the only pair that gives
 // "openid:x:1".
 func TestDefaultUserIDIsUnambiguous(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, withOpenIDNamedProvider(t))
 	b := a.browser()
 	res := a.get(b, a.approveAs(a.startLogin(b, "/auth/openid/login"), fakeUser{ID: "1", Email: "x@example.com"}))
@@ -101,6 +103,7 @@ func TestDefaultLoggerIsSlogDefault(t *testing.T) {
 // A handler for a provider the kit does not have fails when it is built,
 // as http.ServeMux does on a bad pattern.
 func TestUnknownProviderPanicsAtBuild(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	assert.PanicsWithValue(t, `oauthkit: LoginHandler("nope"): no such provider (configured: test)`, func() { a.kit.LoginHandler("nope") })
 	assert.Panics(t, func() { a.kit.CallbackHandler("nope") })
@@ -108,6 +111,7 @@ func TestUnknownProviderPanicsAtBuild(t *testing.T) {
 
 // Items 30, 56 and 15: configurations New refuses.
 func TestNewRefusesUnsafeConfig(t *testing.T) {
+	t.Parallel()
 	as := newFakeAS(t)
 	sessions := func(mod func(*scs.SessionManager)) *scs.SessionManager {
 		sm := scs.New()
@@ -157,6 +161,7 @@ func TestNewRefusesUnsafeConfig(t *testing.T) {
 // TestSecretsConfigOutput: printing or logging a client configuration, a
 // client or a kit configuration never shows the client secret.
 func TestSecretsConfigOutput(t *testing.T) {
+	t.Parallel()
 	cc := client.Config{
 		ClientID: "cid", ClientSecret: markCS,
 		AuthorizeEndpoint:   "https://as.example/authorize",

@@ -36,6 +36,7 @@ func (jsonCodec) Decode(b []byte) (time.Time, map[string]any, error) {
 // The kit stores only strings, so any scs codec works: a whole login,
 // protected page, token refresh, second tab and logout on a JSON codec.
 func TestAnySessionCodecWorks(t *testing.T) {
+	t.Parallel()
 	a := newApp(t, func(c *oauthkit.Config) { c.Sessions.Codec = jsonCodec{} })
 	a.as.ExpiresIn = 60
 	b := a.browser()
@@ -60,6 +61,7 @@ func TestAnySessionCodecWorks(t *testing.T) {
 // handlers and the middleware answer 500 with ErrNoSession, Token returns
 // it, User reports no user; nothing panics.
 func TestOutsideLoadAndSave(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	_, ok := a.kit.User(context.Background())
 	assert.False(t, ok)

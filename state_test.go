@@ -32,6 +32,7 @@ func (f claimerFunc) Claim(ctx context.Context, state string, ttl time.Duration)
 // A shared StateClaimer decides single use: a refusal is a replay (400), a
 // failure is a store failure (500); neither reaches the token endpoint.
 func TestStateClaimerDecides(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name   string
 		won    bool
@@ -67,6 +68,7 @@ func TestStateClaimerDecides(t *testing.T) {
 // Row 40 / item 8 / G12: five tabs, completed in random order, all succeed;
 // a sixth evicts the oldest, whose callback is a typed 400.
 func TestFiveTabsCompleteInAnyOrder(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	var callbacks []string
@@ -86,6 +88,7 @@ func TestFiveTabsCompleteInAnyOrder(t *testing.T) {
 }
 
 func TestSixthTabEvictsOldest(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	var callbacks []string
@@ -111,6 +114,7 @@ func TestSixthTabEvictsOldest(t *testing.T) {
 
 // Item 5: a pending login is accepted at +9m59s and expired at +10m01s.
 func TestPendingLoginTTL(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	v := a.newVictim()
 	a.clock.Add(9*time.Minute + 59*time.Second)
@@ -209,6 +213,7 @@ func wantKept(p string) string {
 }
 
 func TestSafeReturnToRejectsOpenRedirectCorpus(t *testing.T) {
+	t.Parallel()
 	for _, line := range openRedirects(t) {
 		out, ok := oauthkit.SafeReturnTo(line)
 		assert.False(t, ok, "%q accepted as %q", line, out)
@@ -217,6 +222,7 @@ func TestSafeReturnToRejectsOpenRedirectCorpus(t *testing.T) {
 }
 
 func TestSafeReturnToKeepsLocalPaths(t *testing.T) {
+	t.Parallel()
 	require.GreaterOrEqual(t, len(legitimate), 20)
 	for _, p := range legitimate {
 		out, ok := oauthkit.SafeReturnTo(p)
@@ -246,6 +252,7 @@ var returnToRows = map[int][]string{
 }
 
 func TestReturnToCatalogueRows(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	for row, values := range returnToRows {
 		for _, v := range values {
@@ -280,6 +287,7 @@ func TestReturnToCatalogueRows(t *testing.T) {
 // The whole corpus end to end: /auth/test/login?next=<line>, then the
 // login completes and lands exactly on the default "/".
 func TestOpenRedirectCorpusEndToEnd(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	lines := openRedirects(t)
 	type result struct {
@@ -325,6 +333,7 @@ func TestOpenRedirectCorpusEndToEnd(t *testing.T) {
 }
 
 func TestLegitimateReturnToEndToEnd(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	for _, p := range legitimate {
 		res := a.login(a.browser(), "/auth/test/login?next="+url.QueryEscape(p))
@@ -338,6 +347,7 @@ func TestLegitimateReturnToEndToEnd(t *testing.T) {
 // Item 57: an anonymous /login session only lives as long as its pending
 // login; the signed-in session gets the full lifetime.
 func TestPendingSessionDeadline(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	b := a.browser()
 	res, _ := a.do(b, http.MethodGet, "/auth/test/login", nil)
@@ -364,6 +374,7 @@ func TestPendingSessionDeadline(t *testing.T) {
 // G6 of security.md: no duplicates among 100,000 states and 100,000
 // verifiers, all of the RFC 7636 shape, and no state equal to a verifier.
 func TestGoalRandomness(t *testing.T) {
+	t.Parallel()
 	const n = 100000
 	shape := regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
 	seen := make(map[string]struct{}, 2*n)
@@ -404,6 +415,7 @@ var goExtraRedirects = []string{
 // must fall back to "/"; here all are checked on the validator's output with
 // the item-61 oracle.
 func TestGoalOpenRedirectVectors(t *testing.T) {
+	t.Parallel()
 	seen := map[string]bool{}
 	var vectors []string
 	add := func(vs ...string) {

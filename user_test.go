@@ -21,6 +21,7 @@ import (
 // user signed in through one is anonymous to the other's RequireAuth, user
 // accessor and Token.
 func TestSessionsBelongToTheKitThatMadeThem(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	a.mountKit("/admin")
 	a.mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
@@ -46,6 +47,7 @@ func TestSessionsBelongToTheKitThatMadeThem(t *testing.T) {
 
 // A user whose provider was removed from the configuration is anonymous.
 func TestRemovedProviderSignsNobodyIn(t *testing.T) {
+	t.Parallel()
 	opt, _ := withProvider(t, "other")
 	a := newApp(t, opt)
 	b := a.browser()
@@ -65,6 +67,7 @@ func TestRemovedProviderSignsNobodyIn(t *testing.T) {
 // remembered result that has expired is refreshed again, with its rotated
 // refresh token, still one refresh at a time.
 func TestTokenNeverReturnsAnExpiredRememberedRefresh(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	a.as.ExpiresIn = 60
 	lw := make(chan struct{})
@@ -105,6 +108,7 @@ func TestTokenNeverReturnsAnExpiredRememberedRefresh(t *testing.T) {
 // in; a token that cannot be refreshed gives ErrReauthRequired and keeps the
 // session as it is; a successful refresh is reported to OnTokenRefresh.
 func TestTokenRefreshOutcomes(t *testing.T) {
+	t.Parallel()
 	apiToken := func(a *app, b *http.Client) int {
 		res, err := b.Get(a.srv.URL + "/api/token")
 		require.NoError(t, err)
@@ -163,6 +167,7 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 // token expired share one refresh, and the rotated refresh token is the
 // one used next time.
 func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
+	t.Parallel()
 	const n = 50
 	a := newApp(t, withBudgetTimeout(t))
 	a.as.ExpiresIn = 60
@@ -208,6 +213,7 @@ func TestConcurrentTokenRefreshSharesOneRequest(t *testing.T) {
 // Item 45: invalid_grant on refresh asks for a new login after one attempt;
 // Token is a getter and leaves signing out to the application.
 func TestFailedRefreshNeedsReauth(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	a.as.ExpiresIn = 60
 	b := a.browser()
