@@ -60,6 +60,7 @@ func (lw *lateWriters) start(t *testing.T, a *app, token string, n int) func() {
 // after logout has answered, every request with the old token is anonymous
 // and the store holds nothing for it, however the late writes interleave.
 func TestLogoutSticksAgainstLateWrites(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	lw := a.lateWriters()
 	for trial := range 20 {
@@ -82,6 +83,7 @@ func TestLogoutSticksAgainstLateWrites(t *testing.T) {
 // The token a login replaces with RenewToken is ended too: a late write of
 // the pre-login session does not bring it back.
 func TestRenewedTokenSticksAgainstLateWrites(t *testing.T) {
+	t.Parallel()
 	a := newApp(t)
 	lw := a.lateWriters()
 	b := a.browser()
@@ -127,6 +129,7 @@ func (c *countingEnded) Ended(_ context.Context, token string) (bool, error) {
 // write pays one; logout and login each record one ended token. Another
 // instance's late write after the logout is undone through the record.
 func TestSharedEndedSessions(t *testing.T) {
+	t.Parallel()
 	shared := &countingEnded{}
 	a := newApp(t, func(c *oauthkit.Config) { c.EndedSessions = shared })
 	b := a.browser()
@@ -164,7 +167,7 @@ func (a *app) secondInstance(shared oauthkit.EndedSessions) *scs.SessionManager 
 	sm.Cookie.Secure = true
 	_, err := oauthkit.New(oauthkit.Config{
 		Sessions:      sm,
-		Providers:     []oauthkit.Provider{{Client: a.as.provider(a.t, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"}},
+		Providers:     []oauthkit.Provider{{Client: provider(a.t, a.as, "test"), RedirectURL: a.srv.URL + "/auth/test/callback"}},
 		EndedSessions: shared,
 	})
 	require.NoError(a.t, err)

@@ -5,9 +5,7 @@ go 1.26.0
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
 	github.com/coreos/go-oidc/v3 v3.21.0
-	github.com/go-chi/chi/v5 v5.5.0
 	github.com/go-jose/go-jose/v4 v4.1.4
-	github.com/gorilla/mux v1.8.1
 	golang.org/x/oauth2 v0.38.0
 )
 

@@ -2,10 +2,8 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,7 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthkit/oauthkit"
-	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 )
 
 // fp is the one fake provider of the process: goth keeps its providers in a
@@ -35,7 +33,7 @@ func TestMain(m *testing.M) {
 	fp = newFakeProvider()
 	setupGothic()
 	code := m.Run()
-	fp.srv.Close()
+	fp.Srv.Close()
 	os.Exit(code)
 }
 
@@ -72,59 +70,14 @@ func signIn(store sessions.Store, w http.ResponseWriter, r *http.Request, provid
 
 // ---------------------------------------------------------------- oauthkit
 
-// benchClient is the generic client plus the user API, the way an app adds a
-// provider package client does not ship (see harness_test.go in the root).
-type benchClient struct {
-	*client.OAuth2
-	userURL string
-	hc      *http.Client
-}
-
-func (c *benchClient) IDEmail(ctx context.Context, accessToken string) (string, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.userURL, nil)
-	if err != nil {
-		return "", "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+accessToken)
-	req.Header.Set("Accept", "application/json")
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return "", "", &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
-	}
-	defer res.Body.Close()
-	if res.StatusCode != http.StatusOK {
-		return "", "", &client.RequestError{Op: client.ErrGetIDEmail, Err: &client.HTTPError{StatusCode: res.StatusCode}}
-	}
-	dec := json.NewDecoder(io.LimitReader(res.Body, client.MaxResponseBytes))
-	dec.UseNumber()
-	var v apiUser
-	if err := dec.Decode(&v); err != nil {
-		return "", "", &client.RequestError{Op: client.ErrGetIDEmail, Err: err}
-	}
-	return v.ID.String(), v.Email, nil
-}
-
-// Identify is IDEmail as an identity: the generic client's Identify knows
-// no user API.
-func (c *benchClient) Identify(ctx context.Context, t *client.Token, nonce string) (*client.Identity, error) {
-	id, email, err := c.IDEmail(ctx, t.AccessToken)
-	if err != nil {
-		return nil, err
-	}
-	return &client.Identity{Subject: id, Email: email}, nil
-}
-
-func newClient(tb testing.TB, hc *http.Client) *benchClient {
-	c, err := client.New(client.Config{
-		ClientID:            clientID,
-		ClientSecret:        clientSecret,
-		AuthorizeEndpoint:   fp.URL("/authorize"),
-		AccessTokenEndpoint: fp.URL("/token"),
-	}, client.WithName("bench"), client.WithScopes("user"), client.WithHTTPClient(hc))
+// newClient is the generic client plus the user API, the way an app adds a
+// provider package client does not ship: the shared fake's client.
+func newClient(tb testing.TB, hc *http.Client) *fakeas.Provider {
+	c, err := fp.Client("bench", hc)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &benchClient{OAuth2: c, userURL: fp.URL("/user"), hc: hc}
+	return c
 }
 
 // kitApp is a site using oauthkit, every handler inside LoadAndSave.
@@ -239,7 +192,7 @@ func newGologinApp() *gologinApp {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		u, err := fetchUser(hc, r, fp.URL("/user"), tok.AccessToken)
+		u, err := fetchUser(hc, r, fp.at("/user"), tok.AccessToken)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -281,7 +234,7 @@ var gothicAppStore = newAppStore()
 
 func setupGothic() {
 	p := github.NewCustomisedURL(clientID, clientSecret, redirectURL,
-		fp.URL("/authorize"), fp.URL("/token"), fp.URL("/user"), fp.URL("/user/emails"), "user")
+		fp.at("/authorize"), fp.at("/token"), fp.at("/user"), fp.at("/user/emails"), "user")
 	p.HTTPClient = fp.httpClient()
 	goth.UseProviders(p)
 	s := sessions.NewCookieStore(hashKey)
@@ -356,7 +309,7 @@ func newHandApp() *handApp {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		u, err := fetchUser(a.hc, r, fp.URL("/user"), tok.AccessToken)
+		u, err := fetchUser(a.hc, r, fp.at("/user"), tok.AccessToken)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return

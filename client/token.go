@@ -81,6 +81,7 @@ func (t *Token) OAuth2() *oauth2.Token {
 		TokenType:    t.TokenType,
 		RefreshToken: t.RefreshToken,
 		Expiry:       t.Expiry,
+		ExpiresIn:    int64(t.ExpiresIn / time.Second),
 	}
 	var m map[string]any
 	if len(t.Raw) > 0 && json.Unmarshal(t.Raw, &m) == nil {
@@ -100,6 +101,7 @@ func FromOAuth2(ot *oauth2.Token) *Token {
 		TokenType:    ot.TokenType,
 		RefreshToken: ot.RefreshToken,
 		Expiry:       ot.Expiry,
+		ExpiresIn:    time.Duration(ot.ExpiresIn) * time.Second,
 	}
 	if s, ok := ot.Extra("id_token").(string); ok {
 		t.IDToken = s

@@ -155,7 +155,10 @@ func TestTokenResponseParsing(t *testing.T) {
 			require.NoError(t, err)
 			assert.True(t, tt.want.Expiry.Equal(tok.Expiry), "expiry %v, want %v", tok.Expiry, tt.want.Expiry)
 			got := *tok
-			got.Raw, got.Expiry = nil, tt.want.Expiry
+			if tok.ExpiresIn != 0 {
+				assert.Equal(t, tok.Expiry.Sub(coreNow), tok.ExpiresIn, "ExpiresIn matches the relative expiry")
+			}
+			got.Raw, got.Expiry, got.ExpiresIn = nil, tt.want.Expiry, 0
 			assert.Equal(t, *tt.want, got)
 			assert.True(t, json.Valid(tok.Raw))
 			for k, v := range tt.wantExtra {

@@ -133,7 +133,7 @@ func (as *fositeAS) addClient(t *testing.T, c fositeClient) {
 // state.
 func (as *fositeAS) authorizeCode(t *testing.T, authURL, state string) string {
 	t.Helper()
-	hc := &http.Client{CheckRedirect: noRedirect, Timeout: 30 * time.Second}
+	hc := &http.Client{CheckRedirect: noRedirect}
 	res, err := hc.Get(authURL)
 	if err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func TestPostgresClaimerReplayAcrossInstances(t *testing.T) {
 	if logins := c.replayStorm(t, 300); logins != 1 {
 		t.Fatalf("%d logins from one callback, want exactly 1", logins)
 	}
-	if n := c.as.tokenHits.Load(); n != 1 {
+	if n := c.as.TokenHits.Load(); n != 1 {
 		t.Fatalf("%d token requests, want exactly 1", n)
 	}
 }

@@ -1,10 +1,5 @@
 package oauthkit_test
 
-// Benchmarks of the kit's handlers, driven in-process with
-// httptest.NewRecorder so they measure the kit and scs, not TCP. Only the
-// callback talks to the fake provider (token and user endpoints) over
-// loopback, as it does in production.
-
 import (
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +13,11 @@ import (
 
 	"github.com/oauthkit/oauthkit"
 )
+
+// Benchmarks of the kit's handlers, driven in-process with
+// httptest.NewRecorder so they measure the kit and scs, not TCP. Only the
+// callback talks to the fake provider (token and user endpoints) over
+// loopback, as it does in production.
 
 type benchEnv struct {
 	b   *testing.B
@@ -34,7 +34,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions: sm,
 		Providers: []oauthkit.Provider{
-			{Client: as.provider(b, "test"), RedirectURL: "http://127.0.0.1/auth/test/callback"},
+			{Client: provider(b, as, "test"), RedirectURL: "http://127.0.0.1/auth/test/callback"},
 		},
 		LoginPath: "/auth/test/login",
 	})
@@ -67,7 +67,7 @@ func (e *benchEnv) startLogin() (*http.Cookie, *url.URL) {
 // callback request.
 func (e *benchEnv) approve(authURL *url.URL, cookie *http.Cookie) *http.Request {
 	rec := httptest.NewRecorder()
-	e.as.authorize(rec, httptest.NewRequest(http.MethodGet, authURL.String(), nil))
+	e.as.Srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, authURL.String(), nil))
 	cb, _ := url.Parse(rec.Header().Get("Location"))
 	req := httptest.NewRequest(http.MethodGet, cb.RequestURI(), nil)
 	req.AddCookie(cookie)

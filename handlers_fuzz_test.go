@@ -72,7 +72,7 @@ func FuzzCallbackQuery(f *testing.F) {
 	}
 
 	as := newFakeAS(f)
-	as.now = time.Now
+	as.Now = time.Now
 	sm := scs.New()
 	store := memstore.NewWithCleanupInterval(0)
 	sm.Store = store
@@ -84,8 +84,8 @@ func FuzzCallbackQuery(f *testing.F) {
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions: sm,
 		Providers: []oauthkit.Provider{
-			{Client: as.provider(f, "test"), RedirectURL: "https://app.example/auth/test/callback"},
-			{Client: as.provider(f, "other"), RedirectURL: "https://app.example/auth/other/callback"},
+			{Client: provider(f, as, "test"), RedirectURL: "https://app.example/auth/test/callback"},
+			{Client: provider(f, as, "other"), RedirectURL: "https://app.example/auth/other/callback"},
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			errsMu.Lock()
@@ -125,7 +125,7 @@ func FuzzCallbackQuery(f *testing.F) {
 		}
 		state := authURL.Query().Get("state")
 		rec = httptest.NewRecorder()
-		as.srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, authURL.String(), nil))
+		as.Srv.Config.Handler.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, authURL.String(), nil))
 		back, err := url.Parse(rec.Header().Get("Location"))
 		if err != nil || rec.Code != http.StatusFound {
 			t.Fatalf("authorize: %d %v", rec.Code, err)
@@ -140,10 +140,10 @@ func FuzzCallbackQuery(f *testing.F) {
 		for _, c := range cookies {
 			req.AddCookie(c)
 		}
-		tokensBefore := as.tokenHits.Load()
+		tokensBefore := as.TokenHits.Load()
 		rec = httptest.NewRecorder()
 		app.ServeHTTP(rec, req)
-		tokens := as.tokenHits.Load() - tokensBefore
+		tokens := as.TokenHits.Load() - tokensBefore
 
 		errsMu.Lock()
 		kerr := errs[id]
