@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
@@ -72,7 +71,6 @@ func FuzzCallbackQuery(f *testing.F) {
 	}
 
 	as := newFakeAS(f)
-	as.Now = time.Now
 	sm := scs.New()
 	store := memstore.NewWithCleanupInterval(0)
 	sm.Store = store

@@ -88,7 +88,6 @@ func newApp(t *testing.T, opts ...appOption) *app {
 	t.Helper()
 	as := newFakeAS(t)
 	a := &app{t: t, as: as, clock: newClock(), errs: make(chan error, 2048)}
-	as.Now = a.clock.Now
 	a.sm = scs.New()
 	a.backing = memstore.NewWithCleanupInterval(time.Hour)
 	a.sm.Store = a.backing
@@ -256,7 +255,6 @@ func (a *app) sessionCookie(b *http.Client) string {
 func withProvider(t *testing.T, name string) (appOption, *fakeAS) {
 	as := newFakeAS(t)
 	return func(cfg *oauthkit.Config) {
-		as.Now = cfg.Now
 		base := strings.TrimSuffix(cfg.Providers[0].RedirectURL, "/auth/test/callback")
 		cfg.Providers = append(cfg.Providers, oauthkit.Provider{
 			Client:      provider(t, as, name),
@@ -483,7 +481,6 @@ func (a *app) data(b *http.Client) string {
 func (a *app) mountKit(prefix string) (*oauthkit.Kit, *fakeAS) {
 	a.t.Helper()
 	as := newFakeAS(a.t)
-	as.Now = a.clock.Now
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions:  a.sm,
 		Providers: []oauthkit.Provider{{Client: provider(a.t, as, "test"), RedirectURL: a.srv.URL + prefix + "/auth/test/callback"}},

@@ -20,7 +20,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -76,9 +75,6 @@ type Server struct {
 	// RevokeHandler, when set, answers the revocation endpoint after it is
 	// counted and LastRevoked is recorded; unset, revocation answers 200.
 	RevokeHandler http.HandlerFunc
-	// Now is the clock of the clients Client builds (the app's clock, for
-	// token expiry); nil is the client's default.
-	Now func() time.Time
 	// ExpiresIn is the lifetime of issued access tokens, in seconds.
 	ExpiresIn int
 	// StaticCode, when set, is a code the token endpoint accepts any number
