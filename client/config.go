@@ -94,6 +94,7 @@ type config struct {
 
 	// provider-specific options, read by one constructor only.
 	shopifyAPIVersion        string
+	githubAPIVersion         string
 	discordAPIVersion        int
 	microsoftGraphVersion    string
 	franceConnectIntegration bool

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -13,10 +15,21 @@ const (
 	githubTokenURL     = "https://github.com/login/oauth/access_token"
 	githubUserURL      = "https://api.github.com/user"
 	githubEmailsURL    = "https://api.github.com/user/emails"
-	// githubAPIVersion pins the REST API version so a future default cannot
-	// change the response shape under us.
-	githubAPIVersion = "2022-11-28"
 )
+
+// GitHubDefaultAPIVersion is the REST API version sent in
+// X-GitHub-Api-Version unless [WithGitHubAPIVersion] says otherwise; a
+// pinned version keeps a future default from changing the answers' shape.
+const GitHubDefaultAPIVersion = "2022-11-28"
+
+var githubAPIVersionRE = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+
+// WithGitHubAPIVersion selects the REST API version (YYYY-MM-DD) the user
+// API calls send; default [GitHubDefaultAPIVersion]. Given to another
+// provider's constructor it is an ErrInvalidConfig error.
+func WithGitHubAPIVersion(version string) Option {
+	return scoped("WithGitHubAPIVersion", "github", func(c *config) { c.githubAPIVersion = version })
+}
 
 // GitHubParams are GitHub's extra authorization parameters. Zero fields are
 // not sent, which leaves GitHub's defaults in place.
@@ -96,23 +109,27 @@ func NewGitHub(clientID, clientSecret string, opts ...Option) (*GitHub, error) {
 		DisplayName:             "GitHub",
 		BaseScopes:              []string{"read:user", "user:email"},
 		TokenEndpointAuthMethod: ClientSecretPost,
+		githubAPIVersion:        GitHubDefaultAPIVersion,
 	}, opts)
 	if err != nil {
 		return nil, err
 	}
+	if !githubAPIVersionRE.MatchString(b.cfg.githubAPIVersion) {
+		return nil, fmt.Errorf("%w: GitHub API version %q is not of the form YYYY-MM-DD", ErrInvalidConfig, sanitize(b.cfg.githubAPIVersion, 64))
+	}
 	return &GitHub{b}, nil
 }
 
-func githubHeader(accessToken string) http.Header {
+func (c *GitHub) githubHeader(accessToken string) http.Header {
 	h := bearer(accessToken)
 	h.Set("Accept", "application/vnd.github+json")
-	h.Set("X-GitHub-Api-Version", githubAPIVersion)
+	h.Set("X-GitHub-Api-Version", c.cfg.githubAPIVersion)
 	return h
 }
 
 // Profile returns the JSON document of GET /user.
 func (c *GitHub) Profile(ctx context.Context, accessToken string) (json.RawMessage, error) {
-	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: githubHeader(accessToken)})
+	return socialProfile(ctx, c.OAuth2, ErrGetProfile, apiRequest{url: githubUserURL, header: c.githubHeader(accessToken)})
 }
 
 // GitHubEmail is one entry of GET /user/emails. Primary and Verified are true
@@ -141,7 +158,7 @@ func (c *GitHub) emails(ctx context.Context, op error, accessToken string) ([]Gi
 		Verified   any `json:"verified"`
 		Visibility any `json:"visibility"`
 	}
-	if err := c.apiJSON(ctx, op, apiRequest{url: githubEmailsURL, header: githubHeader(accessToken)}, &raw); err != nil {
+	if err := c.apiJSON(ctx, op, apiRequest{url: githubEmailsURL, header: c.githubHeader(accessToken)}, &raw); err != nil {
 		return nil, err
 	}
 	out := make([]GitHubEmail, 0, len(raw))
@@ -172,7 +189,7 @@ func (c *GitHub) identity(ctx context.Context, accessToken string) (*Identity, e
 		Name      any `json:"name"`
 		AvatarURL any `json:"avatar_url"`
 	}
-	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: githubUserURL, header: githubHeader(accessToken)}, &u); err != nil {
+	if err := c.apiJSON(ctx, ErrGetIDEmail, apiRequest{url: githubUserURL, header: c.githubHeader(accessToken)}, &u); err != nil {
 		return nil, err
 	}
 	sub, ok := idString(u.ID)

@@ -547,3 +547,29 @@ func TestGitHubTokenEndpoint(t *testing.T) {
 		})
 	}
 }
+
+// WithGitHubAPIVersion: the version is sent in X-GitHub-Api-Version; a
+// malformed one, or the option given to another provider, is refused.
+func TestGitHubAPIVersionOption(t *testing.T) {
+	var got string
+	hc := providerServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r.Header.Get("X-GitHub-Api-Version")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"id":1}`))
+	}))
+	c, err := NewGitHub("CID", "SEC", WithHTTPClient(hc), WithGitHubAPIVersion("2026-03-10"))
+	require.NoError(t, err)
+	_, err = c.Profile(t.Context(), "AT")
+	require.NoError(t, err)
+	assert.Equal(t, "2026-03-10", got)
+
+	for _, v := range []string{"", "2026-03", "v3", "2026-03-10\r\nX: y"} {
+		_, err := NewGitHub("CID", "SEC", WithGitHubAPIVersion(v))
+		assert.ErrorIs(t, err, ErrInvalidConfig, "%q", v)
+	}
+	_, err = NewFacebook("CID", "SEC", WithGitHubAPIVersion("2026-03-10"))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = New(Config{ClientID: "CID", ClientSecret: "SEC", AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL},
+		WithGitHubAPIVersion("2026-03-10"))
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
