@@ -322,8 +322,8 @@ func (k *Kit) LogoutHandler() http.Handler {
 }
 
 func (k *Kit) revoke(ctx context.Context) {
-	u, p, ok := k.signedIn(ctx)
-	if !ok {
+	u, p, err := k.signedIn(ctx)
+	if err != nil {
 		return
 	}
 	t, ok := k.storedToken(ctx)
@@ -334,7 +334,7 @@ func (k *Kit) revoke(ctx context.Context) {
 	defer cancel()
 	// The client chooses the token that ends the grant (refresh token, or
 	// the access token for providers that revoke only those).
-	err := p.Client.Revoke(rctx, t)
+	err = p.Client.Revoke(rctx, t)
 	if err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
 		k.stats.revocationFailures.Add(1)
 		code := ""

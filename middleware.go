@@ -23,12 +23,13 @@ import (
 // ErrNoSession, as every handler of the kit does.
 func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !k.hasSession(r.Context()) {
-			k.fail(w, r, "", ErrNoSession)
+		u, _, err := k.signedIn(r.Context())
+		if err == nil {
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
 			return
 		}
-		if u, _, ok := k.signedIn(r.Context()); ok {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
+		if err == ErrNoSession {
+			k.fail(w, r, "", ErrNoSession)
 			return
 		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {

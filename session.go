@@ -23,16 +23,21 @@ const (
 // kit registers nothing with encoding/gob and works with any Codec; and a
 // string costs nothing to decode until the kit reads it.
 
-// hasSession reports whether ctx carries a session loaded by the session
-// manager's LoadAndSave; scs panics on every access otherwise.
-func (k *Kit) hasSession(ctx context.Context) (ok bool) {
+// lookup is scs's Get that reports, instead of panicking as scs does, a
+// context without a session loaded by the session manager's LoadAndSave.
+func (k *Kit) lookup(ctx context.Context, key string) (v any, loaded bool) {
 	defer func() {
 		if recover() != nil {
-			ok = false
+			v, loaded = nil, false
 		}
 	}()
-	k.sm.Status(ctx)
-	return true
+	return k.sm.Get(ctx, key), true
+}
+
+// hasSession reports whether ctx carries a loaded session.
+func (k *Kit) hasSession(ctx context.Context) bool {
+	_, loaded := k.lookup(ctx, keyBinding)
+	return loaded
 }
 
 // getJSON decodes the value under key into v, reporting whether there was
@@ -64,21 +69,27 @@ func (k *Kit) sessionUser(ctx context.Context) (*User, bool) {
 // signedIn returns the session's user and provider when this kit signed the
 // session in through a provider it still has: a session made by another kit
 // sharing the session manager, or through a provider since removed from the
-// configuration, is anonymous here. ctx must carry a session.
-func (k *Kit) signedIn(ctx context.Context) (*User, *providerState, bool) {
-	b, _ := k.sm.Get(ctx, keyBinding).(string)
+// configuration, is anonymous here (ErrNotSignedIn). A context without a
+// session gives ErrNoSession. The binding is read first: one guarded map
+// lookup is all an anonymous request costs.
+func (k *Kit) signedIn(ctx context.Context) (*User, *providerState, error) {
+	v, loaded := k.lookup(ctx, keyBinding)
+	if !loaded {
+		return nil, nil, ErrNoSession
+	}
+	b, _ := v.(string)
 	if b == "" {
-		return nil, nil, false
+		return nil, nil, ErrNotSignedIn
 	}
 	u, ok := k.sessionUser(ctx)
 	if !ok {
-		return nil, nil, false
+		return nil, nil, ErrNotSignedIn
 	}
 	p, ok := k.providers[u.Provider]
 	if !ok || b != p.binding {
-		return nil, nil, false
+		return nil, nil, ErrNotSignedIn
 	}
-	return u, p, true
+	return u, p, nil
 }
 
 // signIn stores the user, the binding to p and the provider token.

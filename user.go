@@ -52,11 +52,8 @@ func (k *Kit) User(ctx context.Context) (*User, bool) {
 		c := *u
 		return &c, true
 	}
-	if !k.hasSession(ctx) {
-		return nil, false
-	}
-	u, _, ok := k.signedIn(ctx)
-	return u, ok
+	u, _, err := k.signedIn(ctx)
+	return u, err == nil
 }
 
 // Token returns the signed-in user's provider token, refreshed first when it
@@ -71,12 +68,9 @@ func (k *Kit) User(ctx context.Context) (*User, bool) {
 // and leaves the session as it is. Signing the user out (LogoutHandler) or
 // sending them to log in again is the application's decision.
 func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
-	if !k.hasSession(ctx) {
-		return nil, ErrNoSession
-	}
-	u, p, ok := k.signedIn(ctx)
-	if !ok {
-		return nil, ErrNotSignedIn
+	u, p, err := k.signedIn(ctx)
+	if err != nil {
+		return nil, err
 	}
 	t, ok := k.storedToken(ctx)
 	if !ok {
