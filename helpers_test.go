@@ -957,24 +957,7 @@ func kfFaults() []kfFault {
 			}
 		}},
 		{name: "drip", hang: true, cause: kfIs(context.DeadlineExceeded), handler: func(string) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusOK)
-				tick := time.NewTicker(20 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					select {
-					case <-r.Context().Done():
-						return
-					case <-tick.C:
-						if _, err := w.Write([]byte(" ")); err != nil {
-							return
-						}
-						w.(http.Flusher).Flush()
-					}
-				}
-			}
+			return func(w http.ResponseWriter, r *http.Request) { providertest.Drip(w, r, "") }
 		}},
 		{name: "redirect loop", cause: kfIs(client.ErrRedirect), handler: func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {

@@ -141,26 +141,7 @@ func fltFaults() []fltFault {
 			}
 		}},
 		{name: "drip body", hits: 1, hang: true, check: fltIs(context.DeadlineExceeded), handler: func(string) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				_, _ = io.Copy(io.Discard, r.Body)
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(http.StatusOK)
-				_, _ = w.Write([]byte("{"))
-				w.(http.Flusher).Flush()
-				tick := time.NewTicker(20 * time.Millisecond)
-				defer tick.Stop()
-				for {
-					select {
-					case <-r.Context().Done():
-						return
-					case <-tick.C:
-						if _, err := w.Write([]byte(" ")); err != nil {
-							return
-						}
-						w.(http.Flusher).Flush()
-					}
-				}
-			}
+			return func(w http.ResponseWriter, r *http.Request) { providertest.Drip(w, r, "{") }
 		}},
 		{name: "redirect loop", hits: 1, check: fltRedirect, handler: func(string) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {

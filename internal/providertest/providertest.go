@@ -8,6 +8,7 @@ package providertest
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"net/http"
 	"runtime"
 	"sync"
@@ -126,5 +127,29 @@ func Settle(t testing.TB, base int, closeIdle ...func()) {
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
 		t.Fatalf("goroutines: %d, baseline %d (+2 allowed)\n%s", n, base, buf)
+	}
+}
+
+// Drip answers 200 with JSON headers and prefix, then one space every 20 ms
+// until the client goes away: a provider that never finishes its body, so
+// only the client's deadline can end the call.
+func Drip(w http.ResponseWriter, r *http.Request, prefix string) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = io.WriteString(w, prefix)
+	w.(http.Flusher).Flush()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+			if _, err := w.Write([]byte(" ")); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+		}
 	}
 }
