@@ -2,6 +2,7 @@ package oauthkit_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -105,10 +106,17 @@ type countingEnded struct {
 	set    map[string]bool
 	checks atomic.Int64
 	ends   atomic.Int64
+	// down makes both methods fail, as an unreachable Redis would.
+	down atomic.Bool
 }
+
+var errRecordDown = errors.New("ended-session record unreachable")
 
 func (c *countingEnded) End(_ context.Context, token string, _ time.Duration) error {
 	c.ends.Add(1)
+	if c.down.Load() {
+		return errRecordDown
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.set == nil {
@@ -120,6 +128,9 @@ func (c *countingEnded) End(_ context.Context, token string, _ time.Duration) er
 
 func (c *countingEnded) Ended(_ context.Context, token string) (bool, error) {
 	c.checks.Add(1)
+	if c.down.Load() {
+		return false, errRecordDown
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.set[token], nil
@@ -172,4 +183,43 @@ func (a *app) secondInstance(shared oauthkit.EndedSessions) *scs.SessionManager 
 	})
 	require.NoError(a.t, err)
 	return sm
+}
+
+// When the shared record fails: a login start fails before any redirect to
+// the provider (its commit cannot be checked), a callback fails before the
+// user is signed in, and a logout still destroys the session but answers
+// 500 so the failure is visible. Nothing is signed in that should not be.
+func TestSharedEndedSessionsFailing(t *testing.T) {
+	t.Parallel()
+	shared := &countingEnded{}
+	a := newApp(t, func(c *oauthkit.Config) { c.EndedSessions = shared })
+
+	b := a.browser()
+	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+	token := a.sessionCookie(b)
+	shared.down.Store(true)
+	res, _ := a.do(b, http.MethodPost, "/logout", nil)
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	err := a.takeErr()
+	assert.ErrorIs(t, err, oauthkit.ErrSession)
+	assert.ErrorIs(t, err, errRecordDown)
+	found, _, _ := a.stored(token)
+	assert.False(t, found, "the session is destroyed all the same")
+	assert.Equal(t, http.StatusFound, a.withCookie(http.MethodGet, "/profile", token, nil).StatusCode)
+
+	fresh := a.browser()
+	res, _ = a.do(fresh, http.MethodGet, "/auth/test/login", nil)
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	assert.Empty(t, res.Header.Get("Location"), "no trip to the provider")
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrSession)
+
+	shared.down.Store(false)
+	c := a.browser()
+	cb := a.approve(a.startLogin(c, "/auth/test/login"))
+	shared.down.Store(true)
+	res, _ = a.do(c, http.MethodGet, cb, nil)
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrSession)
+	shared.down.Store(false)
+	assert.False(t, a.signedIn(c))
 }

@@ -128,6 +128,22 @@ func TestTokenRefreshOutcomes(t *testing.T) {
 		assert.NoError(t, a.lastErr(), "Token reports to its caller, not to the error handler")
 		assert.True(t, a.signedIn(b), "a passing provider failure does not sign the user out")
 	})
+	t.Run("refresh answering an already expired token is an error, never handed out", func(t *testing.T) {
+		a := newApp(t)
+		a.as.ExpiresIn = 60
+		b := a.browser()
+		require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+		a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			// 5 s: inside Token's 10 s leeway, so expired on arrival.
+			_, _ = io.WriteString(w, `{"access_token":"at-1-x-y","token_type":"Bearer","refresh_token":"rt-new","expires_in":5}`)
+		}
+		a.clock.Add(61 * time.Second)
+		res, body := a.do(b, http.MethodGet, "/api/token", nil)
+		assert.Equal(t, http.StatusBadGateway, res.StatusCode)
+		assert.NotContains(t, body, "at-1-x-y")
+		assert.True(t, a.signedIn(b))
+	})
 	t.Run("no refresh token needs reauth", func(t *testing.T) {
 		a := newApp(t)
 		a.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
