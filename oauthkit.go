@@ -140,6 +140,11 @@ type Config struct {
 	// the default works within one process (see EndedSessions). Instances
 	// sharing a session store must share it too.
 	EndedSessions EndedSessions
+	// SessionIndex finds the sessions of a provider session, a provider
+	// subject or a user, for back-channel and front-channel logout and
+	// LogoutEverywhere; the default works within one process (see
+	// SessionIndex). Instances sharing a session store must share it too.
+	SessionIndex SessionIndex
 
 	// AllowSameSiteNone accepts a session cookie with SameSite=None, which
 	// browsers send on cross-site requests of every kind. Leave it off unless
@@ -172,6 +177,7 @@ type Kit struct {
 	refreshes refreshGroup
 	cop       *http.CrossOriginProtection
 	store     *guardedStore
+	index     SessionIndex
 	origins   map[string]bool // scheme://host of the redirect URLs: the site
 	stats     stats
 }
@@ -224,6 +230,10 @@ func New(cfg Config) (*Kit, error) {
 	}
 	if k.claimer == nil {
 		k.claimer = &memoryClaims{now: cfg.Now}
+	}
+	k.index = cfg.SessionIndex
+	if k.index == nil {
+		k.index = newMemoryIndex()
 	}
 	issuers := map[string]bool{}
 	for i, p := range cfg.Providers {
