@@ -26,6 +26,13 @@ type Identity struct {
 	Name string
 	// AvatarURL is an https picture URL, where the provider gives one.
 	AvatarURL string
+	// Issuer is the verified ID token's "iss", "" without an ID token. With
+	// Subject or SessionID it names what a logout token refers to.
+	Issuer string
+	// SessionID is the verified ID token's "sid" (OpenID Connect Front- and
+	// Back-Channel Logout), "" when the provider sends none: the provider's
+	// login session, which its logout notifications name.
+	SessionID string
 }
 
 // checkSubject reports, as an ErrIDToken error wrapping ErrIDTokenSubject,
@@ -156,6 +163,7 @@ func (o *oidcCore) identify(ctx context.Context, name string, t *Token, nonce st
 	if claims != nil {
 		ci := claimsIdentity(m)
 		ci.Subject = claims.Subject
+		ci.Issuer, ci.SessionID = claims.Issuer, str(m["sid"])
 		fromToken = &ci
 	}
 	if user == nil {
@@ -187,6 +195,7 @@ func (o *oidcCore) identify(ctx context.Context, name string, t *Token, nonce st
 		}
 		id.Name = firstNonEmpty(id.Name, fromToken.Name)
 		id.AvatarURL = firstNonEmpty(id.AvatarURL, fromToken.AvatarURL)
+		id.Issuer, id.SessionID = fromToken.Issuer, fromToken.SessionID
 	}
 	return id.checked()
 }

@@ -188,9 +188,9 @@ func TestIdentifyOpenID(t *testing.T) {
 	t.Run("verified", func(t *testing.T) {
 		o, f := newTestOpenID(t, key)
 		f.json("/userinfo", 200, `{"sub":"user-42","email":"arthur@camelot.bt","email_verified":true,"name":"Arthur","picture":"https://id.example.com/a.png"}`)
-		got, err := o.Identify(context.Background(), signed(nil), "N")
+		got, err := o.Identify(context.Background(), signed(func(c map[string]any) { c["sid"] = "S1" }), "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur", AvatarURL: "https://id.example.com/a.png"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur", AvatarURL: "https://id.example.com/a.png", Issuer: testIssuer, SessionID: "S1"}, *got)
 		assert.Equal(t, "Bearer AT", f.requests("/userinfo")[0].Header.Get("Authorization"))
 	})
 	t.Run("email_verified false is returned flagged", func(t *testing.T) {
@@ -198,7 +198,7 @@ func TestIdentifyOpenID(t *testing.T) {
 		f.json("/userinfo", 200, `{"sub":"user-42","email":"arthur@camelot.bt","email_verified":false}`)
 		got, err := o.Identify(context.Background(), signed(nil), "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png", Issuer: testIssuer}, *got)
 	})
 	t.Run("userinfo without email falls back to the ID token", func(t *testing.T) {
 		o, f := newTestOpenID(t, key)
@@ -240,9 +240,9 @@ func TestIdentifyOpenID(t *testing.T) {
 		f.json("/jwks", 200, jwksBody(t, key))
 		o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
 		require.NoError(t, err)
-		got, err := o.Identify(context.Background(), signed(func(c map[string]any) { c["email_verified"] = "false" }), "N")
+		got, err := o.Identify(context.Background(), signed(func(c map[string]any) { c["email_verified"] = "false"; c["sid"] = "S2" }), "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png", Issuer: testIssuer, SessionID: "S2"}, *got)
 	})
 }
 
@@ -259,7 +259,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 			require.NoError(t, err)
 			got, err := l.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, idTokenClaims("https://www.linkedin.com/oauth", "CID", "N", now))}, "N")
 			require.NoError(t, err)
-			assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: verified, Name: "Arthur Pendragon", AvatarURL: "https://media.licdn.com/dms/image/p.jpg"}, *got)
+			assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: verified, Name: "Arthur Pendragon", AvatarURL: "https://media.licdn.com/dms/image/p.jpg", Issuer: "https://www.linkedin.com/oauth"}, *got)
 		}
 	})
 	t.Run("slack", func(t *testing.T) {
@@ -272,7 +272,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 			require.NoError(t, err)
 			got, err := s.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, idTokenClaims("https://slack.com", "CID", "N", now))}, "N")
 			require.NoError(t, err)
-			assert.Equal(t, Identity{Subject: "user-42", Email: "krane@slack-corp.com", EmailVerified: verified, Name: "krane", AvatarURL: "https://secure.gravatar.com/avatar/x.jpg"}, *got)
+			assert.Equal(t, Identity{Subject: "user-42", Email: "krane@slack-corp.com", EmailVerified: verified, Name: "krane", AvatarURL: "https://secure.gravatar.com/avatar/x.jpg", Issuer: "https://slack.com"}, *got)
 		}
 		f, hc := newFakeServer(t)
 		f.json("/openid/connect/keys", 200, jwksBody(t, key))
@@ -297,7 +297,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 			c["email_verified"] = verified
 			got, err := a.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, c)}, "N")
 			require.NoError(t, err)
-			assert.Equal(t, Identity{Subject: "user-42", Email: "x@privaterelay.appleid.com", EmailVerified: verified == "true"}, *got)
+			assert.Equal(t, Identity{Subject: "user-42", Email: "x@privaterelay.appleid.com", EmailVerified: verified == "true", Issuer: "https://appleid.apple.com"}, *got)
 		}
 	})
 	t.Run("franceconnect email is not verified", func(t *testing.T) {
@@ -310,7 +310,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 		delete(c, "email_verified")
 		got, err := fc.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: hs256(t, fcSecret, c)}, "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Arthur Pendragon"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Arthur Pendragon", Issuer: "https://app.franceconnect.gouv.fr"}, *got)
 		_, email, err := fc.IDEmail(context.Background(), "AT")
 		require.NoError(t, err)
 		assert.Equal(t, "arthur@camelot.bt", email, "IDEmail keeps returning it, as upstream")
@@ -326,7 +326,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 		c["picture"] = "https://lh3.googleusercontent.com/a/tok"
 		got, err := g.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, c)}, "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "people/user-42", Email: "arthur@camelot.bt", EmailVerified: true, AvatarURL: "https://lh3.googleusercontent.com/a/tok"}, *got)
+		assert.Equal(t, Identity{Subject: "people/user-42", Email: "arthur@camelot.bt", EmailVerified: true, AvatarURL: "https://lh3.googleusercontent.com/a/tok", Issuer: googleIssuer}, *got)
 
 		c["sub"] = "someone-else"
 		_, err = g.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, c)}, "N")

@@ -141,7 +141,10 @@ type OpenID struct {
 	issParam bool
 }
 
-var _ Provider = (*OpenID)(nil)
+var (
+	_ Provider = (*OpenID)(nil)
+	_ Logout   = (*OpenID)(nil)
+)
 
 // DiscoverOpenID fetches the provider's discovery document with ctx and
 // returns a client configured from it. issuerOrConfigURL is either the
@@ -208,7 +211,7 @@ func (o *OpenID) Capabilities() Capabilities {
 }
 
 // Metadata returns a copy of the raw discovery document, for members this
-// type does not use (end_session_endpoint, ...).
+// type does not use.
 func (o *OpenID) Metadata() json.RawMessage { return append(json.RawMessage(nil), o.metadata...) }
 
 // Profile returns the UserInfo document. A provider without
@@ -306,6 +309,8 @@ type providerMetadata struct {
 	IDTokenSigningAlgValuesSupported       []string `json:"id_token_signing_alg_values_supported"`
 	// RFC 9207 §3; absent means false.
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
+	// RP-Initiated Logout 1.0 §2.1.
+	EndSessionEndpoint string `json:"end_session_endpoint"`
 }
 
 // openIDLocation splits DiscoverOpenID's argument into the expected issuer
@@ -393,6 +398,7 @@ func fetchMetadata(ctx context.Context, cfg *config, opts []Option, metadataURL,
 		{"userinfo_endpoint", md.UserinfoEndpoint},
 		{"jwks_uri", md.JWKSURI},
 		{"revocation_endpoint", md.RevocationEndpoint},
+		{"end_session_endpoint", md.EndSessionEndpoint},
 	} {
 		if e.v == "" {
 			continue
@@ -493,6 +499,7 @@ func discoverOpenID(ctx context.Context, issuer, configURL string, cfg config, o
 	o := &OpenID{OAuth2: b, metadata: raw, issParam: md.AuthorizationResponseIssParameterSupported}
 	o.oidcCore = newOIDCCore(&b.cfg, issuer, md.UserinfoEndpoint,
 		remoteKeySet(&b.cfg, md.JWKSURI), md.IDTokenSigningAlgValuesSupported)
+	o.endSession = md.EndSessionEndpoint
 	return o, nil
 }
 
@@ -520,6 +527,8 @@ type oidcCore struct {
 	unverifiedEmail bool
 	// now is the client's clock (WithClock), for the iat check.
 	now func() time.Time
+	// endSession is the end_session_endpoint, "" when there is none.
+	endSession string
 }
 
 // capabilities are cfg's with the nonce every OIDC client here verifies,
