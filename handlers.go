@@ -189,7 +189,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrExchange, err)
 	}
 	k.stampExpiry(tok)
-	u, err := k.identify(pctx, p, pl, tok)
+	u, ref, err := k.identify(pctx, p, pl, tok)
 	if err != nil {
 		return "", err
 	}
@@ -225,6 +225,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrSession, err)
 	}
 	k.signIn(ctx, p, u, tok)
+	k.recordLogin(ctx, u, ref)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil
 	}
@@ -232,14 +233,19 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 }
 
 // identify asks the client who signed in: the client verifies the ID token
-// with the nonce the kit sent and reads its user API.
-func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, error) {
+// with the nonce the kit sent and reads its user API. The loginRef names
+// the provider session for the SessionIndex.
+func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, loginRef, error) {
 	id, err := p.Client.Identify(ctx, tok, pl.Nonce)
 	if err != nil {
-		return nil, wrap(ErrIdentity, err)
+		return nil, loginRef{}, wrap(ErrIdentity, err)
 	}
 	if id == nil || id.Subject == "" {
-		return nil, wrap(ErrIdentity, client.ErrMissingID)
+		return nil, loginRef{}, wrap(ErrIdentity, client.ErrMissingID)
+	}
+	ref := loginRef{Issuer: id.Issuer, SID: id.SessionID}
+	if ref.Issuer == "" {
+		ref.Issuer = p.Issuer
 	}
 	return &User{
 		Provider:      p.name,
@@ -248,7 +254,7 @@ func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, t
 		EmailVerified: id.EmailVerified,
 		Name:          id.Name,
 		AvatarURL:     id.AvatarURL,
-	}, nil
+	}, ref, nil
 }
 
 // checkIssuer applies RFC 9207: a present iss must equal the provider's

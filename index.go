@@ -123,3 +123,123 @@ func dropExpired(set map[string]time.Time, now time.Time) {
 		}
 	}
 }
+
+// loginRef is what the index needs to know about a login besides the user:
+// the issuer the provider's logout notifications come from and the
+// provider's session id. It is kept in the session (keyLogin) so the entry
+// can be written again under a new session token.
+type loginRef struct {
+	Issuer string `json:"iss,omitempty"`
+	SID    string `json:"sid,omitempty"`
+}
+
+// indexKeys are the keys a session of u, logged in as ref, is found by.
+func indexKeys(u *User, ref loginRef) []string {
+	keys := []string{indexKey(indexUser, u.UserID)}
+	if ref.Issuer != "" {
+		keys = append(keys, indexKey(indexSub, ref.Issuer, u.ID))
+		if ref.SID != "" {
+			keys = append(keys, indexKey(indexSID, ref.Issuer, ref.SID))
+		}
+	}
+	return keys
+}
+
+// recordLogin writes the session's index entries, until the session's
+// deadline, and notes in the session which token they are for. A failing
+// index does not fail the login (the user proved who they are; refusing
+// them would not make the site safer): it is logged, counted in Stats, and
+// retried by ensureIndexed on the session's next request through
+// RequireAuth. Until then, a back-channel or front-channel logout
+// or LogoutEverywhere does not find this session.
+func (k *Kit) recordLogin(ctx context.Context, u *User, ref loginRef) {
+	if ref != (loginRef{}) {
+		k.putJSON(ctx, keyLogin, ref)
+	}
+	k.writeIndex(ctx, u, ref)
+}
+
+func (k *Kit) writeIndex(ctx context.Context, u *User, ref loginRef) {
+	token := k.sm.Token(ctx)
+	if token == "" {
+		return
+	}
+	if err := k.index.Add(ctx, token, indexKeys(u, ref), k.sm.Deadline(ctx)); err != nil {
+		k.stats.indexFailures.Add(1)
+		k.sm.Remove(ctx, keyIndexed)
+		k.cfg.Logger.ErrorContext(ctx, "oauthkit: session index write failed; provider logout notifications and LogoutEverywhere miss this session until its next request",
+			"provider", u.Provider, "error", err.Error())
+		return
+	}
+	k.sm.Put(ctx, keyIndexed, token)
+}
+
+// ensureIndexed re-records a signed-in session whose index entries are not
+// for its current token: the write failed at login, or the application
+// renewed the token (scs RenewToken) since. The check is two lookups in
+// the loaded session, no store round trip.
+func (k *Kit) ensureIndexed(ctx context.Context, u *User) {
+	if s, _ := k.sm.Get(ctx, keyIndexed).(string); s != "" && s == k.sm.Token(ctx) {
+		return
+	}
+	var ref loginRef
+	k.getJSON(ctx, keyLogin, &ref)
+	k.writeIndex(ctx, u, ref)
+}
+
+// endSession ends the session token names, wherever it was loaded: the
+// end is recorded first and the session deleted second, as at logout (see
+// guardedStore), so an instance holding it in a request cannot write it
+// back. It reports whether the session still existed.
+func (k *Kit) endSession(ctx context.Context, token string) (bool, error) {
+	_, found, err := k.store.FindCtx(ctx, token)
+	if err != nil {
+		return false, err
+	}
+	if err := k.store.end(ctx, token); err != nil {
+		return false, err
+	}
+	return found, k.store.DeleteCtx(ctx, token)
+}
+
+// endIndexed ends every session recorded under key and returns how many
+// were still live. On a store failure it stops and reports how many it had
+// ended; the rest stay in the index, so a retry ends them.
+func (k *Kit) endIndexed(ctx context.Context, key string) (int, error) {
+	tokens, err := k.index.Tokens(ctx, key)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, t := range tokens {
+		found, err := k.endSession(ctx, t)
+		if err != nil {
+			return n, err
+		}
+		if found {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// LogoutEverywhere ends every session of the user whose User.UserID is
+// userID, on every instance sharing the session store, SessionIndex and
+// EndedSessions: after a password change, an account compromise, or an
+// administrator's action. The next request of each of those sessions is
+// anonymous. It returns how many live sessions it ended. Provider tokens
+// are not revoked and provider sessions not ended: the user may still be
+// signed in at the provider, and a new login there signs them in again.
+//
+// On a store failure it returns the sessions ended so far and an error
+// matching ErrSession; calling it again ends the rest.
+func (k *Kit) LogoutEverywhere(ctx context.Context, userID string) (int, error) {
+	if userID == "" {
+		return 0, nil
+	}
+	n, err := k.endIndexed(ctx, indexKey(indexUser, userID))
+	if err != nil {
+		return n, wrap(ErrSession, err)
+	}
+	return n, nil
+}

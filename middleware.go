@@ -11,20 +11,23 @@ import (
 // request context for [Kit.User]. Anonymous GET and HEAD page requests are
 // redirected (302) to LoginPath with the requested local path in "next";
 // other methods, and requests that ask for JSON, get 401. It writes nothing
-// to the session, so anonymous traffic creates no session.
+// to an anonymous session, so anonymous traffic creates no session; for a
+// signed-in one it repeats a failed SessionIndex write (see
+// Stats.IndexFailures).
 //
 // Only sessions this kit signed in pass: a user signed in by another kit
 // sharing the session manager, or through a provider since removed from
 // the configuration, is anonymous here.
 //
 // It runs on every request, so it only reads the session already loaded by
-// LoadAndSave: two map lookups, one JSON decode, and two allocations to
+// LoadAndSave: three map lookups, one JSON decode, and two allocations to
 // carry the user in the context. Outside LoadAndSave it answers 500 with
 // ErrNoSession, as every handler of the kit does.
 func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, _, err := k.signedIn(r.Context())
 		if err == nil {
+			k.ensureIndexed(r.Context(), u)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
 			return
 		}

@@ -16,6 +16,12 @@ const (
 	// keyBinding names the kit provider that signed the session in (see
 	// providerState.binding).
 	keyBinding = "oauthkit.binding"
+	// keyLogin holds the loginRef of the signed-in session; keyIndexed the
+	// session token its SessionIndex entries were written for.
+	keyLogin   = "oauthkit.login"
+	keyIndexed = "oauthkit.indexed"
+	// keyLogout holds the pending RP-initiated logout (state and time).
+	keyLogout = "oauthkit.logout"
 )
 
 // Everything the kit stores is a string holding JSON (or plain text). A

@@ -103,6 +103,14 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		// far off) must not make Token hand it out.
 		return nil, wrap(ErrExchange, errors.New("refreshed token is already expired"))
 	}
+	if nt.IDToken == "" && t.IDToken != "" {
+		// Refresh responses rarely carry an ID token (OIDC Core §12.2); the
+		// login's is kept as the id_token_hint of an RP-initiated logout.
+		// nt may be shared with concurrent callers: copy, do not mutate.
+		c := *nt
+		c.IDToken = t.IDToken
+		nt = &c
+	}
 	k.putJSON(ctx, keyToken, nt)
 	if k.cfg.OnTokenRefresh != nil {
 		k.cfg.OnTokenRefresh(ctx, u, nt)
