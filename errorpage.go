@@ -34,6 +34,8 @@ func ErrorMessage(err error) (title, message string) {
 		return "Method not allowed", "This address does not accept that kind of request."
 	case errors.Is(err, ErrCrossOrigin):
 		return "Request refused", "Cross-site requests are not allowed here."
+	case errors.Is(err, ErrLogoutToken), errors.Is(err, ErrLogoutReplay):
+		return "Logout refused", "This logout notification could not be verified."
 	case errors.Is(err, ErrNotSignedIn), errors.Is(err, ErrReauthRequired):
 		return "Please log in", "Your login has ended. Please log in again."
 	}

@@ -62,6 +62,13 @@ var (
 	ErrReauthRequired = errors.New("oauthkit: provider token expired, log in again")
 	// ErrCrossOrigin (403): a cross-origin POST to logout.
 	ErrCrossOrigin = errors.New("oauthkit: cross-origin request refused")
+	// ErrLogoutToken (400): a back-channel logout request without a valid
+	// logout token; it wraps the client's *client.RequestError (Op
+	// client.ErrLogoutToken) naming the failed check.
+	ErrLogoutToken = errors.New("oauthkit: invalid logout token")
+	// ErrLogoutReplay (400): a logout token whose jti was already
+	// processed.
+	ErrLogoutReplay = errors.New("oauthkit: logout token replayed")
 )
 
 // ProviderError is an error response from the authorization endpoint
@@ -107,7 +114,8 @@ func HTTPStatus(err error) int {
 		return http.StatusBadGateway
 	case errors.Is(err, ErrInvalidCallback), errors.Is(err, ErrStateNotFound),
 		errors.Is(err, ErrStateExpired), errors.Is(err, ErrProviderMismatch),
-		errors.Is(err, ErrIssuerMismatch), errors.Is(err, ErrMissingCode):
+		errors.Is(err, ErrIssuerMismatch), errors.Is(err, ErrMissingCode),
+		errors.Is(err, ErrLogoutToken), errors.Is(err, ErrLogoutReplay):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

@@ -91,6 +91,15 @@ type Provider struct {
 	// which the SameSite=Lax session cookie is sent. Default: true for
 	// clients whose Capabilities report FormPost.
 	FormPost bool
+	// PostLogoutRedirectURL is where the provider sends the browser back
+	// after an RP-initiated logout (mount PostLogoutHandler there), absolute
+	// and exactly as registered at the provider. Empty, the provider keeps
+	// the browser on its own signed-out page.
+	PostLogoutRedirectURL string
+	// LocalLogout makes LogoutHandler end only the application's session,
+	// even when the provider advertises an end_session_endpoint; by default
+	// the provider's session ends too (RP-Initiated Logout).
+	LocalLogout bool
 }
 
 // Config configures a Kit. Sessions and at least one Provider are required.
@@ -257,6 +266,11 @@ func New(cfg Config) (*Kit, error) {
 			return nil, configError("provider %q has an https redirect URL but the session cookie is not Secure", name)
 		}
 		k.origins[origin] = true
+		if p.PostLogoutRedirectURL != "" {
+			if _, _, err := checkRedirectURL(p.PostLogoutRedirectURL); err != nil {
+				return nil, configError("provider %q: post-logout %v", name, err)
+			}
+		}
 		caps := p.Client.Capabilities()
 		if p.Issuer == "" {
 			p.Issuer = caps.Issuer
