@@ -17,3 +17,13 @@ func MemoryIndexKeys(idx SessionIndex) int {
 	defer m.mu.Unlock()
 	return len(m.keys)
 }
+
+// IndexKey derives the index key of (kind, parts...).
+var IndexKey = indexKey
+
+// The index key kinds.
+const (
+	IndexUser = indexUser
+	IndexSub  = indexSub
+	IndexSID  = indexSID
+)

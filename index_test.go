@@ -1,6 +1,7 @@
 package oauthkit_test
 
 import (
+	"encoding/hex"
 	"testing"
 	"time"
 
@@ -43,5 +44,36 @@ func TestMemoryIndexSweepDropsExpiredKeys(t *testing.T) {
 	}
 	if got, err := idx.Tokens(ctx, kept); err != nil || len(got) != 1 {
 		t.Fatalf("live key after the sweep: %q %v", got, err)
+	}
+}
+
+// Index keys are what the stores are tested with (64 hex characters,
+// whatever the ids), and distinct for distinct (kind, parts): the parts are
+// length-prefixed, so ids cannot run into each other or into the kind.
+func TestIndexKey(t *testing.T) {
+	long := string(make([]byte, 10000))
+	cases := [][]string{
+		{oauthkit.IndexUser, "ab"},
+		{oauthkit.IndexSub, "ab"},
+		{oauthkit.IndexSID, "ab"},
+		{oauthkit.IndexSub, "https://issuer", "ab"},
+		{oauthkit.IndexSub, "https://issuera", "b"},
+		{oauthkit.IndexSub, "https://issuer", "a", "b"},
+		{oauthkit.IndexSub, "https://issuerab"},
+		{oauthkit.IndexSub + "https://issuer", "ab"},
+		{oauthkit.IndexUser, ""},
+		{oauthkit.IndexUser},
+		{oauthkit.IndexUser, long},
+	}
+	seen := map[string][]string{}
+	for _, c := range cases {
+		k := oauthkit.IndexKey(c[0], c[1:]...)
+		if b, err := hex.DecodeString(k); err != nil || len(k) != 64 || len(b) != 32 {
+			t.Errorf("IndexKey%q = %q, want 64 hex characters", c, k)
+		}
+		if prev, ok := seen[k]; ok {
+			t.Errorf("IndexKey%q = IndexKey%q", c, prev)
+		}
+		seen[k] = c
 	}
 }
