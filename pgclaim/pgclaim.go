@@ -4,20 +4,27 @@
 // Redis. A Claimer is an oauthkit.StateClaimer, so concurrent replays of one
 // callback spread over several instances end in at most one code exchange;
 // EndedSessions is an oauthkit.EndedSessions, so a logout on one instance
-// sticks on all of them.
+// sticks on all of them; SessionIndex is an oauthkit.SessionIndex, so a
+// logout received by one instance (a provider's back-channel logout, say)
+// ends the sessions made on the others.
 //
 // It uses only database/sql: bring the driver the application already uses
-// (lib/pq, pgx's stdlib). Create the table once with [Schema]:
+// (lib/pq, pgx's stdlib). Create the tables with [Schema], and run it again
+// after an upgrade: it only adds what is missing.
 //
 //	db.ExecContext(ctx, pgclaim.Schema)
 //	kit, err := oauthkit.New(oauthkit.Config{
 //		Sessions:      sm, // postgresstore on the same database
 //		StateClaimer:  &pgclaim.Claimer{DB: db},
 //		EndedSessions: &pgclaim.EndedSessions{DB: db},
+//		SessionIndex:  &pgclaim.SessionIndex{DB: db},
 //		...
 //	})
 //
-// Keys are SHA-256 sums: the table never holds a state or a session token.
+// Claim keys are SHA-256 sums: oauthkit_claims never holds a state or a
+// session token. The index has to give tokens back to end their sessions,
+// so oauthkit_session_index holds them as they are, as postgresstore's
+// sessions table already does; its keys are the kit's hashes.
 package pgclaim
 
 import (
@@ -29,15 +36,25 @@ import (
 	"github.com/oauthkit/oauthkit"
 )
 
-// Schema creates the table both types use. Rows expire by their until
-// column; expired rows are removed as new ones are written.
+// Schema creates the tables: oauthkit_claims for Claimer and
+// EndedSessions, oauthkit_session_index for SessionIndex. Rows expire by
+// their until (expires_at) column; expired rows are removed as new ones are
+// written. Every statement is IF NOT EXISTS, so a deployment that created
+// an earlier Schema runs it again to add what is new.
 const Schema = `CREATE TABLE IF NOT EXISTS oauthkit_claims (
 	kind  TEXT NOT NULL,
 	key   BYTEA NOT NULL,
 	until TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (kind, key)
 );
-CREATE INDEX IF NOT EXISTS oauthkit_claims_until_idx ON oauthkit_claims (until);`
+CREATE INDEX IF NOT EXISTS oauthkit_claims_until_idx ON oauthkit_claims (until);
+CREATE TABLE IF NOT EXISTS oauthkit_session_index (
+	key        TEXT NOT NULL,
+	token      TEXT NOT NULL,
+	expires_at TIMESTAMPTZ NOT NULL,
+	PRIMARY KEY (key, token)
+);
+CREATE INDEX IF NOT EXISTS oauthkit_session_index_expires_at_idx ON oauthkit_session_index (expires_at);`
 
 // Claimer claims a state with one INSERT ... ON CONFLICT, which exactly one
 // caller wins until the claim expires.

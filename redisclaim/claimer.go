@@ -2,7 +2,10 @@
 // several serve one site, on a Redis they all reach. A Claimer is an
 // oauthkit.StateClaimer, so concurrent replays of one callback spread over
 // several instances end in at most one code exchange; EndedSessions is an
-// oauthkit.EndedSessions, so a logout on one instance sticks on all of them.
+// oauthkit.EndedSessions, so a logout on one instance sticks on all of them;
+// SessionIndex is an oauthkit.SessionIndex, so a logout received by one
+// instance (a provider's back-channel logout, say) ends the sessions made on
+// the others.
 //
 // It is its own module so that redigo enters only the go.mod of sites that
 // use it:
@@ -11,8 +14,11 @@
 //		Sessions:      sm, // redisstore on the same pool
 //		StateClaimer:  &redisclaim.Claimer{Pool: pool},
 //		EndedSessions: &redisclaim.EndedSessions{Pool: pool},
+//		SessionIndex:  &redisclaim.SessionIndex{Pool: pool},
 //		...
 //	})
+//
+// SessionIndex needs Redis 6.2 or later (ZADD GT).
 package redisclaim
 
 import (

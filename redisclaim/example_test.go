@@ -16,8 +16,8 @@ import (
 )
 
 // Several instances behind a load balancer share one Redis: the sessions
-// (scs's redisstore on the same pool), the state claims and the record of
-// ended sessions. The pool dials lazily; an anonymous visit to a protected
+// (scs's redisstore on the same pool), the state claims, the record of
+// ended sessions and the index of who is signed in where. The pool dials lazily; an anonymous visit to a protected
 // page touches none of it.
 func Example() {
 	pool := &redis.Pool{DialContext: func(ctx context.Context) (redis.Conn, error) {
@@ -37,6 +37,7 @@ func Example() {
 		LoginPath:     "/auth/github/login",
 		StateClaimer:  &redisclaim.Claimer{Pool: pool},
 		EndedSessions: &redisclaim.EndedSessions{Pool: pool},
+		SessionIndex:  &redisclaim.SessionIndex{Pool: pool},
 	})
 	if err != nil {
 		log.Fatal(err)
