@@ -108,8 +108,8 @@ type Server struct {
 	openid      atomic.Bool
 	key         *signingKey       // current JWKS key, guarded by mu
 	stranger    *signingKey       // a key never published, guarded by mu
-	sessions    map[string]string // user id → provider session id
-	endSessions []url.Values
+	sessions    map[string]string // user id → provider session id, guarded by mu
+	endSessions []url.Values      // end_session parameters, guarded by mu
 
 	// EndSessionHits counts the requests to the end_session_endpoint.
 	EndSessionHits atomic.Int64
