@@ -56,7 +56,16 @@ server.listen(Number(config.port) || 0, '127.0.0.1', () => {
   const provider = new Provider(issuer, {
     clients: config.clients || [],
     jwks: { keys: [signingKey] },
-    cookies: { keys: [randomBytes(32).toString('hex')] },
+    // RP-Initiated Logout 1.0 §2 has OPs accept POST at the end-session
+    // endpoint; oidc-provider 9 only does with enableHttpPostMethods, which
+    // it allows only with SameSite=None cookies (sent without Secure over
+    // http: browsers would refuse them, Go's cookie jar keeps them).
+    enableHttpPostMethods: true,
+    cookies: {
+      keys: [randomBytes(32).toString('hex')],
+      long: { httpOnly: true, sameSite: 'none' },
+      short: { httpOnly: true, sameSite: 'none' },
+    },
     claims: {
       openid: ['sub'],
       email: ['email', 'email_verified'],
