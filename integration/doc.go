@@ -12,4 +12,9 @@
 // authorization server, ory/fosite in process (fosite_test.go), which
 // enforces each client's registered auth method, PKCE, refresh rotation
 // and RFC 7009 revocation.
+//
+// RP-Initiated Logout 1.0 and Back-Channel Logout 1.0 are tested against
+// panva's oidc-provider (npm, OpenID Certified), which node runs from
+// oidcprovider/ on loopback (oidcprovider_test.go). Those tests skip
+// without node and npm, unless OAUTHKIT_REQUIRE_NODE=1 (set by .ci/run).
 package integration
