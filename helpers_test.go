@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"log"
 	"log/slog"
@@ -16,6 +17,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -1203,3 +1205,44 @@ func (s *sfApp) is5xx(t *testing.T, res *http.Response, body string) {
 	assert.NotContains(t, body, "secret page")
 	assert.False(t, strings.HasPrefix(res.Header.Get("Location"), s.as.Srv.URL), "no Location to the AS: %q", res.Header.Get("Location"))
 }
+
+// withOpenID makes the app's "test" provider an OpenID Connect one: a fake
+// AS in OpenID mode (ID tokens with sid, JWKS, end_session_endpoint)
+// reached through the real discovered client, with post-logout return to
+// /logged-out. The app mounts PostLogoutHandler there and the provider's
+// back- and front-channel logout routes at /backchannel and /frontchannel.
+func withOpenID(t *testing.T) (appOption, *fakeAS) {
+	as := newFakeAS(t)
+	as.EnableOpenID()
+	c, err := as.OpenIDClient(context.Background(), "test", nil)
+	require.NoError(t, err)
+	return func(cfg *oauthkit.Config) {
+		base := strings.TrimSuffix(cfg.Providers[0].RedirectURL, "/auth/test/callback")
+		cfg.Providers[0].Client = c
+		cfg.Providers[0].PostLogoutRedirectURL = base + "/logged-out"
+	}, as
+}
+
+// newOpenIDApp is newApp with withOpenID and its logout routes mounted.
+func newOpenIDApp(t *testing.T, opts ...appOption) (*app, *fakeAS) {
+	t.Helper()
+	oidc, as := withOpenID(t)
+	a := newApp(t, append([]appOption{oidc}, opts...)...)
+	a.mux.Handle("/logged-out", a.kit.PostLogoutHandler())
+	a.mux.Handle("/backchannel", a.kit.BackChannelLogoutHandler("test"))
+	a.mux.Handle("/frontchannel", a.kit.FrontChannelLogoutHandler("test"))
+	return a, as
+}
+
+// hiddenInputs are the name/value pairs of an HTML form's hidden inputs, as
+// the kit's end-session page writes them.
+func hiddenInputs(t *testing.T, page string) url.Values {
+	t.Helper()
+	v := url.Values{}
+	for _, m := range hiddenInput.FindAllStringSubmatch(page, -1) {
+		v.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return v
+}
+
+var hiddenInput = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
