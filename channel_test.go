@@ -115,11 +115,14 @@ func TestBackChannelLogoutRefusals(t *testing.T) {
 		"no jti":              {opts(func(o *fakeas.LogoutTokenOptions) { o.NoJTI = true }), "claims"},
 		"neither sub nor sid": {opts(func(o *fakeas.LogoutTokenOptions) { o.Subject, o.SessionID = "", "" }), "claims"},
 		"expired":             {opts(func(o *fakeas.LogoutTokenOptions) { o.IssuedAt = now.Add(-time.Hour) }), "expired"},
-		"iat in the future":   {opts(func(o *fakeas.LogoutTokenOptions) { o.IssuedAt = now.Add(time.Hour); o.ExpiresAt = now.Add(2 * time.Hour) }), "expired"},
-		"unknown key":         {opts(func(o *fakeas.LogoutTokenOptions) { o.UnknownKey = true }), "signature"},
-		"alg none":            {opts(func(o *fakeas.LogoutTokenOptions) { o.Alg = "none" }), "signature"},
-		"HS256":               {opts(func(o *fakeas.LogoutTokenOptions) { o.Alg = "HS256" }), "signature"},
-		"not a JWT":           {"not-a-jwt", "signature"},
+		"iat in the future": {opts(func(o *fakeas.LogoutTokenOptions) {
+			o.IssuedAt = now.Add(time.Hour)
+			o.ExpiresAt = now.Add(2 * time.Hour)
+		}), "expired"},
+		"unknown key": {opts(func(o *fakeas.LogoutTokenOptions) { o.UnknownKey = true }), "signature"},
+		"alg none":    {opts(func(o *fakeas.LogoutTokenOptions) { o.Alg = "none" }), "signature"},
+		"HS256":       {opts(func(o *fakeas.LogoutTokenOptions) { o.Alg = "HS256" }), "signature"},
+		"not a JWT":   {"not-a-jwt", "signature"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			status, e := backChannel(t, a, as, tc.token)
