@@ -225,7 +225,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrSession, err)
 	}
 	k.signIn(ctx, p, u, tok)
-	k.recordLogin(ctx, u, ref)
+	k.recordLogin(ctx, p, u, ref)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"strings"
 	"sync"
 	"time"
 )
@@ -126,8 +128,7 @@ func dropExpired(set map[string]time.Time, now time.Time) {
 
 // loginRef is what the index needs to know about a login besides the user:
 // the issuer the provider's logout notifications come from and the
-// provider's session id. It is kept in the session (keyLogin) so the entry
-// can be written again under a new session token.
+// provider's session id.
 type loginRef struct {
 	Issuer string `json:"iss,omitempty"`
 	SID    string `json:"sid,omitempty"`
@@ -145,46 +146,60 @@ func indexKeys(u *User, ref loginRef) []string {
 	return keys
 }
 
+// bindingSep separates the parts of the binding value; neither a provider
+// name nor a parsed URL nor a session token can hold it.
+const bindingSep = "\x00"
+
+// bindingValue is what the session keeps under keyBinding: the provider
+// binding, the session token the index entries were written for ("" when
+// the write failed) and the loginRef as JSON. One string rather than three
+// keys, because the signed-in request path decodes every key of the session
+// (scs's codec), and it only needs to compare the first two parts.
+func bindingValue(p *providerState, indexed string, ref []byte) string {
+	return p.binding + bindingSep + indexed + bindingSep + string(ref)
+}
+
 // recordLogin writes the session's index entries, until the session's
 // deadline, and notes in the session which token they are for. A failing
 // index does not fail the login (the user proved who they are; refusing
 // them would not make the site safer): it is logged, counted in Stats, and
 // retried by ensureIndexed on the session's next request through
-// RequireAuth. Until then, a back-channel or front-channel logout
-// or LogoutEverywhere does not find this session.
-func (k *Kit) recordLogin(ctx context.Context, u *User, ref loginRef) {
-	if ref != (loginRef{}) {
-		k.putJSON(ctx, keyLogin, ref)
-	}
-	k.writeIndex(ctx, u, ref)
+// RequireAuth. Until then, a back-channel or front-channel logout or
+// LogoutEverywhere does not find this session.
+func (k *Kit) recordLogin(ctx context.Context, p *providerState, u *User, ref loginRef) {
+	b, _ := json.Marshal(ref) // two strings: cannot fail
+	k.writeIndex(ctx, p, u, ref, b)
 }
 
-func (k *Kit) writeIndex(ctx context.Context, u *User, ref loginRef) {
+func (k *Kit) writeIndex(ctx context.Context, p *providerState, u *User, ref loginRef, refJSON []byte) {
 	token := k.sm.Token(ctx)
 	if token == "" {
 		return
 	}
 	if err := k.index.Add(ctx, token, indexKeys(u, ref), k.sm.Deadline(ctx)); err != nil {
 		k.stats.indexFailures.Add(1)
-		k.sm.Remove(ctx, keyIndexed)
+		k.sm.Put(ctx, keyBinding, bindingValue(p, "", refJSON))
 		k.cfg.Logger.ErrorContext(ctx, "oauthkit: session index write failed; provider logout notifications and LogoutEverywhere miss this session until its next request",
 			"provider", u.Provider, "error", err.Error())
 		return
 	}
-	k.sm.Put(ctx, keyIndexed, token)
+	k.sm.Put(ctx, keyBinding, bindingValue(p, token, refJSON))
 }
 
 // ensureIndexed re-records a signed-in session whose index entries are not
 // for its current token: the write failed at login, or the application
-// renewed the token (scs RenewToken) since. The check is two lookups in
-// the loaded session, no store round trip.
-func (k *Kit) ensureIndexed(ctx context.Context, u *User) {
-	if s, _ := k.sm.Get(ctx, keyIndexed).(string); s != "" && s == k.sm.Token(ctx) {
+// renewed the token (scs RenewToken) since. The check compares two strings
+// of the loaded session: no allocation, no store round trip.
+func (k *Kit) ensureIndexed(ctx context.Context, p *providerState, u *User) {
+	v, _ := k.sm.Get(ctx, keyBinding).(string)
+	_, rest, _ := strings.Cut(v, bindingSep)
+	indexed, refJSON, _ := strings.Cut(rest, bindingSep)
+	if indexed != "" && indexed == k.sm.Token(ctx) {
 		return
 	}
 	var ref loginRef
-	k.getJSON(ctx, keyLogin, &ref)
-	k.writeIndex(ctx, u, ref)
+	_ = json.Unmarshal([]byte(refJSON), &ref) // a session from before the index: user key only
+	k.writeIndex(ctx, p, u, ref, []byte(refJSON))
 }
 
 // endSession ends the session token names, wherever it was loaded: the

@@ -25,9 +25,9 @@ import (
 // ErrNoSession, as every handler of the kit does.
 func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _, err := k.signedIn(r.Context())
+		u, p, err := k.signedIn(r.Context())
 		if err == nil {
-			k.ensureIndexed(r.Context(), u)
+			k.ensureIndexed(r.Context(), p, u)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
 			return
 		}

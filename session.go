@@ -3,6 +3,7 @@ package oauthkit
 import (
 	"context"
 	"encoding/json"
+	"strings"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -14,12 +15,9 @@ const (
 	keyUser    = "oauthkit.user"
 	keyToken   = "oauthkit.token"
 	// keyBinding names the kit provider that signed the session in (see
-	// providerState.binding).
+	// providerState.binding), followed by what the SessionIndex needs (see
+	// bindingValue).
 	keyBinding = "oauthkit.binding"
-	// keyLogin holds the loginRef of the signed-in session; keyIndexed the
-	// session token its SessionIndex entries were written for.
-	keyLogin   = "oauthkit.login"
-	keyIndexed = "oauthkit.indexed"
 	// keyLogout holds the pending RP-initiated logout (state and time).
 	keyLogout = "oauthkit.logout"
 )
@@ -84,6 +82,7 @@ func (k *Kit) signedIn(ctx context.Context) (*User, *providerState, error) {
 		return nil, nil, ErrNoSession
 	}
 	b, _ := v.(string)
+	b, _, _ = strings.Cut(b, bindingSep)
 	if b == "" {
 		return nil, nil, ErrNotSignedIn
 	}
