@@ -84,7 +84,7 @@ func (a *app) routes() {
 			m.Handle(frontChannelPath(p.Name), a.kit.FrontChannelLogoutHandler(p.Name))
 		}
 	}
-	m.Handle(paths.Logout, a.kit.LogoutHandler())       // POST only, enforced by the kit
+	m.Handle(paths.Logout, a.kit.LogoutHandler())        // POST only, enforced by the kit
 	m.Handle(paths.LoggedOut, a.kit.PostLogoutHandler()) // GET only, enforced by the kit
 	m.Handle("POST "+paths.LogoutEverywhere, a.kit.RequireAuth(http.HandlerFunc(a.logoutEverywhere)))
 	m.HandleFunc("GET "+paths.Home+"{$}", a.home)
