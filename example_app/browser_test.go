@@ -15,7 +15,9 @@ import (
 
 // TestBrowserLogin clicks through the site in headless Chromium: home page,
 // provider button, the embedded provider's login form, the profile with the
-// demo user's email, the provider API page, logout, and the profile asking
+// demo user's email, the provider API page, logout (the kit's page, whose
+// hashed script POSTs the logout to the provider, which sends the browser
+// back to /logged-out and home), and the profile asking
 // to sign in again. It saves screenshots of the home and profile pages in
 // t.TempDir(), or in the directory EXAMPLE_APP_SCREENSHOTS names (the
 // committed ones: EXAMPLE_APP_SCREENSHOTS=docs).

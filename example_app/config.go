@@ -191,6 +191,11 @@ func (e lineErrors) Unwrap() []error { return e }
 // callbackURL is the redirect URL registered for provider name.
 func (a *app) callbackURL(name string) string { return a.baseURL + callbackPath(name) }
 
+// postLogoutURL is the post-logout redirect URL registered at the OpenID
+// Connect providers: where they send the browser back after ending their
+// session (kit.PostLogoutHandler).
+func (a *app) postLogoutURL() string { return a.baseURL + paths.LoggedOut }
+
 // providers builds one kit provider per configured provider, or the
 // embedded development provider when there is none.
 func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
@@ -202,10 +207,17 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		out = append(out, p)
 	}
 	a.clients = map[string]profileClient{}
+	a.logoutChannels = map[string]bool{}
 	defer func() {
 		for _, p := range out {
 			if c, ok := p.Client.(profileClient); ok {
 				a.clients[p.Client.Name()] = c
+			}
+			// What the kit's Back/FrontChannelLogoutHandler require (they
+			// panic otherwise): a client that verifies logout tokens, and an
+			// issuer (Provider.Issuer is never set here, so the client's).
+			if _, ok := p.Client.(client.Logout); ok && p.Client.Capabilities().Issuer != "" {
+				a.logoutChannels[p.Client.Name()] = true
 			}
 		}
 	}()
@@ -213,7 +225,7 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if a.cfg.DevProvider() {
-		dev, err := startDevProvider(a.logger, "127.0.0.1:0", a.callbackURL("dev"))
+		dev, err := startDevProvider(a.logger, "127.0.0.1:0", a.callbackURL("dev"), a.postLogoutURL())
 		if err != nil {
 			return nil, err
 		}
@@ -226,7 +238,7 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		if err != nil {
 			return nil, fmt.Errorf("embedded provider: %w", err)
 		}
-		add(c, oauthkit.Provider{})
+		add(c, oauthkit.Provider{PostLogoutRedirectURL: a.postLogoutURL()})
 		a.logger.Info("embedded development provider (no provider configured)",
 			"issuer", dev.Issuer, "users", strings.Join(dev.Users, ", "), "password", devPassword)
 		if u, err := url.Parse(a.baseURL); err == nil && !isLoopback(u.Hostname()) {
@@ -255,7 +267,10 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		if err != nil {
 			return nil, fmt.Errorf("OIDC_ISSUER %s: discovery failed: %w", o.Issuer, err)
 		}
-		add(c, oauthkit.Provider{Scopes: openIDScopes(c.Metadata())})
+		// The issuer's end_session_endpoint (when it advertises one) sends
+		// the browser back to BASE_URL/logged-out after logout: register
+		// that URL at the provider as a post-logout redirect URI.
+		add(c, oauthkit.Provider{Scopes: openIDScopes(c.Metadata()), PostLogoutRedirectURL: a.postLogoutURL()})
 	}
 	return out, nil
 }

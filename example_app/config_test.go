@@ -5,6 +5,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -128,6 +131,56 @@ func TestSecureCookieWithHTTPSBaseURL(t *testing.T) {
 	assert.Contains(t, res.Header.Get("Location"), "redirect_uri=https%3A%2F%2Fapp.example.com%2Fauth%2Fdev%2Fcallback")
 	assert.NotEmpty(t, res.Header.Get("Strict-Transport-Security"))
 	assert.NotNil(t, a.dev)
+}
+
+// TestOIDCIssuerPostLogoutURL: a provider configured by OIDC_ISSUER gets
+// BASE_URL/logged-out as its post-logout redirect URL, so the provider
+// sends the browser back there after logout, and its logout notification
+// routes are mounted. The provider is a standalone embedded OP with that URL
+// registered, as a real issuer would have it.
+func TestOIDCIssuerPostLogoutURL(t *testing.T) {
+	var site atomic.Pointer[http.Handler]
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*site.Load()).ServeHTTP(w, r)
+	}))
+	defer front.Close()
+	dev, err := startDevProvider(testLogger(t), "", front.URL+"/auth/openid/callback", front.URL+"/logged-out")
+	require.NoError(t, err)
+	defer dev.Close()
+	cfg, err := configFromEnv(envMap(map[string]string{
+		"BASE_URL": front.URL, "OIDC_ISSUER": dev.Issuer, "OIDC_CLIENT_ID": dev.ClientID, "OIDC_CLIENT_SECRET": dev.ClientSecret,
+	}))
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := newApp(ctx, cfg, testLogger(t))
+	require.NoError(t, err)
+	defer a.Close()
+	h := a.Handler()
+	site.Store(&h)
+
+	c := browserlessClient(t)
+	loginHTTP(t, c, front.URL, "/auth/openid/login", "test-user2")
+	res, err := noFollow(c).PostForm(front.URL+"/logout", nil)
+	require.NoError(t, err)
+	action, fields := endSessionForm(t, readPage(t, res))
+	assert.Equal(t, dev.Issuer+"end_session", action)
+	assert.Equal(t, front.URL+"/logged-out", fields.Get("post_logout_redirect_uri"))
+	res, err = noFollow(c).PostForm(action, fields)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusFound, res.StatusCode, "the provider accepts the registered URL")
+	back, err := url.Parse(res.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "/logged-out", back.Path)
+	home := get(t, c, back.String())
+	assert.Equal(t, front.URL+"/", home.URL.String())
+
+	issuer, err := url.Parse(dev.Issuer)
+	require.NoError(t, err)
+	fc := get(t, c, front.URL+"/auth/openid/frontchannel-logout")
+	assert.Equal(t, http.StatusOK, fc.Status)
+	assert.Equal(t, "frame-ancestors http://"+issuer.Host, fc.Header.Get("Content-Security-Policy"))
 }
 
 // TestRunStartsAndStops is `go run ./example_app` in-process: run with

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zitadel/oidc/v3/example/server/exampleop"
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/op"
 )
 
 // devPassword is the password of the example OP's demo users.
@@ -20,7 +21,9 @@ const devPassword = "verysecure"
 // devProvider is the embedded development OpenID Connect provider: the
 // zitadel/oidc example OP (in-memory storage, a real login form) on a
 // loopback port. It supports the authorization code flow with PKCE S256,
-// refresh tokens (scope offline_access), revocation, userinfo and discovery.
+// refresh tokens (scope offline_access), revocation, userinfo, discovery and
+// RP-initiated logout (end_session_endpoint; it keeps no login session of
+// its own, so ending one deletes the user's tokens issued to the client).
 // It is for local development only: its users and password are public.
 type devProvider struct {
 	Issuer       string
@@ -34,8 +37,9 @@ type devProvider struct {
 }
 
 // startDevProvider starts the OP on addr (a loopback address; port 0 picks a
-// free one) with one web client whose redirect URIs are redirectURLs.
-func startDevProvider(logger *slog.Logger, addr string, redirectURLs ...string) (*devProvider, error) {
+// free one) with one web client whose redirect URI is redirectURL and whose
+// post-logout redirect URI (RP-initiated logout) is postLogoutURL.
+func startDevProvider(logger *slog.Logger, addr, redirectURL, postLogoutURL string) (*devProvider, error) {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -61,12 +65,12 @@ func startDevProvider(logger *slog.Logger, addr string, redirectURLs ...string) 
 	// NewStorageWithClients, not NewStorage: the latter shares a
 	// package-level client map between every OP of the process.
 	st := storage.NewStorageWithClients(users, map[string]*storage.Client{
-		d.ClientID: storage.WebClient(d.ClientID, d.ClientSecret, redirectURLs...),
+		d.ClientID: storage.WebClient(d.ClientID, d.ClientSecret, redirectURL),
 	})
 	// nil logger: SetupServer would otherwise replace slog's default logger.
-	op := exampleop.SetupServer(issuer, st, nil, false)
+	h := exampleop.SetupServer(issuer, postLogoutStorage{st, []string{postLogoutURL}}, nil, false)
 	d.srv = &http.Server{
-		Handler:           frameDeny(op),
+		Handler:           frameDeny(h),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -100,3 +104,29 @@ func frameDeny(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+// postLogoutStorage is the example storage with post-logout redirect URIs
+// registered for its clients: storage.WebClient has no way to set them
+// (its Client answers none, so the OP would refuse the app's
+// post_logout_redirect_uri). Every other method is the example storage's.
+type postLogoutStorage struct {
+	*storage.Storage
+	postLogout []string
+}
+
+func (s postLogoutStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return postLogoutClient{c, s.postLogout}, nil
+}
+
+// postLogoutClient drops the example client's (empty) redirect globs,
+// which are not needed: the URIs are matched exactly.
+type postLogoutClient struct {
+	op.Client
+	postLogout []string
+}
+
+func (c postLogoutClient) PostLogoutRedirectURIs() []string { return c.postLogout }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -74,12 +76,12 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	assert.NotEqual(t, t2.Refresh, t3.Refresh)
 	require.Equal(t, http.StatusOK, opUserinfo(t, a.dev, t3.Access))
 
-	// Logout (POST) revokes the grant at the provider and ends the session.
+	// Logout (POST) revokes the grant at the provider and ends the session;
+	// the page that ends the provider's session too is TestProviderLogout's.
 	res, err := noFollow(c).PostForm(base+"/logout", nil)
 	require.NoError(t, err)
 	res.Body.Close()
-	require.Equal(t, http.StatusSeeOther, res.StatusCode)
-	assert.Equal(t, "/", res.Header.Get("Location"))
+	require.Equal(t, http.StatusOK, res.StatusCode)
 	status, code = opRefresh(t, a.dev, t3.Refresh)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "invalid_grant", code, "logout revoked the refresh token")
@@ -88,6 +90,141 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	after := get(t, c, base+"/profile")
 	assert.Equal(t, "/login", after.URL.Path, "signed out: the profile asks to sign in again")
 	assert.Contains(t, after.Body, `id="notice"`)
+}
+
+// TestProviderLogout: POST /logout ends the session and answers with the
+// kit's page that POSTs the logout to the embedded provider's
+// end_session_endpoint (id_token_hint, client_id, the registered
+// post-logout URL and a state), under the kit's script-hash CSP rather than
+// the site's no-script one. Submitting it ends the user's session at the
+// provider, which sends the browser back to /logged-out and then home.
+//
+// The example OP keeps no login session of its own (its form asks for the
+// password on every login, logged out or not); what its end_session does
+// is delete every token it issued to this client for the user the
+// id_token_hint names. So the proof is another browser's tokens, which the
+// app's own logout (revocation of this browser's grant) leaves alive: they
+// die when, and only when, the provider accepted the logout.
+func TestProviderLogout(t *testing.T) {
+	a, base := startApp(t, Config{}, "127.0.0.1")
+	addTokenRoute(a)
+	c, other := browserlessClient(t), browserlessClient(t)
+	loginHTTP(t, c, base, "/auth/dev/login", "test-user2")
+	loginHTTP(t, other, base, "/auth/dev/login", "test-user2")
+	otherTok := getToken(t, other, base)
+
+	res, err := noFollow(c).PostForm(base+"/logout", nil)
+	require.NoError(t, err)
+	logout := readPage(t, res)
+	require.Equal(t, http.StatusOK, logout.Status, logout.Body)
+	action, fields := endSessionForm(t, logout)
+	assert.Equal(t, a.dev.Issuer+"end_session", action, "the embedded OP's end_session_endpoint")
+	assert.Equal(t, a.dev.ClientID, fields.Get("client_id"))
+	assert.Len(t, strings.Split(fields.Get("id_token_hint"), "."), 3, "the login's ID token, a JWS")
+	assert.Equal(t, base+"/logged-out", fields.Get("post_logout_redirect_uri"))
+	state := fields.Get("state")
+	require.NotEmpty(t, state)
+	csp := logout.Header.Get("Content-Security-Policy")
+	assert.Contains(t, csp, "script-src 'sha256-", "the kit's CSP lets its one script run")
+	assert.NotContains(t, csp, "form-action 'self'", "the site's CSP would block the POST to the provider")
+	assert.Equal(t, "no-referrer", logout.Header.Get("Referrer-Policy"))
+
+	// The local session is already over; the other browser's grant is not.
+	assert.Equal(t, "/login", get(t, c, base+"/profile").URL.Path)
+	require.Equal(t, http.StatusOK, opUserinfo(t, a.dev, otherTok.Access))
+
+	// The browser submits the form: the OP ends the session and sends it
+	// back to the registered URL with the state.
+	res, err = noFollow(c).PostForm(action, fields)
+	require.NoError(t, err)
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusFound, res.StatusCode, "the OP accepted the logout: %s", body)
+	back, err := url.Parse(res.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, base+"/logged-out", back.Scheme+"://"+back.Host+back.Path)
+	assert.Equal(t, state, back.Query().Get("state"))
+
+	assert.NotEqual(t, http.StatusOK, opUserinfo(t, a.dev, otherTok.Access), "the OP ended the user's session: every token it gave this client is gone")
+	status, code := opRefresh(t, a.dev, otherTok.Refresh)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "invalid_grant", code)
+
+	// /logged-out checks the state and sends the user home, once.
+	home := get(t, c, back.String())
+	require.Equal(t, http.StatusOK, home.Status, home.Body)
+	assert.Equal(t, "/", home.URL.Path)
+	assert.Contains(t, home.Body, `id="signin-dev"`, "anonymous")
+	replay := get(t, c, back.String())
+	assert.Equal(t, http.StatusBadRequest, replay.Status, "the state is single use")
+
+	// Signing in again goes through the provider's password form.
+	form := get(t, c, base+"/auth/dev/login")
+	assert.Contains(t, form.URL.Path, "/login/username")
+	assert.Contains(t, form.Body, `name="password"`)
+}
+
+// TestLogoutChannels: the OpenID Connect provider's back-channel route
+// reaches the kit outside the session middleware and the site's
+// CrossOriginProtection (a JSON answer, no cookie), and the front-channel
+// route ends the session it is loaded in and may be framed by the
+// provider's origin only, whatever the site's framing headers say.
+func TestLogoutChannels(t *testing.T) {
+	a, base := startApp(t, Config{}, "127.0.0.1")
+	issuer, err := url.Parse(a.dev.Issuer)
+	require.NoError(t, err)
+	providerOrigin := "http://" + issuer.Host
+
+	t.Run("back-channel", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/auth/dev/backchannel-logout",
+			strings.NewReader(url.Values{"logout_token": {"not.a.token"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", "https://evil.example") // refused by CrossOriginProtection elsewhere
+		req.Header.Set("Sec-Fetch-Site", "cross-site")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+		assert.Equal(t, "application/json", res.Header.Get("Content-Type"))
+		var e struct {
+			Error string `json:"error"`
+		}
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&e))
+		assert.Equal(t, "invalid_request", e.Error, "the kit verified the token and refused it")
+		assert.Empty(t, res.Header.Values("Set-Cookie"), "no session is loaded or made")
+
+		res, err = http.Get(base + "/auth/dev/backchannel-logout")
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
+	})
+
+	t.Run("front-channel", func(t *testing.T) {
+		c := browserlessClient(t)
+		loginHTTP(t, c, base, "/auth/dev/login", "test-user2")
+		framing := func(p page) {
+			t.Helper()
+			assert.Equal(t, "frame-ancestors "+providerOrigin, p.Header.Get("Content-Security-Policy"))
+			assert.Empty(t, p.Header.Values("X-Frame-Options"), "the site's DENY would block the provider's iframe")
+		}
+
+		bad := get(t, c, base+"/auth/dev/frontchannel-logout?iss=https%3A%2F%2Fother.example%2F&sid=s1")
+		assert.Equal(t, http.StatusBadRequest, bad.Status)
+		framing(bad)
+		assert.Equal(t, "/profile", get(t, c, base+"/profile").URL.Path, "a foreign issuer ends nothing")
+
+		ok := get(t, c, base+"/auth/dev/frontchannel-logout")
+		assert.Equal(t, http.StatusOK, ok.Status, ok.Body)
+		framing(ok)
+		assert.Equal(t, "/login", get(t, c, base+"/profile").URL.Path, "the framed request ended its session")
+	})
+
+	t.Run("providers without logout notifications get no routes", func(t *testing.T) {
+		_, gh := startApp(t, Config{GitHub: &Credentials{ClientID: "id", ClientSecret: "secret"}}, "127.0.0.1")
+		for _, path := range []string{"/auth/github/backchannel-logout", "/auth/github/frontchannel-logout"} {
+			assert.Equal(t, http.StatusNotFound, get(t, browserlessClient(t), gh+path).Status, path)
+		}
+	})
 }
 
 // TestFriendlyErrorPages checks the app's ErrorHandler pages and the

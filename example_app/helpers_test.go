@@ -136,7 +136,21 @@ func readPage(t *testing.T, res *http.Response) page {
 var (
 	formAction = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
 	formID     = regexp.MustCompile(`name="id" value="([^"]*)"`)
+	hiddenRe   = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 )
+
+// endSessionForm reads the kit's auto-submitting logout page on p: the
+// form's target and its hidden fields.
+func endSessionForm(t *testing.T, p page) (string, url.Values) {
+	t.Helper()
+	action := formAction.FindStringSubmatch(p.Body)
+	require.NotNil(t, action, "no form on the logout page: %s", p.Body)
+	fields := url.Values{}
+	for _, m := range hiddenRe.FindAllStringSubmatch(p.Body, -1) {
+		fields.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	return html.UnescapeString(action[1]), fields
+}
 
 // submitLogin fills in the embedded provider's login form shown on p and
 // submits it with c, returning the response (after whatever redirects c

@@ -53,7 +53,7 @@ func testSeveralInstances(t *testing.T, storeVar, storeURL string) {
 	defer front.Close()
 
 	// One provider for all instances, as a real issuer would be.
-	dev, err := startDevProvider(testLogger(t), "", front.URL+"/auth/openid/callback")
+	dev, err := startDevProvider(testLogger(t), "", front.URL+"/auth/openid/callback", front.URL+"/logged-out")
 	require.NoError(t, err)
 	defer dev.Close()
 
@@ -127,8 +127,9 @@ func testSeveralInstances(t *testing.T, storeVar, storeURL string) {
 	target.Store(1)
 	res, err = c.PostForm(front.URL+"/logout", nil)
 	require.NoError(t, err)
-	res.Body.Close()
-	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	logout := readPage(t, res)
+	require.Equal(t, http.StatusOK, logout.Status, "the page that ends the provider session")
+	assert.Contains(t, logout.Body, `action="`+dev.Issuer+`end_session"`)
 	target.Store(2)
 	res, err = c.Get(front.URL + "/profile")
 	require.NoError(t, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"sync/atomic"
@@ -90,7 +91,44 @@ func avatarURL(raw string) string {
 }
 
 func (a *app) home(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "home", a.page(r, "Home"))
+	d := a.page(r, "Home")
+	d.Notice = a.sessions.PopString(r.Context(), noticeKey)
+	a.render(w, r, http.StatusOK, "home", d)
+}
+
+// noticeKey is the session key of a one-time notice for the home page.
+const noticeKey = "notice"
+
+// logoutEverywhere ("Sign out everywhere", POST behind RequireAuth, and
+// same-origin as every POST of the site) ends every session of the user,
+// in every browser and on every instance sharing the stores, this one
+// included, then leaves a notice for the home page in a fresh session.
+// Provider sessions are left alone: the user is signed out of this site,
+// not of their provider.
+func (a *app) logoutEverywhere(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	u, _ := a.kit.User(ctx) // RequireAuth let the request in: signed in
+	n, err := a.kit.LogoutEverywhere(ctx, u.UserID)
+	if err != nil {
+		a.logger.ErrorContext(ctx, "sign out everywhere failed", "user", u.UserID, "ended", n, "error", err)
+		a.renderError(w, r, err)
+		return
+	}
+	// This session was among those ended; Destroy also clears its cookie.
+	if err := a.sessions.Destroy(ctx); err != nil {
+		a.renderError(w, r, fmt.Errorf("%w: %w", oauthkit.ErrSession, err))
+		return
+	}
+	a.logger.InfoContext(ctx, "signed out everywhere", "user", u.UserID, "sessions_ended", n)
+	a.sessions.Put(ctx, noticeKey, fmt.Sprintf("You are signed out everywhere: %d %s ended.", n, plural(n, "session", "sessions")))
+	http.Redirect(w, r, paths.Home, http.StatusSeeOther)
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // login is RequireAuth's LoginPath: the provider buttons, carrying "next".

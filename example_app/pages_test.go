@@ -50,6 +50,54 @@ func TestReauthPage(t *testing.T) {
 	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;id2&#34;`)
 }
 
+// TestLogoutEverywhere: the profile's "Sign out everywhere" button ends
+// every session of the user, in every browser (this one included), and
+// leaves other users signed in; the home page says how many ended. It is a
+// same-origin POST behind RequireAuth, like the logout button.
+func TestLogoutEverywhere(t *testing.T) {
+	a, base := startApp(t, Config{}, "127.0.0.1")
+	first, second, someoneElse := browserlessClient(t), browserlessClient(t), browserlessClient(t)
+	profile := loginHTTP(t, first, base, "/auth/dev/login?next=%2Fprofile", "test-user2")
+	assert.Contains(t, profile.Body, `<form method="post" action="/account/logout-everywhere">`)
+	assert.Contains(t, profile.Body, `id="logout-everywhere"`)
+	loginHTTP(t, second, base, "/auth/dev/login", "test-user2")
+	loginHTTP(t, someoneElse, base, "/auth/dev/login", a.dev.Users[0])
+	signedIn := func(c *http.Client) bool {
+		t.Helper()
+		return get(t, c, base+"/profile").URL.Path == "/profile"
+	}
+	require.True(t, signedIn(first))
+	require.True(t, signedIn(second))
+
+	cross, _ := http.NewRequest(http.MethodPost, base+"/account/logout-everywhere", nil)
+	cross.Header.Set("Sec-Fetch-Site", "cross-site")
+	cross.Header.Set("Origin", "https://evil.example")
+	res, err := second.Do(cross)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusForbidden, readPage(t, res).Status, "a cross-site form cannot sign the user out")
+	require.True(t, signedIn(first))
+
+	res, err = noFollow(first).PostForm(base+"/account/logout-everywhere", nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	assert.Equal(t, "/", res.Header.Get("Location"))
+	home := get(t, first, base+"/")
+	assert.Contains(t, home.Body, `<p class="notice" id="notice">You are signed out everywhere: 2 sessions ended.</p>`)
+	assert.NotContains(t, get(t, first, base+"/").Body, `id="notice"`, "the notice shows once")
+
+	assert.False(t, signedIn(first), "this browser")
+	assert.False(t, signedIn(second), "the user's other browser")
+	assert.True(t, signedIn(someoneElse), "another user")
+
+	// Anonymous, RequireAuth answers a POST with 401 and nothing ends.
+	res, err = noFollow(first).PostForm(base+"/account/logout-everywhere", nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, res.StatusCode)
+	assert.True(t, signedIn(someoneElse))
+}
+
 // TestProfileShowsIdentity renders the profile page for provider-chosen
 // values: the name and a hostile avatar URL are escaped, only https
 // pictures are shown, and the email says whether the provider verified it.

@@ -36,8 +36,11 @@ type app struct {
 	kit      *oauthkit.Kit
 	// clients by provider name, for the user API page.
 	clients map[string]profileClient
-	dev     *devProvider // nil unless the embedded provider runs
-	store   string       // "memory", "redis" or "postgres"
+	// logoutChannels are the providers whose back-channel and front-channel
+	// logout notifications the site accepts (OpenID Connect with an issuer).
+	logoutChannels map[string]bool
+	dev            *devProvider // nil unless the embedded provider runs
+	store          string       // "memory", "redis" or "postgres"
 	// mux holds the session-aware routes (inside LoadAndSave).
 	mux     *http.ServeMux
 	handler http.Handler
@@ -94,6 +97,12 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	a.kit, err = oauthkit.New(oauthkit.Config{
+		// TODO(session-index): for REDIS_URL / DATABASE_URL set SessionIndex to
+		// redisclaim.SessionIndex{Pool, Prefix} / pgclaim.SessionIndex{DB} once
+		// they land (StateClaimer and EndedSessions from redisclaim / pgclaim
+		// are not wired here either). Until then each instance indexes only
+		// its own logins: provider logout notifications and LogoutEverywhere
+		// end the sessions signed in on the instance that receives them.
 		Sessions:        a.sessions,
 		Providers:       providers,
 		LoginPath:       paths.Login,
