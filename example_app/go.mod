@@ -4,6 +4,10 @@ go 1.26.0
 
 replace github.com/oauthkit/oauthkit => ..
 
+replace github.com/oauthkit/oauthkit/redisclaim => ../redisclaim
+
+replace github.com/oauthkit/oauthkit/pgclaim => ../pgclaim
+
 require (
 	github.com/alexedwards/scs/postgresstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
@@ -12,6 +16,8 @@ require (
 	github.com/gomodule/redigo v1.9.3
 	github.com/lib/pq v1.12.3
 	github.com/oauthkit/oauthkit v0.0.0-00010101000000-000000000000
+	github.com/oauthkit/oauthkit/pgclaim v0.0.0-00010101000000-000000000000
+	github.com/oauthkit/oauthkit/redisclaim v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	github.com/zitadel/oidc/v3 v3.52.0
 )

@@ -136,4 +136,38 @@ func testSeveralInstances(t *testing.T, storeVar, storeURL string) {
 	res.Body.Close()
 	assert.Equal(t, http.StatusFound, res.StatusCode)
 	assert.Equal(t, "/login?next=%2Fprofile", res.Header.Get("Location"), "signed out on every instance")
+
+	// Sign out everywhere, across instances: two browsers signed in
+	// through instances 0 and 2; the button on instance 1 ends both, since
+	// the instances share the session index.
+	signIn := func(on int) *http.Client {
+		b := browserlessClient(t)
+		b.CheckRedirect = c.CheckRedirect
+		target.Store(int32(on))
+		form := get(t, b, front.URL+"/auth/openid/login")
+		res := submitLogin(t, b, form, "test-user2", devPassword)
+		res.Body.Close()
+		cb, err := res.Request.URL.Parse(res.Header.Get("Location"))
+		require.NoError(t, err)
+		res, err = b.Get(cb.String())
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusFound, res.StatusCode)
+		return b
+	}
+	onZero, onTwo := signIn(0), signIn(2)
+	target.Store(1)
+	res, err = onTwo.PostForm(front.URL+"/account/logout-everywhere", nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	for i := range instances {
+		target.Store(int32(i))
+		for _, b := range []*http.Client{onZero, onTwo} {
+			res, err = b.Get(front.URL + "/profile")
+			require.NoError(t, err)
+			res.Body.Close()
+			assert.Equal(t, http.StatusFound, res.StatusCode, "instance %d still signs a browser in after sign out everywhere", i)
+		}
+	}
 }

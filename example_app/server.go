@@ -72,14 +72,14 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 
-	store, storeName, closeStore, err := newStore(ctx, cfg)
+	st, err := newStore(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	a.closers = append(a.closers, closeStore)
-	a.store = storeName
+	a.closers = append(a.closers, st.close)
+	a.store = st.name
 	a.sessions = scs.New()
-	a.sessions.Store = store
+	a.sessions.Store = st.session
 	a.sessions.Lifetime = 24 * time.Hour
 	a.sessions.IdleTimeout = 2 * time.Hour
 	a.sessions.Cookie.Name = "example_session"
@@ -97,18 +97,15 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err e
 		return nil, err
 	}
 	a.kit, err = oauthkit.New(oauthkit.Config{
-		// TODO(session-index): for REDIS_URL / DATABASE_URL set SessionIndex to
-		// redisclaim.SessionIndex{Pool, Prefix} / pgclaim.SessionIndex{DB} once
-		// they land (StateClaimer and EndedSessions from redisclaim / pgclaim
-		// are not wired here either). Until then each instance indexes only
-		// its own logins: provider logout notifications and LogoutEverywhere
-		// end the sessions signed in on the instance that receives them.
 		Sessions:        a.sessions,
 		Providers:       providers,
 		LoginPath:       paths.Login,
 		AfterLoginPath:  paths.Profile,
 		AfterLogoutPath: paths.Home,
 		RevokeOnLogout:  true,
+		StateClaimer:    st.claimer,
+		EndedSessions:   st.ended,
+		SessionIndex:    st.index,
 		ErrorHandler:    a.renderError,
 		Logger:          logger.With("component", "oauthkit"),
 		Now:             a.now,

@@ -12,6 +12,10 @@ import (
 	"github.com/alexedwards/scs/v2/memstore"
 	"github.com/gomodule/redigo/redis"
 	_ "github.com/lib/pq" // PostgreSQL driver for database/sql
+
+	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/pgclaim"
+	"github.com/oauthkit/oauthkit/redisclaim"
 )
 
 // sessionsTable is the schema of scs's postgresstore.
@@ -22,25 +26,37 @@ const sessionsTable = `CREATE TABLE IF NOT EXISTS sessions (
 );
 CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry);`
 
-// newStore returns the session store cfg selects (Redis, PostgreSQL or
-// memory), checked to be reachable, and a func that releases it.
-func newStore(ctx context.Context, cfg Config) (scs.Store, string, func(), error) {
+// stores are the session store and the records the kit shares between
+// instances: with Redis or PostgreSQL every instance of the site uses the
+// same ones, so a state is single use, a logout sticks and a provider's
+// logout notification ends sessions on every instance. With memory they
+// are nil: the kit's in-process defaults.
+type stores struct {
+	name    string
+	session scs.Store
+	claimer oauthkit.StateClaimer
+	ended   oauthkit.EndedSessions
+	index   oauthkit.SessionIndex
+	close   func()
+}
+
+// newStore returns the stores cfg selects (Redis, PostgreSQL or memory),
+// checked to be reachable.
+func newStore(ctx context.Context, cfg Config) (stores, error) {
 	switch {
 	case cfg.RedisURL != "":
-		st, closeFn, err := newRedisStore(ctx, cfg.RedisURL)
-		return st, "redis", closeFn, err
+		return newRedisStore(ctx, cfg.RedisURL)
 	case cfg.DatabaseURL != "":
-		st, closeFn, err := newPostgresStore(ctx, cfg.DatabaseURL)
-		return st, "postgres", closeFn, err
+		return newPostgresStore(ctx, cfg.DatabaseURL)
 	}
 	// The cleanup goroutine is not stopped on Close: memstore's StopCleanup
 	// races with the goroutine's start (scs v2.9.0), and it ends with the
 	// process anyway.
-	return memstore.NewWithCleanupInterval(time.Minute), "memory", func() {}, nil
+	return stores{name: "memory", session: memstore.NewWithCleanupInterval(time.Minute), close: func() {}}, nil
 }
 
 // newRedisStore connects to rawURL (redis://[:password@]host:port/db).
-func newRedisStore(ctx context.Context, rawURL string) (scs.Store, func(), error) {
+func newRedisStore(ctx context.Context, rawURL string) (stores, error) {
 	pool := &redis.Pool{
 		MaxIdle:     10,
 		IdleTimeout: 4 * time.Minute,
@@ -65,17 +81,25 @@ func newRedisStore(ctx context.Context, rawURL string) (scs.Store, func(), error
 	}
 	if err != nil {
 		pool.Close()
-		return nil, nil, fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
+		return stores{}, fmt.Errorf("REDIS_URL: cannot reach Redis: %w", err)
 	}
-	return redisstore.NewWithPrefix(pool, "oauthkit-example:session:"), func() { pool.Close() }, nil
+	const prefix = "oauthkit-example:"
+	return stores{
+		name:    "redis",
+		session: redisstore.NewWithPrefix(pool, prefix+"session:"),
+		claimer: &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"},
+		ended:   &redisclaim.EndedSessions{Pool: pool, Prefix: prefix + "ended:"},
+		index:   &redisclaim.SessionIndex{Pool: pool, Prefix: prefix + "index:"},
+		close:   func() { pool.Close() },
+	}, nil
 }
 
 // newPostgresStore opens rawURL, creates the sessions table if missing and
 // starts the store's expired-session cleanup.
-func newPostgresStore(ctx context.Context, rawURL string) (scs.Store, func(), error) {
+func newPostgresStore(ctx context.Context, rawURL string) (stores, error) {
 	db, err := sql.Open("postgres", rawURL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("DATABASE_URL: %w", err)
+		return stores{}, fmt.Errorf("DATABASE_URL: %w", err)
 	}
 	db.SetMaxOpenConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
@@ -83,20 +107,30 @@ func newPostgresStore(ctx context.Context, rawURL string) (scs.Store, func(), er
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, nil, fmt.Errorf("DATABASE_URL: cannot reach PostgreSQL: %w", err)
+		return stores{}, fmt.Errorf("DATABASE_URL: cannot reach PostgreSQL: %w", err)
 	}
-	if _, err := db.ExecContext(ctx, sessionsTable); err != nil && !tableExists(ctx, db) {
-		// CREATE TABLE IF NOT EXISTS can still fail when several instances
-		// start at once; the table existing afterwards is what counts.
-		db.Close()
-		return nil, nil, fmt.Errorf("DATABASE_URL: cannot create the sessions table: %w", err)
+	for _, t := range []struct{ schema, table string }{{sessionsTable, "sessions"}, {pgclaim.Schema, "oauthkit_session_index"}} {
+		if _, err := db.ExecContext(ctx, t.schema); err != nil && !tableExists(ctx, db, t.table) {
+			// CREATE TABLE IF NOT EXISTS can still fail when several
+			// instances start at once; the table existing afterwards is what
+			// counts.
+			db.Close()
+			return stores{}, fmt.Errorf("DATABASE_URL: cannot create the %s table: %w", t.table, err)
+		}
 	}
 	st := postgresstore.NewWithCleanupInterval(db, 5*time.Minute)
-	return st, func() { st.StopCleanup(); db.Close() }, nil
+	return stores{
+		name:    "postgres",
+		session: st,
+		claimer: &pgclaim.Claimer{DB: db},
+		ended:   &pgclaim.EndedSessions{DB: db},
+		index:   &pgclaim.SessionIndex{DB: db},
+		close:   func() { st.StopCleanup(); db.Close() },
+	}, nil
 }
 
-func tableExists(ctx context.Context, db *sql.DB) bool {
+func tableExists(ctx context.Context, db *sql.DB, table string) bool {
 	var ok bool
-	err := db.QueryRowContext(ctx, `SELECT to_regclass('sessions') IS NOT NULL`).Scan(&ok)
+	err := db.QueryRowContext(ctx, `SELECT to_regclass($1) IS NOT NULL`, table).Scan(&ok)
 	return err == nil && ok
 }
