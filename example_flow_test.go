@@ -127,3 +127,33 @@ func ExampleKit_Token() {
 	// 200 token valid for 60 min
 	// refreshes: 1
 }
+
+// Kit.LogoutEverywhere ends every session of one user, in every browser
+// (and on every instance sharing the session store and SessionIndex): after
+// a password change or an administrator's action. Here the user signs in
+// from a laptop and a phone; the site then signs them out everywhere.
+func ExampleKit_LogoutEverywhere() {
+	var kit *oauthkit.Kit
+	laptop, base, done := exampleSite(oauthkit.Config{}, 3600, func(w http.ResponseWriter, r *http.Request) {
+		kit = r.Context().Value(exampleKitKey{}).(*oauthkit.Kit)
+		u, _ := kit.User(r.Context())
+		fmt.Fprint(w, "hello ", u.UserID)
+	})
+	defer done()
+	jar, _ := cookiejar.New(nil)
+	phone := &http.Client{Jar: jar}
+
+	fmt.Println(get(laptop, base+"/auth/fake/login?next=/home"))
+	fmt.Println(get(phone, base+"/auth/fake/login?next=/home"))
+	n, err := kit.LogoutEverywhere(context.Background(), "fake:1234567890123456789")
+	fmt.Println("sessions ended:", n, err)
+	// Both browsers are anonymous now: RequireAuth sends them to log in,
+	// which here (a fake provider that approves at once) signs them in anew.
+	laptop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	fmt.Println(get(laptop, base+"/home"))
+	// Output:
+	// 200 hello fake:1234567890123456789
+	// 200 hello fake:1234567890123456789
+	// sessions ended: 2 <nil>
+	// 302 <a href="/login?next=%2Fhome">Found</a>.
+}
