@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
@@ -170,4 +171,28 @@ func secureSessions() *scs.SessionManager {
 	sm := scs.New()
 	sm.Cookie.Secure = true
 	return sm
+}
+
+// A refresh answered without an ID token (the usual case, OIDC Core §12.2)
+// keeps the login's, so a later RP-initiated logout still sends it.
+func TestRPInitiatedLogoutAfterRefresh(t *testing.T) {
+	t.Parallel()
+	a, as := newOpenIDApp(t)
+	b := a.browser()
+	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+	var stored struct{ IDToken, RefreshToken string }
+	require.NoError(t, json.Unmarshal([]byte(a.session(b)["oauthkit.token"].(string)), &stored))
+	require.NotEmpty(t, stored.RefreshToken)
+	as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"access_token":"AT2","token_type":"Bearer","expires_in":3600,"refresh_token":"RT2"}`))
+	}
+	a.clock.Add(2 * time.Hour)
+	res, body := a.do(b, http.MethodGet, "/api/token", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode, body)
+	require.Equal(t, "AT2", body)
+
+	res, page := a.do(b, http.MethodPost, "/logout", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Equal(t, stored.IDToken, hiddenInputs(t, page).Get("id_token_hint"))
 }
