@@ -62,6 +62,7 @@ const (
 	DefaultPendingTTL      = 10 * time.Minute
 	DefaultMaxPending      = 5
 	DefaultProviderTimeout = 10 * time.Second
+	DefaultRefreshLease    = 15 * time.Second
 )
 
 // Provider is one login option of a Kit.
@@ -154,6 +155,18 @@ type Config struct {
 	// LogoutEverywhere; the default works within one process (see
 	// SessionIndex). Instances sharing a session store must share it too.
 	SessionIndex SessionIndex
+	// TokenStore keeps each user's current provider grant by user id, for
+	// Kit.TokenFor and for refreshes shared by every instance (see
+	// TokenStore). Nil keeps tokens in the session only, refreshed once per
+	// process.
+	TokenStore TokenStore
+	// RefreshLocks serialise refreshes of one grant across instances
+	// sharing TokenStore (see RefreshLocks); the default works within one
+	// process. Used only with a TokenStore.
+	RefreshLocks RefreshLocks
+	// RefreshLease is how long a refresh lock is held before it must be
+	// renewed (15 s); the kit renews it while the provider answers.
+	RefreshLease time.Duration
 
 	// AllowSameSiteNone accepts a session cookie with SameSite=None, which
 	// browsers send on cross-site requests of every kind. Leave it off unless
@@ -187,6 +200,8 @@ type Kit struct {
 	cop       *http.CrossOriginProtection
 	store     *guardedStore
 	index     SessionIndex
+	tokens    TokenStore   // nil: tokens live in the session only
+	locks     RefreshLocks // with tokens
 	origins   map[string]bool // scheme://host of the redirect URLs: the site
 	stats     stats
 }
@@ -243,6 +258,13 @@ func New(cfg Config) (*Kit, error) {
 	k.index = cfg.SessionIndex
 	if k.index == nil {
 		k.index = newMemoryIndex()
+	}
+	if cfg.RefreshLocks != nil && cfg.TokenStore == nil {
+		return nil, configError("Config.RefreshLocks needs a Config.TokenStore, where the refreshed grant is shared")
+	}
+	k.tokens, k.locks = cfg.TokenStore, cfg.RefreshLocks
+	if k.tokens != nil && k.locks == nil {
+		k.locks = newMemoryLocks()
 	}
 	issuers := map[string]bool{}
 	for i, p := range cfg.Providers {
@@ -331,6 +353,9 @@ func setDefaults(cfg *Config) {
 	}
 	if cfg.ProviderTimeout <= 0 {
 		cfg.ProviderTimeout = DefaultProviderTimeout
+	}
+	if cfg.RefreshLease <= 0 {
+		cfg.RefreshLease = DefaultRefreshLease
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
