@@ -102,7 +102,7 @@ type pendingLogout struct {
 // its state, or nil when the user's provider has no end_session_endpoint
 // (or Provider.LocalLogout is set, or nobody is signed in).
 func (k *Kit) endSessionRequest(ctx context.Context) (*client.EndSessionRequest, string) {
-	_, p, err := k.signedIn(ctx)
+	u, p, err := k.signedIn(ctx)
 	if err != nil || p.LocalLogout {
 		return nil, ""
 	}
@@ -111,7 +111,7 @@ func (k *Kit) endSessionRequest(ctx context.Context) (*client.EndSessionRequest,
 		return nil, ""
 	}
 	hint := ""
-	if t, ok := k.storedToken(ctx); ok {
+	if t, err := k.storedToken(ctx, u); err == nil {
 		hint = t.IDToken
 	}
 	state := ""
@@ -202,8 +202,13 @@ func (k *Kit) revoke(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	t, ok := k.storedToken(ctx)
-	if !ok {
+	t, err := k.storedToken(ctx, u)
+	if err != nil {
+		if !errors.Is(err, ErrNotSignedIn) {
+			k.stats.revocationFailures.Add(1)
+			k.cfg.Logger.WarnContext(ctx, "oauthkit: token revocation skipped, the stored token cannot be read; local logout continues",
+				"provider", u.Provider, "error", err.Error())
+		}
 		return
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)

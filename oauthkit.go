@@ -164,6 +164,9 @@ type Config struct {
 	// sharing TokenStore (see RefreshLocks); the default works within one
 	// process. Used only with a TokenStore.
 	RefreshLocks RefreshLocks
+	// TokenKeys encrypt the provider tokens stored in sessions and in the
+	// TokenStore (see TokenKeys); nil stores them as JSON in the clear.
+	TokenKeys *TokenKeys
 	// RefreshLease is how long a refresh lock is held before it must be
 	// renewed (15 s); the kit renews it while the provider answers.
 	RefreshLease time.Duration

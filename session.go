@@ -101,16 +101,65 @@ func (k *Kit) signedIn(ctx context.Context) (*User, *providerState, error) {
 func (k *Kit) signIn(ctx context.Context, p *providerState, u *User, t *client.Token) {
 	k.putJSON(ctx, keyUser, u)
 	k.sm.Put(ctx, keyBinding, p.binding)
-	k.putJSON(ctx, keyToken, t)
+	k.putToken(ctx, u, t)
 }
 
-// storedToken is the provider token as stored, without refreshing it.
-func (k *Kit) storedToken(ctx context.Context) (*client.Token, bool) {
-	var t client.Token
-	if !k.getJSON(ctx, keyToken, &t) || t.AccessToken == "" {
-		return nil, false
+// putToken stores u's provider token in the session, encrypted with
+// TokenKeys when set. The ciphertext is bound to u's user id, so a value
+// copied into another user's session does not decrypt.
+func (k *Kit) putToken(ctx context.Context, u *User, t *client.Token) {
+	k.sm.Put(ctx, keyToken, k.sealToken(t, sessionAAD(u)))
+}
+
+func sessionAAD(u *User) string { return "session\x00" + u.UserID }
+
+// storedToken is u's provider token as stored in the session, without
+// refreshing it: ErrNotSignedIn when there is none, ErrTokenKeyUnknown or
+// ErrTokenDecrypt when it cannot be read (the session is left as it is).
+func (k *Kit) storedToken(ctx context.Context, u *User) (*client.Token, error) {
+	v, _ := k.sm.Get(ctx, keyToken).(string)
+	if v == "" {
+		return nil, ErrNotSignedIn
 	}
-	return &t, true
+	t, err := k.openToken(v, sessionAAD(u))
+	if err != nil {
+		return nil, err
+	}
+	if t.AccessToken == "" {
+		return nil, ErrNotSignedIn
+	}
+	return t, nil
+}
+
+// sealToken is t as stored: JSON, encrypted for aad when TokenKeys are set.
+func (k *Kit) sealToken(t *client.Token, aad string) string {
+	b, _ := json.Marshal(t) // strings, times and raw JSON: cannot fail
+	if k.cfg.TokenKeys == nil {
+		return string(b)
+	}
+	return k.cfg.TokenKeys.seal(b, aad)
+}
+
+// openToken reads a value sealToken wrote. Plain JSON is accepted when
+// TokenKeys are set (tokens stored before they were), and the next write
+// encrypts it; an encrypted value without TokenKeys is ErrTokenKeyUnknown.
+func (k *Kit) openToken(v, aad string) (*client.Token, error) {
+	b := []byte(v)
+	switch {
+	case k.cfg.TokenKeys != nil:
+		pt, _, err := k.cfg.TokenKeys.open(v, aad)
+		if err != nil {
+			return nil, err
+		}
+		b = pt
+	case strings.HasPrefix(v, tokenPrefix):
+		return nil, ErrTokenKeyUnknown
+	}
+	var t client.Token
+	if err := json.Unmarshal(b, &t); err != nil {
+		return nil, ErrTokenDecrypt
+	}
+	return &t, nil
 }
 
 // pendingList is the session's pending logins, oldest first.

@@ -72,9 +72,9 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, ok := k.storedToken(ctx)
-	if !ok {
-		return nil, ErrNotSignedIn
+	t, err := k.storedToken(ctx, u)
+	if err != nil {
+		return nil, err
 	}
 	now := k.cfg.Now()
 	if !t.Expired(now) {
@@ -111,7 +111,7 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		c.IDToken = t.IDToken
 		nt = &c
 	}
-	k.putJSON(ctx, keyToken, nt)
+	k.putToken(ctx, u, nt)
 	if k.cfg.OnTokenRefresh != nil {
 		k.cfg.OnTokenRefresh(ctx, u, nt)
 	}
