@@ -27,3 +27,6 @@ const (
 	IndexSub  = indexSub
 	IndexSID  = indexSID
 )
+
+// GrantKey is the TokenStore key of a user's grant at a provider.
+var GrantKey = grantKey

@@ -218,13 +218,23 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 			k.sm.Put(ctx, keyPending, pending)
 		}
 	}
+	inSession := tok
+	if k.tokens != nil {
+		// The grant goes to the TokenStore, its refresh token only there;
+		// a store that cannot take it fails the login rather than leave a
+		// session whose token can never be refreshed.
+		if err := k.saveGrant(ctx, grantKey(u.UserID, p.name), tok); err != nil {
+			return "", err
+		}
+		inSession = sessionCopy(tok)
+	}
 	if err := k.store.end(ctx, k.sm.Token(ctx)); err != nil {
 		return "", wrap(ErrSession, err)
 	}
 	if err := k.sm.RenewToken(ctx); err != nil {
 		return "", wrap(ErrSession, err)
 	}
-	k.signIn(ctx, p, u, tok)
+	k.signIn(ctx, p, u, inSession)
 	k.recordLogin(ctx, p, u, ref)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil

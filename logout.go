@@ -203,6 +203,15 @@ func (k *Kit) revoke(ctx context.Context) {
 		return
 	}
 	t, err := k.storedToken(ctx, u)
+	var grant string
+	if err == nil && k.tokens != nil {
+		// The refresh token, which ends the grant, is in the TokenStore.
+		grant = grantKey(u.UserID, p.name)
+		var g *client.Token
+		if g, err = k.loadGrant(ctx, grant); err == nil && g != nil {
+			t = g
+		}
+	}
 	if err != nil {
 		if !errors.Is(err, ErrNotSignedIn) {
 			k.stats.revocationFailures.Add(1)
@@ -216,6 +225,10 @@ func (k *Kit) revoke(ctx context.Context) {
 	// The client chooses the token that ends the grant (refresh token, or
 	// the access token for providers that revoke only those).
 	err = p.Client.Revoke(rctx, t)
+	if err == nil && grant != "" {
+		// The grant has ended: no background job may find it.
+		_ = k.tokens.Delete(rctx, grant)
+	}
 	if err != nil && !errors.Is(err, client.ErrRevokeNotSupported) {
 		k.stats.revocationFailures.Add(1)
 		code := ""

@@ -203,8 +203,9 @@ type Kit struct {
 	cop       *http.CrossOriginProtection
 	store     *guardedStore
 	index     SessionIndex
-	tokens    TokenStore      // nil: tokens live in the session only
-	locks     RefreshLocks    // with tokens
+	tokens    TokenStore   // nil: tokens live in the session only
+	locks     RefreshLocks // with tokens
+	flights   grantFlights
 	origins   map[string]bool // scheme://host of the redirect URLs: the site
 	stats     stats
 }

@@ -104,6 +104,10 @@ func (s *memoryTokens) Delete(_ context.Context, key string) error {
 	return nil
 }
 
+// NewMemoryRefreshLocks returns RefreshLocks in this process's memory, the
+// default: they serialise the refreshes of one process only.
+func NewMemoryRefreshLocks() RefreshLocks { return newMemoryLocks() }
+
 // memoryLocks is the in-process RefreshLocks.
 type memoryLocks struct {
 	mu sync.Mutex

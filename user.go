@@ -63,6 +63,11 @@ func (k *Kit) User(ctx context.Context) (*User, bool) {
 // the grant. The rotated token is saved in the session. Token never returns
 // a token that has expired.
 //
+// With Config.TokenStore, the grant is refreshed from the store, once
+// across every instance sharing it and RefreshLocks (see TokenStore), and
+// the session keeps the new access token; a Token call on a valid token
+// makes no store round trip.
+//
 // Token only reads: when the token cannot be refreshed (no refresh token, a
 // provider without refresh, or invalid_grant) it returns ErrReauthRequired
 // and leaves the session as it is. Signing the user out (LogoutHandler) or
@@ -79,6 +84,18 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	now := k.cfg.Now()
 	if !t.Expired(now) {
 		return t, nil
+	}
+	if k.tokens != nil {
+		var onRefresh func(*client.Token)
+		if k.cfg.OnTokenRefresh != nil {
+			onRefresh = func(t *client.Token) { k.cfg.OnTokenRefresh(ctx, u, t) }
+		}
+		nt, err := k.freshGrant(ctx, grantKey(u.UserID, p.name), p, onRefresh)
+		if err != nil {
+			return nil, err
+		}
+		k.putToken(ctx, u, sessionCopy(nt))
+		return nt, nil
 	}
 	if t.RefreshToken == "" {
 		return nil, ErrReauthRequired

@@ -91,6 +91,10 @@ type Server struct {
 
 	// TokenHandler, when set, answers the token endpoint (fault injection).
 	TokenHandler http.HandlerFunc
+	// BeforeToken, when set, runs before the server's own token endpoint
+	// handles a request (its form parsed): tests hold a refresh in flight
+	// or observe it.
+	BeforeToken func(r *http.Request)
 	// RevokeHandler, when set, answers the revocation endpoint after it is
 	// counted and LastRevoked is recorded; unset, revocation answers 200.
 	RevokeHandler http.HandlerFunc
@@ -146,6 +150,10 @@ func Start() *Server {
 			s.TokenHits.Add(1)
 			h(w, r)
 			return
+		}
+		if h := s.BeforeToken; h != nil {
+			_ = r.ParseForm()
+			h(r)
 		}
 		s.token(w, r)
 	})
