@@ -85,12 +85,8 @@ func hashedKey(prefix, def, value string) string {
 	return prefix + hex.EncodeToString(sum[:])
 }
 
-// do runs one command on a connection from pool. A context already done is
-// an error before any connection is taken, as in eval.
+// do runs one command on a connection from pool.
 func do(ctx context.Context, pool *redis.Pool, cmd string, args ...any) (any, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	conn, err := pool.GetContext(ctx)
 	if err != nil {
 		return nil, err
