@@ -1,5 +1,7 @@
 package oauthkit
 
+import "time"
+
 // Hooks for the external tests (package oauthkit_test), which can import
 // internal/indextest where this package's own tests cannot (indextest
 // imports oauthkit).
@@ -30,3 +32,45 @@ const (
 
 // GrantKey is the TokenStore key of a user's grant at a provider.
 var GrantKey = grantKey
+
+
+// MemoryTokenUntil is the deadline of key in a memory TokenStore (zero: no
+// expiry), and false when key is not there.
+func MemoryTokenUntil(s TokenStore, key string) (time.Time, bool) {
+	m := s.(*memoryTokens)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.m[key]
+	return r.until, ok
+}
+
+// SetMemoryTokenUntil moves the deadline of key in a memory TokenStore.
+func SetMemoryTokenUntil(s TokenStore, key string, until time.Time) {
+	m := s.(*memoryTokens)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := m.m[key]
+	r.until = until
+	m.m[key] = r
+}
+
+// MemoryLockUntil is the end of the lease on key in memory RefreshLocks,
+// and false when no lock on key is recorded.
+func MemoryLockUntil(l RefreshLocks, key string) (time.Time, bool) {
+	m := l.(*memoryLocks)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur, ok := m.m[key]
+	return cur.until, ok
+}
+
+// SetMemoryLockUntil moves the end of the lease on key in memory
+// RefreshLocks.
+func SetMemoryLockUntil(l RefreshLocks, key string, until time.Time) {
+	m := l.(*memoryLocks)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	cur := m.m[key]
+	cur.until = until
+	m.m[key] = cur
+}

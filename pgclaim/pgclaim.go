@@ -1,12 +1,21 @@
 // Package pgclaim holds the records oauthkit's instances must share when
 // several serve one site, in a PostgreSQL database they all reach, for sites
 // whose sessions already live there (scs's postgresstore) and that run no
-// Redis. A Claimer is an oauthkit.StateClaimer, so concurrent replays of one
-// callback spread over several instances end in at most one code exchange;
-// EndedSessions is an oauthkit.EndedSessions, so a logout on one instance
-// sticks on all of them; SessionIndex is an oauthkit.SessionIndex, so a
-// logout received by one instance (a provider's back-channel logout, say)
-// ends the sessions made on the others.
+// Redis:
+//
+//   - [Claimer], an oauthkit.StateClaimer: concurrent replays of one
+//     callback spread over several instances end in at most one code
+//     exchange.
+//   - [EndedSessions], an oauthkit.EndedSessions: a logout on one instance
+//     sticks on all of them.
+//   - [SessionIndex], an oauthkit.SessionIndex: a logout received by one
+//     instance (a provider's back-channel logout, say) ends the sessions
+//     made on the others.
+//   - [TokenStore], an oauthkit.TokenStore: every instance, and a
+//     background job holding only a user id, finds the user's current
+//     grant.
+//   - [RefreshLocks], oauthkit.RefreshLocks: exactly one instance at a time
+//     refreshes a grant, so a rotated refresh token is never spent twice.
 //
 // It uses only database/sql: bring the driver the application already uses
 // (lib/pq, pgx's stdlib). Create the tables with [Schema], and run it again
@@ -18,13 +27,17 @@
 //		StateClaimer:  &pgclaim.Claimer{DB: db},
 //		EndedSessions: &pgclaim.EndedSessions{DB: db},
 //		SessionIndex:  &pgclaim.SessionIndex{DB: db},
+//		TokenStore:    &pgclaim.TokenStore{DB: db},
+//		RefreshLocks:  &pgclaim.RefreshLocks{DB: db},
 //		...
 //	})
 //
 // Claim keys are SHA-256 sums: oauthkit_claims never holds a state or a
 // session token. The index has to give tokens back to end their sessions,
 // so oauthkit_session_index holds them as they are, as postgresstore's
-// sessions table already does; its keys are the kit's hashes.
+// sessions table already does; its keys are the kit's hashes, as are those
+// of oauthkit_tokens and oauthkit_refresh_locks. Every deadline is judged by
+// the database's clock (now()).
 package pgclaim
 
 import (
@@ -37,9 +50,11 @@ import (
 )
 
 // Schema creates the tables: oauthkit_claims for Claimer and
-// EndedSessions, oauthkit_session_index for SessionIndex. Rows expire by
-// their until (expires_at) column; expired rows are removed as new ones are
-// written. Every statement is IF NOT EXISTS, so a deployment that created
+// EndedSessions, oauthkit_session_index for SessionIndex, oauthkit_tokens
+// for TokenStore and oauthkit_refresh_locks for RefreshLocks. Rows expire by
+// their until (expires_at) column, judged by the database's now(); expired
+// rows are removed as new ones are written (a token written with no expiry
+// has a NULL expires_at and stays until deleted). Every statement is IF NOT EXISTS, so a deployment that created
 // an earlier Schema runs it again to add what is new.
 const Schema = `CREATE TABLE IF NOT EXISTS oauthkit_claims (
 	kind  TEXT NOT NULL,
@@ -54,7 +69,19 @@ CREATE TABLE IF NOT EXISTS oauthkit_session_index (
 	expires_at TIMESTAMPTZ NOT NULL,
 	PRIMARY KEY (key, token)
 );
-CREATE INDEX IF NOT EXISTS oauthkit_session_index_expires_at_idx ON oauthkit_session_index (expires_at);`
+CREATE INDEX IF NOT EXISTS oauthkit_session_index_expires_at_idx ON oauthkit_session_index (expires_at);
+CREATE TABLE IF NOT EXISTS oauthkit_tokens (
+	key        TEXT PRIMARY KEY,
+	record     BYTEA NOT NULL,
+	expires_at TIMESTAMPTZ
+);
+CREATE INDEX IF NOT EXISTS oauthkit_tokens_expires_at_idx ON oauthkit_tokens (expires_at);
+CREATE TABLE IF NOT EXISTS oauthkit_refresh_locks (
+	key   TEXT PRIMARY KEY,
+	owner TEXT NOT NULL,
+	until TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX IF NOT EXISTS oauthkit_refresh_locks_until_idx ON oauthkit_refresh_locks (until);`
 
 // Claimer claims a state with one INSERT ... ON CONFLICT, which exactly one
 // caller wins until the claim expires.

@@ -1,11 +1,19 @@
 // Package redisclaim holds the records oauthkit's instances must share when
-// several serve one site, on a Redis they all reach. A Claimer is an
-// oauthkit.StateClaimer, so concurrent replays of one callback spread over
-// several instances end in at most one code exchange; EndedSessions is an
-// oauthkit.EndedSessions, so a logout on one instance sticks on all of them;
-// SessionIndex is an oauthkit.SessionIndex, so a logout received by one
-// instance (a provider's back-channel logout, say) ends the sessions made on
-// the others.
+// several serve one site, on a Redis they all reach:
+//
+//   - [Claimer], an oauthkit.StateClaimer: concurrent replays of one
+//     callback spread over several instances end in at most one code
+//     exchange.
+//   - [EndedSessions], an oauthkit.EndedSessions: a logout on one instance
+//     sticks on all of them.
+//   - [SessionIndex], an oauthkit.SessionIndex: a logout received by one
+//     instance (a provider's back-channel logout, say) ends the sessions
+//     made on the others.
+//   - [TokenStore], an oauthkit.TokenStore: every instance, and a
+//     background job holding only a user id, finds the user's current
+//     grant.
+//   - [RefreshLocks], oauthkit.RefreshLocks: exactly one instance at a time
+//     refreshes a grant, so a rotated refresh token is never spent twice.
 //
 // It is its own module so that redigo enters only the go.mod of sites that
 // use it:
@@ -15,10 +23,14 @@
 //		StateClaimer:  &redisclaim.Claimer{Pool: pool},
 //		EndedSessions: &redisclaim.EndedSessions{Pool: pool},
 //		SessionIndex:  &redisclaim.SessionIndex{Pool: pool},
+//		TokenStore:    &redisclaim.TokenStore{Pool: pool},
+//		RefreshLocks:  &redisclaim.RefreshLocks{Pool: pool},
 //		...
 //	})
 //
-// SessionIndex needs Redis 6.2 or later (ZADD GT).
+// Every deadline (claims, ended sessions, index entries, tokens, lock
+// leases) is judged by the Redis server's clock. SessionIndex needs Redis
+// 6.2 or later (ZADD GT).
 package redisclaim
 
 import (

@@ -17,8 +17,9 @@ import (
 
 // Several instances behind a load balancer share one Redis: the sessions
 // (scs's redisstore on the same pool), the state claims, the record of
-// ended sessions and the index of who is signed in where. The pool dials lazily; an anonymous visit to a protected
-// page touches none of it.
+// ended sessions, the index of who is signed in where, each user's grant
+// and the locks that let one instance at a time refresh it. The pool dials
+// lazily; an anonymous visit to a protected page touches none of it.
 func Example() {
 	pool := &redis.Pool{DialContext: func(ctx context.Context) (redis.Conn, error) {
 		return redis.DialURLContext(ctx, "redis://127.0.0.1:6379/0")
@@ -38,6 +39,8 @@ func Example() {
 		StateClaimer:  &redisclaim.Claimer{Pool: pool},
 		EndedSessions: &redisclaim.EndedSessions{Pool: pool},
 		SessionIndex:  &redisclaim.SessionIndex{Pool: pool},
+		TokenStore:    &redisclaim.TokenStore{Pool: pool},
+		RefreshLocks:  &redisclaim.RefreshLocks{Pool: pool},
 	})
 	if err != nil {
 		log.Fatal(err)
