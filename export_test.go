@@ -33,7 +33,6 @@ const (
 // GrantKey is the TokenStore key of a user's grant at a provider.
 var GrantKey = grantKey
 
-
 // MemoryTokenUntil is the deadline of key in a memory TokenStore (zero: no
 // expiry), and false when key is not there.
 func MemoryTokenUntil(s TokenStore, key string) (time.Time, bool) {
