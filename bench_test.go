@@ -1,9 +1,11 @@
 package oauthkit_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,18 +28,22 @@ type benchEnv struct {
 	kit *oauthkit.Kit
 }
 
-func newBenchEnv(b *testing.B) *benchEnv {
+func newBenchEnv(b *testing.B, opts ...func(*oauthkit.Config)) *benchEnv {
 	as := newFakeAS(b)
 	sm := scs.New()
 	sm.Store = memstore.NewWithCleanupInterval(time.Hour)
 	sm.Cookie.Secure = true
-	kit, err := oauthkit.New(oauthkit.Config{
+	cfg := oauthkit.Config{
 		Sessions: sm,
 		Providers: []oauthkit.Provider{
 			{Client: provider(b, as, "test"), RedirectURL: "http://127.0.0.1/auth/test/callback"},
 		},
 		LoginPath: "/auth/test/login",
-	})
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	kit, err := oauthkit.New(cfg)
 	require.NoError(b, err)
 	return &benchEnv{b: b, as: as, sm: sm, kit: kit}
 }
@@ -162,5 +168,68 @@ func BenchmarkCallbackHandler(b *testing.B) {
 		req := e.approve(authURL, cookie)
 		b.StartTimer()
 		e.callback(req)
+	}
+}
+
+// countingStore counts TokenStore round trips.
+type countingStore struct {
+	oauthkit.TokenStore
+	ops atomic.Int64
+}
+
+func (c *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	c.ops.Add(1)
+	return c.TokenStore.Get(ctx, key)
+}
+
+func (c *countingStore) Put(ctx context.Context, key string, rec []byte, ttl time.Duration) error {
+	c.ops.Add(1)
+	return c.TokenStore.Put(ctx, key, rec, ttl)
+}
+
+// BenchmarkToken is Kit.Token behind RequireAuth, with tokens in the
+// session only and with a TokenStore (plus its in-process RefreshLocks):
+// on a valid token (no store round trip either way) and on an expired one
+// (each iteration's clock is two hours later, so every call refreshes at
+// the fake provider over loopback, taking the lease with a TokenStore).
+func BenchmarkToken(b *testing.B) {
+	for _, mode := range []string{"session", "tokenstore"} {
+		for _, state := range []string{"valid", "refresh"} {
+			b.Run(mode+"/"+state, func(b *testing.B) {
+				var later atomic.Int64
+				store := &countingStore{TokenStore: oauthkit.NewMemoryTokenStore()}
+				e := newBenchEnv(b, func(c *oauthkit.Config) {
+					c.Now = func() time.Time { return time.Now().Add(time.Duration(later.Load())) }
+					if mode == "tokenstore" {
+						c.TokenStore = store
+					}
+				})
+				h := e.sm.LoadAndSave(e.kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if _, err := e.kit.Token(r.Context()); err != nil {
+						http.Error(w, err.Error(), oauthkit.HTTPStatus(err))
+					}
+				})))
+				cookie := e.signedIn()
+				store.ops.Store(0)
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					if state == "refresh" {
+						later.Add(int64(2 * time.Hour))
+					}
+					req := httptest.NewRequest(http.MethodGet, "/api", nil)
+					req.AddCookie(cookie)
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusOK {
+						b.Fatalf("status %d: %s", rec.Code, rec.Body)
+					}
+					if c := sessionCookieOf(rec, e.sm.Cookie.Name); c != nil {
+						cookie = c
+					}
+				}
+				b.ReportMetric(float64(store.ops.Load())/float64(b.N), "store-ops/op")
+			})
+		}
 	}
 }
