@@ -298,3 +298,27 @@ func TestTokenStoreEncrypted(t *testing.T) {
 	assert.NotContains(t, string(rec), tok.AccessToken)
 	assert.NotContains(t, string(rec), tok.RefreshToken)
 }
+
+// The store keeps one grant per user and provider, the latest login's. A
+// logout in an older session revokes only that session's access token: the
+// other device's grant lives on.
+func TestLogoutLeavesAnotherDevicesGrant(t *testing.T) {
+	t.Parallel()
+	g := newGrantApp(t)
+	laptop, phone := g.browser(), g.browser()
+	require.Equal(t, http.StatusFound, g.login(laptop, "/auth/test/login").StatusCode)
+	laptopAT := g.accessToken(laptop)
+	require.Equal(t, http.StatusFound, g.login(phone, "/auth/test/login").StatusCode)
+	userID := g.userID(phone)
+	current, err := g.kit.TokenFor(context.Background(), userID, "test")
+	require.NoError(t, err)
+	require.NotEqual(t, laptopAT, current.AccessToken)
+
+	res, _ := g.do(laptop, http.MethodPost, "/logout", nil)
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
+	assert.Equal(t, laptopAT, g.as.LastRevoked.Load(), "the laptop's access token, not the phone's grant")
+	after, err := g.kit.TokenFor(context.Background(), userID, "test")
+	require.NoError(t, err)
+	assert.Equal(t, current.RefreshToken, after.RefreshToken)
+	assert.True(t, g.signedIn(phone))
+}

@@ -205,11 +205,15 @@ func (k *Kit) revoke(ctx context.Context) {
 	t, err := k.storedToken(ctx, u)
 	var grant string
 	if err == nil && k.tokens != nil {
-		// The refresh token, which ends the grant, is in the TokenStore.
-		grant = grantKey(u.UserID, p.name)
+		// The refresh token, which ends the grant, is in the TokenStore,
+		// when the stored grant is this session's (the same access token).
+		// A later login of the same user elsewhere replaced it: then only
+		// this session's access token is revoked, and the other device's
+		// grant lives on.
+		key := grantKey(u.UserID, p.name)
 		var g *client.Token
-		if g, err = k.loadGrant(ctx, grant); err == nil && g != nil {
-			t = g
+		if g, err = k.loadGrant(ctx, key); err == nil && g != nil && g.AccessToken == t.AccessToken {
+			t, grant = g, key
 		}
 	}
 	if err != nil {

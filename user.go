@@ -66,7 +66,8 @@ func (k *Kit) User(ctx context.Context) (*User, bool) {
 // With Config.TokenStore, the grant is refreshed from the store, once
 // across every instance sharing it and RefreshLocks (see TokenStore), and
 // the session keeps the new access token; a Token call on a valid token
-// makes no store round trip.
+// makes no store round trip. The token returned then carries no refresh
+// token, which stays in the store (Kit.TokenFor returns the whole grant).
 //
 // Token only reads: when the token cannot be refreshed (no refresh token, a
 // provider without refresh, or invalid_grant) it returns ErrReauthRequired

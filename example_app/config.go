@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +37,11 @@ type Config struct {
 	// in-memory sessions. At most one may be set.
 	RedisURL    string
 	DatabaseURL string
+
+	// TokenKeys (TOKEN_KEYS, "id:base64key,id:base64key", the first is
+	// current) encrypt the provider tokens in the session and token stores;
+	// nil stores them in the clear.
+	TokenKeys *oauthkit.TokenKeys
 
 	// now is the clock of the kit and the provider clients (tests move it).
 	now func() time.Time
@@ -120,6 +126,13 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 	}
 	if _, _, err := net.SplitHostPort(cfg.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("ADDR %q is not a host:port listen address (for example :8080 or 127.0.0.1:8080)", cfg.Addr))
+	}
+	if raw := env("TOKEN_KEYS"); raw != "" {
+		tk, err := parseTokenKeys(raw)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		cfg.TokenKeys = tk
 	}
 	if cfg.RedisURL != "" && cfg.DatabaseURL != "" {
 		errs = append(errs, errors.New("REDIS_URL and DATABASE_URL are both set: choose one session store"))
@@ -294,4 +307,28 @@ func openIDScopes(metadata json.RawMessage) []string {
 		scopes = append(scopes, "offline_access")
 	}
 	return scopes
+}
+
+// parseTokenKeys reads TOKEN_KEYS: comma-separated id:key pairs, each key
+// 32 bytes in standard base64 (openssl rand -base64 32); the first pair's
+// key encrypts, all decrypt.
+func parseTokenKeys(raw string) (*oauthkit.TokenKeys, error) {
+	keys := map[string][]byte{}
+	current := ""
+	for i, pair := range strings.Split(raw, ",") {
+		id, b64, ok := strings.Cut(strings.TrimSpace(pair), ":")
+		key, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("TOKEN_KEYS entry %d must be id:base64key (a key from openssl rand -base64 32)", i+1)
+		}
+		if i == 0 {
+			current = id
+		}
+		keys[id] = key
+	}
+	tk, err := oauthkit.NewTokenKeys(current, keys)
+	if err != nil {
+		return nil, fmt.Errorf("TOKEN_KEYS: %w", err)
+	}
+	return tk, nil
 }

@@ -76,6 +76,13 @@ func addTokenRoute(a *app) {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
+		if u, ok := a.kit.User(r.Context()); ok && tok.RefreshToken == "" {
+			// The app has a TokenStore: the refresh token lives there only.
+			if tok, err = a.kit.TokenFor(r.Context(), u.UserID, u.Provider); err != nil {
+				http.Error(w, err.Error(), http.StatusUnauthorized)
+				return
+			}
+		}
 		_ = json.NewEncoder(w).Encode(map[string]string{"access": tok.AccessToken, "refresh": tok.RefreshToken})
 	})
 }

@@ -28,15 +28,18 @@ CREATE INDEX IF NOT EXISTS sessions_expiry_idx ON sessions (expiry);`
 
 // stores are the session store and the records the kit shares between
 // instances: with Redis or PostgreSQL every instance of the site uses the
-// same ones, so a state is single use, a logout sticks and a provider's
-// logout notification ends sessions on every instance. With memory they
-// are nil: the kit's in-process defaults.
+// same ones, so a state is single use, a logout sticks, a provider's
+// logout notification ends sessions on every instance and a grant is
+// refreshed once. With memory they are the kit's in-process defaults (and
+// an in-memory TokenStore, lost with the process as the sessions are).
 type stores struct {
 	name    string
 	session scs.Store
 	claimer oauthkit.StateClaimer
 	ended   oauthkit.EndedSessions
 	index   oauthkit.SessionIndex
+	tokens  oauthkit.TokenStore
+	locks   oauthkit.RefreshLocks
 	close   func()
 }
 
@@ -52,7 +55,8 @@ func newStore(ctx context.Context, cfg Config) (stores, error) {
 	// The cleanup goroutine is not stopped on Close: memstore's StopCleanup
 	// races with the goroutine's start (scs v2.9.0), and it ends with the
 	// process anyway.
-	return stores{name: "memory", session: memstore.NewWithCleanupInterval(time.Minute), close: func() {}}, nil
+	return stores{name: "memory", session: memstore.NewWithCleanupInterval(time.Minute),
+		tokens: oauthkit.NewMemoryTokenStore(), close: func() {}}, nil
 }
 
 // newRedisStore connects to rawURL (redis://[:password@]host:port/db).
@@ -90,6 +94,8 @@ func newRedisStore(ctx context.Context, rawURL string) (stores, error) {
 		claimer: &redisclaim.Claimer{Pool: pool, Prefix: prefix + "state:"},
 		ended:   &redisclaim.EndedSessions{Pool: pool, Prefix: prefix + "ended:"},
 		index:   &redisclaim.SessionIndex{Pool: pool, Prefix: prefix + "index:"},
+		tokens:  &redisclaim.TokenStore{Pool: pool, Prefix: prefix + "token:"},
+		locks:   &redisclaim.RefreshLocks{Pool: pool, Prefix: prefix + "lock:"},
 		close:   func() { pool.Close() },
 	}, nil
 }
@@ -125,6 +131,8 @@ func newPostgresStore(ctx context.Context, rawURL string) (stores, error) {
 		claimer: &pgclaim.Claimer{DB: db},
 		ended:   &pgclaim.EndedSessions{DB: db},
 		index:   &pgclaim.SessionIndex{DB: db},
+		tokens:  &pgclaim.TokenStore{DB: db},
+		locks:   &pgclaim.RefreshLocks{DB: db},
 		close:   func() { st.StopCleanup(); db.Close() },
 	}, nil
 }
