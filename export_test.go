@@ -73,3 +73,10 @@ func SetMemoryLockUntil(l RefreshLocks, key string, until time.Time) {
 	cur.until = until
 	m.m[key] = cur
 }
+
+// OpenToken reads a stored token value as the kit does (for fuzzing).
+func OpenToken(tk *TokenKeys, v, aad string) error {
+	k := &Kit{cfg: Config{TokenKeys: tk}}
+	_, err := k.openToken(v, aad)
+	return err
+}

@@ -3,6 +3,7 @@ package oauthkit_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -208,4 +209,20 @@ func getAt(t *testing.T, b *http.Client, u string) (*http.Response, string) {
 	body, err := io.ReadAll(res.Body)
 	require.NoError(t, err)
 	return res, string(body)
+}
+
+// Whatever a store holds, reading it gives a token or a typed error, never
+// a panic.
+func FuzzOpenToken(f *testing.F) {
+	tk, err := oauthkit.NewTokenKeys("k1", map[string][]byte{"k1": key(1), "k2": key(2)})
+	require.NoError(f, err)
+	for _, s := range []string{"", "{}", `{"AccessToken":"x"}`, "oauthkit1.", "oauthkit1.k1.", "oauthkit1.k1.AAAA", "oauthkit1.k9.AAAA", "oauthkit1.k1.!!!"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		err := oauthkit.OpenToken(tk, v, "session\x00u")
+		if err != nil && !errors.Is(err, oauthkit.ErrTokenDecrypt) && !errors.Is(err, oauthkit.ErrTokenKeyUnknown) {
+			t.Fatalf("untyped error %v", err)
+		}
+	})
 }

@@ -357,3 +357,22 @@ func checkIdentify(t *testing.T, p Provider, cases *fuzzCases, body1, body2 []by
 		t.Fatalf("%s: avatar URL %q", p.Name(), id.AvatarURL)
 	}
 }
+
+// A back-channel logout request body is attacker-controlled: whatever the
+// logout_token, verification gives a token or an ErrLogoutToken error,
+// never a panic.
+func FuzzVerifyLogoutToken(f *testing.F) {
+	key := newRSAKey(f, "k1")
+	o, _ := newTestOpenID(f, key)
+	now := time.Now()
+	f.Add(key.sign(f, logoutClaims(now)))
+	f.Add("a.b.c")
+	f.Add("")
+	f.Add(unsignedJWT(f, logoutClaims(now)))
+	f.Fuzz(func(t *testing.T, raw string) {
+		_, err := o.VerifyLogoutToken(context.Background(), raw)
+		if err != nil && !errors.Is(err, ErrLogoutToken) {
+			t.Fatalf("untyped error %v", err)
+		}
+	})
+}

@@ -15,7 +15,7 @@ import (
 // providerServer starts h on loopback and returns an HTTP client that routes
 // every URL to it (redirects not followed, like the package default).
 // Handlers see the production host in r.Host and can assert it.
-func providerServer(t *testing.T, h http.Handler) *http.Client {
+func providerServer(t testing.TB, h http.Handler) *http.Client {
 	t.Helper()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

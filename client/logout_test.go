@@ -126,7 +126,7 @@ func TestVerifyLogoutToken(t *testing.T) {
 }
 
 // unsignedJWT is claims as an alg "none" JWT, which no verifier may accept.
-func unsignedJWT(t *testing.T, claims map[string]any) string {
+func unsignedJWT(t testing.TB, claims map[string]any) string {
 	t.Helper()
 	b, err := json.Marshal(claims)
 	require.NoError(t, err)

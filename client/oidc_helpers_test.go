@@ -26,7 +26,7 @@ type testKey struct {
 	priv crypto.Signer
 }
 
-func newRSAKey(t *testing.T, kid string) *testKey {
+func newRSAKey(t testing.TB, kid string) *testKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	require.NoError(t, err)
@@ -41,7 +41,7 @@ func newECKey(t *testing.T, kid string) *testKey {
 }
 
 // sign returns a compact JWS of claims with the key's kid in the header.
-func (k *testKey) sign(t *testing.T, claims map[string]any) string {
+func (k *testKey) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: k.priv},
 		(&jose.SignerOptions{}).WithType("JWT").WithHeader(jose.HeaderKey("kid"), k.kid))
@@ -50,7 +50,7 @@ func (k *testKey) sign(t *testing.T, claims map[string]any) string {
 }
 
 // signWith returns the compact JWS of claims made by s.
-func signWith(t *testing.T, s jose.Signer, claims map[string]any) string {
+func signWith(t testing.TB, s jose.Signer, claims map[string]any) string {
 	t.Helper()
 	payload, err := json.Marshal(claims)
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func signWith(t *testing.T, s jose.Signer, claims map[string]any) string {
 }
 
 // jwksBody is the JWKS document publishing the public halves of keys.
-func jwksBody(t *testing.T, keys ...*testKey) []byte {
+func jwksBody(t testing.TB, keys ...*testKey) []byte {
 	t.Helper()
 	set := jose.JSONWebKeySet{}
 	for _, k := range keys {
@@ -108,7 +108,7 @@ func discoveryDoc(issuer string, mods ...func(map[string]any)) map[string]any {
 // fakeServer serves fixed JSON answers by path over loopback and records
 // every request it sees.
 type fakeServer struct {
-	t      *testing.T
+	t      testing.TB
 	mu     sync.Mutex
 	routes map[string]fakeRoute
 	seen   []recorded
@@ -120,7 +120,7 @@ type fakeRoute struct {
 	ctype  string
 }
 
-func newFakeServer(t *testing.T) (*fakeServer, *http.Client) {
+func newFakeServer(t testing.TB) (*fakeServer, *http.Client) {
 	f := &fakeServer{t: t, routes: map[string]fakeRoute{}}
 	return f, providerServer(t, f)
 }

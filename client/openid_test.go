@@ -410,7 +410,7 @@ func TestDiscoveryPlainHTTPEndpoints(t *testing.T) {
 }
 
 // newTestOpenID discovers testIssuer from a fake server publishing key.
-func newTestOpenID(t *testing.T, keys ...*testKey) (*OpenID, *fakeServer) {
+func newTestOpenID(t testing.TB, keys ...*testKey) (*OpenID, *fakeServer) {
 	t.Helper()
 	f, hc := newFakeServer(t)
 	f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
