@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -321,4 +322,50 @@ func TestLogoutLeavesAnotherDevicesGrant(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, current.RefreshToken, after.RefreshToken)
 	assert.True(t, g.signedIn(phone))
+}
+
+// failingLocks are RefreshLocks that cannot be reached.
+type failingLocks struct{ oauthkit.RefreshLocks }
+
+var errLocksDown = errors.New("lock store down")
+
+func (failingLocks) Acquire(context.Context, string, string, time.Duration) (bool, error) {
+	return false, errLocksDown
+}
+
+// A lock store that fails gives ErrSession and no refresh (a refresh
+// without the lock could be the second one); a provider that does not
+// rotate keeps the stored refresh token usable.
+func TestGrantFaults(t *testing.T) {
+	t.Parallel()
+	store := oauthkit.NewMemoryTokenStore()
+	a := newApp(t, func(c *oauthkit.Config) {
+		c.TokenStore, c.RefreshLocks = store, failingLocks{oauthkit.NewMemoryRefreshLocks()}
+	})
+	b := a.browser()
+	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+	a.clock.Add(2 * time.Hour)
+	res, body := a.do(b, http.MethodGet, "/api/token", nil)
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode, body)
+	assert.Contains(t, body, errLocksDown.Error())
+	assert.Equal(t, int64(0), a.as.RefreshHits.Load())
+
+	g := newGrantApp(t)
+	gb := g.browser()
+	require.Equal(t, http.StatusFound, g.login(gb, "/auth/test/login").StatusCode)
+	userID := g.userID(gb)
+	before, err := g.kit.TokenFor(context.Background(), userID, "test")
+	require.NoError(t, err)
+	var n atomic.Int64
+	g.as.TokenHandler = func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"access_token":"AT-%d","token_type":"Bearer","expires_in":3600}`, n.Add(1))
+	}
+	for i := range 2 {
+		g.clock.Add(2 * time.Hour)
+		tok, err := g.kit.TokenFor(context.Background(), userID, "test")
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprintf("AT-%d", i+1), tok.AccessToken)
+		assert.Equal(t, before.RefreshToken, tok.RefreshToken, "a provider that does not rotate: the refresh token stays")
+	}
 }
