@@ -47,16 +47,22 @@ const scaleProvider = "fosite"
 // real time plus an offset the test moves forward to expire tokens at once.
 type skewClock struct{ offset atomic.Int64 }
 
-func (c *skewClock) Now() time.Time      { return time.Now().Add(time.Duration(c.offset.Load())) }
-func (c *skewClock) add(d time.Duration) { c.offset.Add(int64(d)) }
-func (c *skewClock) expireEverything()   { c.add(2 * time.Hour) } // fosite's access tokens live 1 h
-func newSkewClock() *skewClock           { return &skewClock{} }
+func (c *skewClock) Now() time.Time { return time.Now().Add(time.Duration(c.offset.Load())) }
+
+// expireEverything moves the clock past the expiry of every access token
+// fosite has issued (they live an hour).
+func (c *skewClock) expireEverything() { c.offset.Add(int64(2 * time.Hour)) }
+
+// notify tells a waitUntil that something changed, without blocking.
 func notify(ch chan<- struct{}) {
 	select {
 	case ch <- struct{}{}:
 	default:
 	}
 }
+
+// tokenKeys are TokenKeys encrypting under current, decrypting under ids;
+// each id's key is 32 copies of its last character.
 func tokenKeys(t *testing.T, current string, ids ...string) *oauthkit.TokenKeys {
 	t.Helper()
 	keys := map[string][]byte{}
@@ -156,7 +162,7 @@ type scaleCluster struct {
 func newScaleCluster(t *testing.T, be scaleBackend, keys *oauthkit.TokenKeys, lease time.Duration) *scaleCluster {
 	t.Helper()
 	c := &scaleCluster{
-		as: newFositeAS(t, []fositeClient{scaleClient}), be: be, clock: newSkewClock(),
+		as: newFositeAS(t, []fositeClient{scaleClient}), be: be, clock: &skewClock{},
 		lease: lease, changed: make(chan struct{}, 1), seen: map[string]bool{},
 	}
 	c.build(t, keys)
@@ -170,9 +176,7 @@ func (c *scaleCluster) build(t *testing.T, keys *oauthkit.TokenKeys) {
 	for _, inst := range c.instances {
 		inst.srv.Close()
 	}
-	for _, l := range c.allLocks() {
-		c.retired = append(c.retired, l)
-	}
+	c.retired = append(c.retired, c.allLocks()...)
 	c.instances = nil
 	for range 3 {
 		kit, sm, locks := c.newKit(t, keys)
