@@ -1,12 +1,15 @@
 package integration
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -37,6 +40,15 @@ type fositeAS struct {
 	jwks      []byte
 
 	tokenHits, revokeHits atomic.Int64
+	// refreshHits counts the refresh_token grants reaching the token
+	// endpoint, whatever their outcome.
+	refreshHits atomic.Int64
+	// beforeRefresh, when set, runs before a refresh grant is handled: a
+	// test holds a refresh there.
+	beforeRefresh atomic.Pointer[func()]
+
+	issuedMu sync.Mutex
+	issued   []string // every access, refresh and ID token handed out
 }
 
 // fositeSubject is the user every authorization request is approved for.
@@ -68,6 +80,7 @@ func newFositeAS(t *testing.T, clients []fositeClient, mods ...func(doc map[stri
 	mux.HandleFunc("GET /authorize", as.authorize)
 	mux.HandleFunc("POST /token", as.token)
 	mux.HandleFunc("POST /revoke", as.revoke)
+	mux.HandleFunc("POST /introspect", as.introspect)
 	// Everything the handlers read is set before the server starts.
 	as.srv = httptest.NewUnstartedServer(mux)
 	t.Cleanup(as.srv.Close)
@@ -185,6 +198,15 @@ func (as *fositeAS) authorize(w http.ResponseWriter, r *http.Request) {
 
 func (as *fositeAS) token(w http.ResponseWriter, r *http.Request) {
 	as.tokenHits.Add(1)
+	if r.ParseForm() == nil && r.PostForm.Get("grant_type") == "refresh_token" {
+		as.refreshHits.Add(1)
+		if hold := as.beforeRefresh.Load(); hold != nil {
+			(*hold)()
+		}
+	}
+	rec := &teeWriter{ResponseWriter: w}
+	defer func() { as.record(rec.body.Bytes()) }()
+	w = rec
 	ctx := r.Context()
 	ar, err := as.provider.NewAccessRequest(ctx, r, newFositeSession(""))
 	if err != nil {
@@ -203,4 +225,78 @@ func (as *fositeAS) revoke(w http.ResponseWriter, r *http.Request) {
 	as.revokeHits.Add(1)
 	ctx := r.Context()
 	as.provider.WriteRevocationResponse(ctx, w, as.provider.NewRevocationRequest(ctx, r))
+}
+
+// teeWriter keeps a copy of the body it writes.
+type teeWriter struct {
+	http.ResponseWriter
+	body bytes.Buffer
+}
+
+func (tw *teeWriter) Write(p []byte) (int, error) {
+	tw.body.Write(p)
+	return tw.ResponseWriter.Write(p)
+}
+
+// record keeps the tokens of a token response.
+func (as *fositeAS) record(body []byte) {
+	var resp struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+		IDToken      string `json:"id_token"`
+	}
+	if json.Unmarshal(body, &resp) != nil {
+		return
+	}
+	as.issuedMu.Lock()
+	defer as.issuedMu.Unlock()
+	for _, tok := range []string{resp.AccessToken, resp.RefreshToken, resp.IDToken} {
+		if tok != "" {
+			as.issued = append(as.issued, tok)
+		}
+	}
+}
+
+// issuedTokens is every token the token endpoint has handed out so far.
+func (as *fositeAS) issuedTokens() []string {
+	as.issuedMu.Lock()
+	defer as.issuedMu.Unlock()
+	return append([]string(nil), as.issued...)
+}
+
+// introspect is RFC 7662 token introspection, for clients authenticating
+// with HTTP Basic.
+func (as *fositeAS) introspect(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	ir, err := as.provider.NewIntrospectionRequest(ctx, r, newFositeSession(""))
+	if err != nil {
+		as.provider.WriteIntrospectionError(ctx, w, err)
+		return
+	}
+	as.provider.WriteIntrospectionResponse(ctx, w, ir)
+}
+
+// active asks fosite, as client c, whether token is active: an access
+// token of a revoked grant is not.
+func (as *fositeAS) active(t *testing.T, c fositeClient, token string) bool {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, as.srv.URL+"/introspect",
+		strings.NewReader(url.Values{"token": {token}}.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Active bool `json:"active"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		t.Fatalf("introspection: HTTP %d: %v", res.StatusCode, err)
+	}
+	return out.Active
 }

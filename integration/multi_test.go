@@ -321,6 +321,13 @@ func redisPool(t *testing.T) *redis.Pool {
 	if raw == "" {
 		skip(t, "REDIS_URL unset and no redis-server to start")
 	}
+	return redisPoolURL(t, raw)
+}
+
+// redisPoolURL is a pool of connections to the Redis at raw, which must
+// answer.
+func redisPoolURL(t *testing.T, raw string) *redis.Pool {
+	t.Helper()
 	pool := &redis.Pool{
 		MaxIdle:   64,
 		MaxActive: 256,
