@@ -188,11 +188,11 @@ func (k *Kit) writeIndex(ctx context.Context, p *providerState, u *User, ref log
 
 // ensureIndexed re-records a signed-in session whose index entries are not
 // for its current token: the write failed at login, or the application
-// renewed the token (scs RenewToken) since. The check compares two strings
-// of the loaded session: no allocation, no store round trip.
-func (k *Kit) ensureIndexed(ctx context.Context, p *providerState, u *User) {
-	v, _ := k.sm.Get(ctx, keyBinding).(string)
-	_, rest, _ := strings.Cut(v, bindingSep)
+// renewed the token (scs RenewToken) since. The check compares the
+// binding value signedIn read with the session's token: no store round
+// trip.
+func (k *Kit) ensureIndexed(ctx context.Context, p *providerState, u *User, binding string) {
+	_, rest, _ := strings.Cut(binding, bindingSep)
 	indexed, refJSON, _ := strings.Cut(rest, bindingSep)
 	if indexed != "" && indexed == k.sm.Token(ctx) {
 		return

@@ -20,14 +20,14 @@ import (
 // the configuration, is anonymous here.
 //
 // It runs on every request, so it only reads the session already loaded by
-// LoadAndSave: three map lookups, one JSON decode, and two allocations to
+// LoadAndSave: two map lookups and the session token, one JSON decode, and two allocations to
 // carry the user in the context. Outside LoadAndSave it answers 500 with
 // ErrNoSession, as every handler of the kit does.
 func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, p, err := k.signedIn(r.Context())
+		u, p, binding, err := k.signedInBinding(r.Context())
 		if err == nil {
-			k.ensureIndexed(r.Context(), p, u)
+			k.ensureIndexed(r.Context(), p, u, binding)
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
 			return
 		}

@@ -77,24 +77,31 @@ func (k *Kit) sessionUser(ctx context.Context) (*User, bool) {
 // session gives ErrNoSession. The binding is read first: one guarded map
 // lookup is all an anonymous request costs.
 func (k *Kit) signedIn(ctx context.Context) (*User, *providerState, error) {
+	u, p, _, err := k.signedInBinding(ctx)
+	return u, p, err
+}
+
+// signedInBinding is signedIn that also returns the whole binding value,
+// for RequireAuth's index check (each scs lookup costs an allocation).
+func (k *Kit) signedInBinding(ctx context.Context) (*User, *providerState, string, error) {
 	v, loaded := k.lookup(ctx, keyBinding)
 	if !loaded {
-		return nil, nil, ErrNoSession
+		return nil, nil, "", ErrNoSession
 	}
-	b, _ := v.(string)
-	b, _, _ = strings.Cut(b, bindingSep)
+	value, _ := v.(string)
+	b, _, _ := strings.Cut(value, bindingSep)
 	if b == "" {
-		return nil, nil, ErrNotSignedIn
+		return nil, nil, "", ErrNotSignedIn
 	}
 	u, ok := k.sessionUser(ctx)
 	if !ok {
-		return nil, nil, ErrNotSignedIn
+		return nil, nil, "", ErrNotSignedIn
 	}
 	p, ok := k.providers[u.Provider]
 	if !ok || b != p.binding {
-		return nil, nil, ErrNotSignedIn
+		return nil, nil, "", ErrNotSignedIn
 	}
-	return u, p, nil
+	return u, p, value, nil
 }
 
 // signIn stores the user, the binding to p and the provider token.
