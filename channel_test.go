@@ -264,6 +264,9 @@ func TestFrontChannelLogout(t *testing.T) {
 func TestChannelLogoutHandlersNeedOpenID(t *testing.T) {
 	t.Parallel()
 	a := newApp(t)
+	assert.False(t, a.kit.Providers()[0].LogoutNotifications)
+	o, _ := newOpenIDApp(t)
+	assert.True(t, o.kit.Providers()[0].LogoutNotifications)
 	assert.PanicsWithValue(t, `oauthkit: BackChannelLogoutHandler("test"): the provider is not an OpenID Connect provider with an issuer`,
 		func() { a.kit.BackChannelLogoutHandler("test") })
 	assert.Panics(t, func() { a.kit.FrontChannelLogoutHandler("test") })

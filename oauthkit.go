@@ -395,8 +395,11 @@ func checkRedirectURL(raw string) (secure bool, origin string, err error) {
 // configuration order, for rendering login buttons.
 func (k *Kit) Providers() []ProviderInfo {
 	out := make([]ProviderInfo, 0, len(k.cfg.Providers))
-	for _, p := range k.cfg.Providers {
-		out = append(out, ProviderInfo{Name: p.Client.Name(), DisplayName: p.Client.DisplayName()})
+	for _, cp := range k.cfg.Providers {
+		p := k.providers[cp.Client.Name()]
+		_, lo := p.Client.(client.Logout)
+		out = append(out, ProviderInfo{Name: p.name, DisplayName: p.Client.DisplayName(),
+			LogoutNotifications: lo && p.Issuer != ""})
 	}
 	return out
 }
@@ -407,4 +410,8 @@ type ProviderInfo struct {
 	Name string
 	// DisplayName is the label for the login button.
 	DisplayName string
+	// LogoutNotifications reports that BackChannelLogoutHandler and
+	// FrontChannelLogoutHandler can serve this provider (an OpenID Connect
+	// client with an issuer), so a loop over Providers can mount them.
+	LogoutNotifications bool
 }

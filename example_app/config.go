@@ -220,17 +220,10 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		out = append(out, p)
 	}
 	a.clients = map[string]profileClient{}
-	a.logoutChannels = map[string]bool{}
 	defer func() {
 		for _, p := range out {
 			if c, ok := p.Client.(profileClient); ok {
 				a.clients[p.Client.Name()] = c
-			}
-			// What the kit's Back/FrontChannelLogoutHandler require (they
-			// panic otherwise): a client that verifies logout tokens, and an
-			// issuer (Provider.Issuer is never set here, so the client's).
-			if _, ok := p.Client.(client.Logout); ok && p.Client.Capabilities().Issuer != "" {
-				a.logoutChannels[p.Client.Name()] = true
 			}
 		}
 	}()

@@ -72,7 +72,7 @@ func (a *app) routes() {
 		// provider's callback is a POST.
 		m.Handle(loginPath(p.Name), a.kit.LoginHandler(p.Name))
 		m.Handle(callbackPath(p.Name), a.kit.CallbackHandler(p.Name))
-		if a.logoutChannels[p.Name] {
+		if p.LogoutNotifications {
 			// The provider's server POSTs here, with no cookie: no session
 			// to load, and outside CrossOriginProtection (which would let a
 			// request without Origin or Sec-Fetch-Site through anyway). The

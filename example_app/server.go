@@ -36,11 +36,8 @@ type app struct {
 	kit      *oauthkit.Kit
 	// clients by provider name, for the user API page.
 	clients map[string]profileClient
-	// logoutChannels are the providers whose back-channel and front-channel
-	// logout notifications the site accepts (OpenID Connect with an issuer).
-	logoutChannels map[string]bool
-	dev            *devProvider // nil unless the embedded provider runs
-	store          string       // "memory", "redis" or "postgres"
+	dev     *devProvider // nil unless the embedded provider runs
+	store   string       // "memory", "redis" or "postgres"
 	// mux holds the session-aware routes (inside LoadAndSave).
 	mux     *http.ServeMux
 	handler http.Handler
