@@ -6,10 +6,16 @@
 //	kit.LoginHandler("github")     GET: new state + PKCE, pending login saved, 302 to the provider
 //	kit.CallbackHandler("github")  GET: checks state, exchanges the code, signs the user in
 //	kit.RequireAuth(next)          signed-in users reach next; others are sent to log in (or get 401)
-//	kit.LogoutHandler()            POST: optional revocation, session ended, 303
+//	kit.LogoutHandler()            POST: optional revocation, session ended, then 303 or the
+//	                               provider's end_session_endpoint (RP-initiated logout)
+//	kit.PostLogoutHandler()        GET: the provider's redirect back after its logout
+//	kit.BackChannelLogoutHandler   POST from the provider: a logout token ends that login's sessions
+//	kit.FrontChannelLogoutHandler  GET in the provider's iframe: the same, by iss and sid
 //
 // [Kit.User] gives the signed-in user, behind RequireAuth or not, and
-// [Kit.Token] a valid provider access token, refreshed when needed.
+// [Kit.Token] a valid provider access token, refreshed when needed;
+// [Kit.TokenFor] gives one by user id, outside any request (with a
+// [TokenStore]). [Kit.LogoutEverywhere] ends every session of a user.
 //
 // Everything lives in a server-side session managed by
 // github.com/alexedwards/scs/v2, so every handler must run inside the
