@@ -46,7 +46,9 @@
 // # Dependencies
 //
 // scs holds the sessions; package client (with go-oidc and go-jose for ID
-// tokens, and golang.org/x/oauth2 for token interop) speaks the protocol.
+// and logout tokens, and golang.org/x/oauth2 for token interop) speaks the
+// protocol; golang.org/x/sync's singleflight collapses a process's
+// concurrent refreshes of one stored grant.
 package oauthkit
 
 import (
