@@ -115,7 +115,8 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, ErrInvalidCallback), errors.Is(err, ErrStateNotFound),
 		errors.Is(err, ErrStateExpired), errors.Is(err, ErrProviderMismatch),
 		errors.Is(err, ErrIssuerMismatch), errors.Is(err, ErrMissingCode),
-		errors.Is(err, ErrLogoutToken), errors.Is(err, ErrLogoutReplay):
+		errors.Is(err, ErrLogoutToken), errors.Is(err, ErrLogoutReplay),
+		errors.Is(err, ErrInvalidLoginParam):
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError

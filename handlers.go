@@ -36,7 +36,17 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			k.fail(w, r, provider, ErrMethodNotAllowed)
 			return
 		}
-		returnTo, _ := SafeReturnTo(r.URL.Query().Get("next"))
+		if len(r.URL.RawQuery) > maxQueryLen {
+			k.fail(w, r, provider, wrap(ErrInvalidLoginParam, errors.New("query too long")))
+			return
+		}
+		query := r.URL.Query()
+		params, err := p.authParams(query)
+		if err != nil {
+			k.fail(w, r, provider, err)
+			return
+		}
+		returnTo, _ := SafeReturnTo(query.Get("next"))
 		now := k.cfg.Now()
 		pl := newPendingLogin(p.name, p.nonce, returnTo, now)
 		authURL, err := p.Client.AuthCodeURL(p.RedirectURL, client.AuthURLOptions{
@@ -45,7 +55,7 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			CodeChallenge:       client.S256Challenge(pl.Verifier),
 			CodeChallengeMethod: "S256",
 			Nonce:               pl.Nonce,
-		}, p.AuthParams)
+		}, params)
 		if err != nil {
 			k.fail(w, r, provider, err)
 			return

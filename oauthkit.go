@@ -87,6 +87,13 @@ type Provider struct {
 	// AuthParams are extra authorization parameters, for example
 	// client.GoogleParams{AccessType: "offline"}; nil for none.
 	AuthParams client.Params
+	// LoginParams names the authorization parameters LoginHandler forwards
+	// from its own query, each checked against its grammar: any of prompt,
+	// login_hint, max_age, acr_values, ui_locales, hd and domain_hint. A
+	// forwarded value replaces the AuthParams one; every other query
+	// parameter is dropped, and a listed one with a bad value is
+	// ErrInvalidLoginParam (400).
+	LoginParams []string
 	// Issuer is compared with the RFC 9207 iss parameter of the callback.
 	// Default: the client's Capabilities().Issuer.
 	Issuer string
@@ -300,6 +307,9 @@ func New(cfg Config) (*Kit, error) {
 			return nil, configError("provider %q has an https redirect URL but the session cookie is not Secure", name)
 		}
 		k.origins[origin] = true
+		if err := checkLoginParams(p.LoginParams); err != nil {
+			return nil, configError("provider %q: %v", name, err)
+		}
 		if p.PostLogoutRedirectURL != "" {
 			if _, _, err := checkRedirectURL(p.PostLogoutRedirectURL); err != nil {
 				return nil, configError("provider %q: post-logout %v", name, err)

@@ -1,0 +1,128 @@
+package oauthkit
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// ErrInvalidLoginParam (400): the login route's query carries a parameter
+// Provider.LoginParams allows with a value it cannot forward (repeated,
+// malformed, or outside the parameter's grammar).
+var ErrInvalidLoginParam = errors.New("oauthkit: invalid login parameter")
+
+// loginParams are the authorization parameters a login route may forward
+// from its own query, each with the check its value must pass. Protocol
+// parameters (redirect_uri, state, scope, response_type, PKCE, nonce) are
+// never among them.
+var loginParams = map[string]func(string) bool{
+	"prompt":      validPrompt,
+	"login_hint":  func(v string) bool { return len(v) <= 256 && printable(v) },
+	"max_age":     validMaxAge,
+	"acr_values":  func(v string) bool { return len(v) <= 512 && tokens(v) },
+	"ui_locales":  func(v string) bool { return len(v) <= 256 && tokens(v) },
+	"hd":          validDomain,
+	"domain_hint": validDomain,
+}
+
+// checkLoginParams validates Provider.LoginParams at New.
+func checkLoginParams(names []string) error {
+	for _, n := range names {
+		if _, ok := loginParams[n]; !ok {
+			return fmt.Errorf("LoginParams: %q cannot be forwarded (allowed: prompt, login_hint, max_age, acr_values, ui_locales, hd, domain_hint)", n)
+		}
+	}
+	return nil
+}
+
+// authParams are p's AuthParams plus the parameters of the login route's
+// query that p.LoginParams allows; anything else in the query is dropped.
+// A forwarded value replaces a configured one of the same name.
+func (p *providerState) authParams(q url.Values) (client.Params, error) {
+	if len(p.LoginParams) == 0 {
+		return p.AuthParams, nil
+	}
+	out := url.Values{}
+	if p.AuthParams != nil {
+		for k, vs := range p.AuthParams.AuthParams() {
+			out[k] = append([]string(nil), vs...)
+		}
+	}
+	for _, name := range p.LoginParams {
+		vs, ok := q[name]
+		if !ok {
+			continue
+		}
+		if len(vs) != 1 || !loginParams[name](vs[0]) {
+			return nil, fmt.Errorf("%w: %s", ErrInvalidLoginParam, name)
+		}
+		out.Set(name, vs[0])
+	}
+	return client.Values(out), nil
+}
+
+// validPrompt accepts the OIDC Core §3.1.2.1 values (and "create", OpenID
+// Connect Prompt Create), space-separated, "none" alone.
+func validPrompt(v string) bool {
+	fs := strings.Fields(v)
+	if len(fs) == 0 || strings.Join(fs, " ") != v {
+		return false
+	}
+	for _, f := range fs {
+		switch f {
+		case "login", "consent", "select_account", "create":
+		case "none":
+			if len(fs) > 1 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func validMaxAge(v string) bool {
+	n, err := strconv.ParseUint(v, 10, 31)
+	return err == nil && v == strconv.FormatUint(n, 10)
+}
+
+// validDomain accepts a DNS name: letters, digits, '-' and '.', 1-253 long.
+func validDomain(v string) bool {
+	if v == "" || len(v) > 253 || strings.HasPrefix(v, ".") || strings.HasSuffix(v, ".") {
+		return false
+	}
+	for _, r := range v {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// tokens accepts space-separated tokens of visible ASCII.
+func tokens(v string) bool {
+	fs := strings.Fields(v)
+	if len(fs) == 0 || strings.Join(fs, " ") != v {
+		return false
+	}
+	for _, r := range v {
+		if r != ' ' && (r <= ' ' || r > '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// printable rejects control characters (a hint ends up in the provider's
+// form and logs); any other Unicode, an email address included, passes.
+func printable(v string) bool {
+	if v == "" {
+		return false
+	}
+	return !strings.ContainsFunc(v, isControl)
+}
