@@ -17,4 +17,12 @@
 // panva's oidc-provider (npm, OpenID Certified), which node runs from
 // oidcprovider/ on loopback (oidcprovider_test.go). Those tests skip
 // without node and npm, unless OAUTHKIT_REQUIRE_NODE=1 (set by .ci/run).
+// logout_test.go runs them on three instances sharing Redis, then
+// PostgreSQL: a logout received by one instance ends the sessions of the
+// others.
+//
+// scale_test.go is the shared refresh: three instances × 50 concurrent
+// Token calls per round against fosite (which revokes a grant whose old
+// refresh token is reused) make exactly one refresh, with encrypted stores,
+// a key rotation, a refresh outliving its lease and an unreachable store.
 package integration
