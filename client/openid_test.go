@@ -192,7 +192,7 @@ func TestDiscoveryExplicitAuthMethodRefused(t *testing.T) {
 	}{
 		{"basic, server lists post only", []string{"client_secret_post"}, ClientSecretBasic, ClientSecretBasic},
 		{"post, server lists basic only", []string{"client_secret_basic"}, ClientSecretPost, ClientSecretPost},
-		{"listed but not implemented", []string{"private_key_jwt"}, "private_key_jwt", "private_key_jwt"},
+		{"listed but not implemented", []string{"tls_client_auth"}, "tls_client_auth", "tls_client_auth"},
 		{"none is not a token endpoint method", []string{"none", "client_secret_basic"}, None, None},
 	}
 	for _, tc := range cases {
