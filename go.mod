@@ -11,7 +11,7 @@ require (
 
 require golang.org/x/sync v0.25.0
 
-require github.com/google/uuid v1.6.0 // indirect
+require github.com/google/uuid v1.6.0
 
 require (
 	github.com/stretchr/testify v1.12.1

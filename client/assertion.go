@@ -46,7 +46,7 @@ var ErrClientAssertion = errors.New("oauthkit/client: client assertion could not
 
 // AssertionSource returns a client assertion (a signed JWT) obtained outside
 // this package, for the server whose expected audience is audience (the
-// token endpoint URL). It is called for each token, refresh and revocation
+// token endpoint URL, see WithClientAssertionKey). It is called for each token, refresh and revocation
 // request, so it may read a file that is rotated (a Kubernetes projected
 // service-account token) or ask a metadata server (cloud workload
 // identity); caching is up to it.
@@ -60,6 +60,12 @@ type AssertionSource func(ctx context.Context, audience string) (string, error)
 // crypto.Signer (an HSM or cloud KMS key). keyID is sent as the "kid"
 // header, so a server holding several of the client's keys picks the right
 // one; it is omitted when empty.
+//
+// Each request gets a fresh assertion: "iss" and "sub" the client id,
+// "aud" the token endpoint URL (RFC 7523 §3; also at the revocation
+// endpoint, where ory/fosite requires it and panva's oidc-provider accepts
+// it), a random "jti", "iat" now and "exp" two minutes later by the
+// client's clock (WithClock).
 //
 // The key is used only with WithTokenEndpointAuthMethod(PrivateKeyJWT)
 // (or that revocation method), which must be given explicitly: a key with
@@ -128,19 +134,23 @@ func (c *config) checkAssertion() error {
 	return nil
 }
 
-// assertionAudience is the "aud" of the client's assertions: the token
-// endpoint URL, for the token, refresh and revocation requests alike.
-// RFC 7523 §3 has the audience identify the authorization server and
-// names the token endpoint URL as a value to use; ory/fosite accepts only
-// its token endpoint URL (at its revocation endpoint too), and panva's
-// oidc-provider accepts the issuer, the token endpoint or the endpoint
-// called.
-func (c *config) assertionAudience() string { return c.AccessTokenEndpoint }
+// assertionAudience is the "aud" of an assertion sent to endpoint: the
+// endpoint itself for the token and refresh requests (RFC 7523 §3: the
+// token endpoint URL), and the token endpoint URL for revocation too:
+// ory/fosite accepts only its token endpoint URL, at its revocation
+// endpoint as well, and panva's oidc-provider accepts the issuer, the token
+// endpoint or the endpoint called.
+func (c *config) assertionAudience(endpoint string) string {
+	if endpoint == c.AccessTokenEndpoint || endpoint == c.RefreshTokenEndpoint {
+		return endpoint
+	}
+	return c.AccessTokenEndpoint
+}
 
 // clientAssertion returns the assertion for method (PrivateKeyJWT or
 // ClientSecretJWT), wrapping any failure with ErrClientAssertion.
-func (c *config) clientAssertion(ctx context.Context, method AuthMethod) (string, error) {
-	aud := c.assertionAudience()
+func (c *config) clientAssertion(ctx context.Context, method AuthMethod, endpoint string) (string, error) {
+	aud := c.assertionAudience(endpoint)
 	if method == PrivateKeyJWT && c.assertionSource != nil {
 		a, err := c.assertionSource(ctx, aud)
 		if err != nil {
@@ -199,8 +209,8 @@ func signJWT(alg jose.SignatureAlgorithm, key any, keyID string, claims any) (st
 }
 
 // setClientAssertion adds the RFC 7523 §2.2 parameters to form.
-func (c *config) setClientAssertion(ctx context.Context, form url.Values, method AuthMethod) error {
-	a, err := c.clientAssertion(ctx, method)
+func (c *config) setClientAssertion(ctx context.Context, form url.Values, method AuthMethod, endpoint string) error {
+	a, err := c.clientAssertion(ctx, method, endpoint)
 	if err != nil {
 		return err
 	}

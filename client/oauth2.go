@@ -278,7 +278,7 @@ func (c *OAuth2) formRequest(ctx context.Context, endpoint string, form url.Valu
 	case None:
 		form.Set("client_id", c.cfg.ClientID) // a public client: no secret
 	case PrivateKeyJWT, ClientSecretJWT:
-		if err := c.cfg.setClientAssertion(ctx, form, method); err != nil {
+		if err := c.cfg.setClientAssertion(ctx, form, method, endpoint); err != nil {
 			return nil, err
 		}
 	}
