@@ -665,7 +665,7 @@ func TestDiscoveryPrivateKeyJWT(t *testing.T) {
 			form, err := url.ParseQuery(reqs[0].Body)
 			require.NoError(t, err)
 			assert.Equal(t, ClientAssertionType, form.Get("client_assertion_type"), path)
-			jws, err := jose.ParseSigned(form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+			jws, err := jose.ParseSignedCompact(form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
 			require.NoError(t, err)
 			payload, err := jws.Verify(testKeys[jose.ES256].Public())
 			require.NoError(t, err)
