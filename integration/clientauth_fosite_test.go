@@ -100,25 +100,7 @@ func TestFositePrivateKeyJWT(t *testing.T) {
 			if tm, rm := o.AuthMethods(); tm != client.PrivateKeyJWT || rm != client.PrivateKeyJWT {
 				t.Fatalf("methods token %q, revocation %q; want private_key_jwt for both", tm, rm)
 			}
-			tok, err := fositeLogin(t, as, o)
-			if err != nil {
-				t.Fatalf("code exchange: %v", err)
-			}
-			if tok.RefreshToken == "" {
-				t.Fatal("no refresh token for offline_access")
-			}
-			refreshed, err := o.RefreshToken(ctx, tok.RefreshToken)
-			if err != nil {
-				t.Fatalf("refresh: %v", err)
-			}
-			before := as.revokeHits.Load()
-			if err := o.RevokeToken(ctx, refreshed.RefreshToken, "refresh_token"); err != nil {
-				t.Fatalf("revoke: %v", err)
-			}
-			if got := as.revokeHits.Load() - before; got != 1 {
-				t.Fatalf("%d revocation requests, want 1", got)
-			}
-			assertRevoked(t, o, refreshed.RefreshToken)
+			fositeGrantCycle(t, as, o)
 			if got := len(rec.assertions()); got != 4 {
 				t.Fatalf("%d requests carried an assertion, want 4 (code, refresh, revoke, refresh)", got)
 			}
