@@ -39,17 +39,18 @@ const minHS256Secret = 32
 
 // ErrClientAssertion is the cause, inside the operation's *RequestError,
 // when the client assertion could not be made: the key failed to sign or
-// the WithClientAssertion source returned an error or nothing. No request
-// was sent. The message never holds key material; the signer's or the
-// source's own error is wrapped, for errors.As.
+// the WithClientAssertion source returned an error or nothing (or Apple's
+// client secret could not be signed). No request was sent. The message
+// never holds key material; the signer's or the source's own error is
+// wrapped, for errors.As.
 var ErrClientAssertion = errors.New("oauthkit/client: client assertion could not be made")
 
 // AssertionSource returns a client assertion (a signed JWT) obtained outside
 // this package, for the server whose expected audience is audience (the
-// token endpoint URL, see WithClientAssertionKey). It is called for each token, refresh and revocation
-// request, so it may read a file that is rotated (a Kubernetes projected
-// service-account token) or ask a metadata server (cloud workload
-// identity); caching is up to it.
+// token endpoint URL, see WithClientAssertionKey). It is called for each
+// token, refresh and revocation request, so it may read a file that is
+// rotated (a Kubernetes projected service-account token) or ask a metadata
+// server (cloud workload identity); caching is up to it.
 type AssertionSource func(ctx context.Context, audience string) (string, error)
 
 // WithClientAssertionKey gives the key that signs private_key_jwt
