@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"net/url"
@@ -225,13 +224,8 @@ func (a *Apple) clientSecret() (string, error) {
 	if a.secret != "" && now.Add(appleSecretRenew).Before(a.secretExp) {
 		return a.secret, nil
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: a.key},
-		(&jose.SignerOptions{}).WithHeader(jose.HeaderKey("kid"), a.keyID))
-	if err != nil {
-		return "", err
-	}
 	exp := now.Add(appleSecretLifetime)
-	payload, err := json.Marshal(map[string]any{
+	s, err := signJWT(jose.ES256, a.key, a.keyID, map[string]any{
 		"iss": a.teamID,
 		"iat": now.Unix(),
 		"exp": exp.Unix(),
@@ -239,15 +233,7 @@ func (a *Apple) clientSecret() (string, error) {
 		"sub": a.cfg.ClientID,
 	})
 	if err != nil {
-		return "", err
-	}
-	jws, err := signer.Sign(payload)
-	if err != nil {
-		return "", err
-	}
-	s, err := jws.CompactSerialize()
-	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: %w", ErrClientAssertion, err)
 	}
 	a.secret, a.secretExp = s, exp
 	return s, nil

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"crypto"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -8,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 )
 
 // AuthMethod is how the client authenticates at the token and revocation
@@ -25,6 +28,18 @@ const (
 	// refused for the token endpoint: a server-side client is confidential
 	// and must prove its identity when it redeems a code (RFC 6749 §3.2.1).
 	None AuthMethod = "none"
+	// PrivateKeyJWT sends a JWT signed with the client's private key
+	// (RFC 7523 §2.2, OpenID Connect Core §9), so no shared secret exists:
+	// give the key with WithClientAssertionKey, or an assertion made
+	// elsewhere with WithClientAssertion. It must be chosen explicitly with
+	// WithTokenEndpointAuthMethod.
+	PrivateKeyJWT AuthMethod = "private_key_jwt"
+	// ClientSecretJWT sends a JWT signed with HS256 under the client secret
+	// (OpenID Connect Core §9), for servers that require it: the secret
+	// never crosses the wire, but the server still holds it. The secret
+	// must be at least 32 bytes. It must be chosen explicitly with
+	// WithTokenEndpointAuthMethod.
+	ClientSecretJWT AuthMethod = "client_secret_jwt"
 )
 
 // DefaultUserAgent is sent on every request unless [WithUserAgent] replaces
@@ -87,6 +102,15 @@ type config struct {
 	UserAgent string
 	// Now is the clock for token expiry and ID-token iat; default time.Now.
 	Now func() time.Time
+
+	// client assertions (private_key_jwt): a key, or a source of
+	// assertions made elsewhere; the *Set fields record that the option
+	// was given, so a nil value is reported rather than ignored.
+	assertionKey                        crypto.Signer
+	assertionKeyID                      string
+	assertionAlg                        jose.SignatureAlgorithm
+	assertionSource                     AssertionSource
+	assertionKeySet, assertionSourceSet bool
 
 	// secretFromKey: the client secret is signed for each request from a
 	// private key (Apple), so ClientSecret is empty by design.
@@ -185,7 +209,9 @@ func WithScopes(scopes ...string) Option {
 // choosing from the server's list (a server that lists client_secret_post
 // first may still refuse it from a client registered for
 // client_secret_basic). None is refused here: a server-side client is
-// confidential.
+// confidential. PrivateKeyJWT and ClientSecretJWT are used only when
+// given here (with WithClientAssertionKey or WithClientAssertion for
+// PrivateKeyJWT): discovery never picks them from the server's list.
 func WithTokenEndpointAuthMethod(m AuthMethod) Option {
 	return func(c *config) { c.TokenEndpointAuthMethod = m }
 }
@@ -312,6 +338,9 @@ func (c *config) validate() error {
 	if err := c.checkCredentials(); err != nil {
 		return err
 	}
+	if err := c.checkAssertion(); err != nil {
+		return err
+	}
 	if c.Name == "" {
 		c.Name = "oauth2"
 	}
@@ -329,10 +358,18 @@ func (c *config) validate() error {
 	return nil
 }
 
-func (m AuthMethod) supported() bool { return m == ClientSecretBasic || m == ClientSecretPost }
+// supported reports whether the package implements m at the token endpoint.
+func (m AuthMethod) supported() bool { return m.usesSecret() || m == PrivateKeyJWT }
 
 // usesSecret reports whether the method authenticates with ClientSecret.
-func (m AuthMethod) usesSecret() bool { return m == ClientSecretBasic || m == ClientSecretPost }
+func (m AuthMethod) usesSecret() bool {
+	return m == ClientSecretBasic || m == ClientSecretPost || m == ClientSecretJWT
+}
+
+// sendsSecret reports whether the method sends ClientSecret itself, so
+// discovery may choose it from the server's list: the JWT methods need
+// the caller's explicit choice.
+func (m AuthMethod) sendsSecret() bool { return m == ClientSecretBasic || m == ClientSecretPost }
 
 // checkCredentials refuses a blank client id, which would send users to the
 // provider with "client_id=", and an empty secret for a method that sends

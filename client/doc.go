@@ -1,7 +1,10 @@
 // Package client is the OAuth2 client oauthkit delegates all protocol work
 // to: a Go port of httpx-oauth's BaseOAuth2 as [OAuth2] (authorization URL, code
 // exchange, refresh, revocation, id/email lookup, client_secret_basic and
-// client_secret_post, PKCE) plus provider clients.
+// client_secret_post, PKCE) plus provider clients. Beyond upstream it
+// authenticates with signed client assertions (RFC 7523): private_key_jwt
+// ([PrivateKeyJWT] with [WithClientAssertionKey] or [WithClientAssertion])
+// and client_secret_jwt ([ClientSecretJWT]).
 //
 // It follows golang.org/x/oauth2 in shape: a [Config] (where the provider
 // is and who the client is) validated by a constructor that does no I/O,
@@ -49,8 +52,9 @@
 //     all the endpoints of discovered metadata) must be https; plain http is
 //     accepted only on loopback hosts (127.0.0.0/8, ::1, localhost) for
 //     local development. Anything else is ErrInvalidConfig.
-//   - A blank client id, or an empty client secret with client_secret_basic
-//     or client_secret_post, is ErrInvalidConfig from the constructor;
+//   - A blank client id, or an empty client secret with client_secret_basic,
+//     client_secret_post or client_secret_jwt, is ErrInvalidConfig from the
+//     constructor, as is private_key_jwt without a key or assertion source;
 //     discovery refuses the empty id before any request.
 //
 // # Errors

@@ -2,6 +2,9 @@ package client_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log"
@@ -108,4 +111,66 @@ func ExampleDiscoverOpenID() {
 	// Output:
 	// true true true true false
 	// client_secret_basic
+}
+
+// exampleKeyPEM is a throwaway P-256 key in PKCS #8 PEM, the form
+// "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256" writes.
+// Never use it for anything but this example.
+const exampleKeyPEM = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg0GtrAc3ukkhuR22R
+DJUPZOzr17YbPvYs1WR7dmfhA32hRANCAAQwENItu0XRg3/RRrH/273R0noPYuNK
++rmpzWyqmFkOnb9g8Mui0LyegYeU62rtCEL49zA9MHjCl1/9MEpkgtmo
+-----END PRIVATE KEY-----
+`
+
+// A client registered for private_key_jwt signs an assertion with its key
+// for each token request instead of sending a secret. The key would come
+// from a file (os.ReadFile) or a KMS (any crypto.Signer); the server
+// registered its public half, or fetches it from a JWKSHandler.
+func ExampleWithClientAssertionKey() {
+	blk, _ := pem.Decode([]byte(exampleKeyPEM))
+	if blk == nil {
+		log.Fatal("no PEM block")
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, ok := parsed.(crypto.Signer)
+	if !ok {
+		log.Fatal("not a signing key")
+	}
+
+	// A stand-in token endpoint that shows what it received.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		fmt.Println("client_id:", r.PostForm.Get("client_id"))
+		fmt.Println("client_assertion_type:", r.PostForm.Get("client_assertion_type"))
+		fmt.Println("client_secret sent:", r.PostForm.Has("client_secret"))
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"AT","token_type":"Bearer"}`)
+	}))
+	defer srv.Close()
+
+	c, err := client.New(client.Config{
+		ClientID:            "my-client",
+		AuthorizeEndpoint:   srv.URL + "/authorize",
+		AccessTokenEndpoint: srv.URL + "/token",
+	},
+		client.WithTokenEndpointAuthMethod(client.PrivateKeyJWT),
+		client.WithClientAssertionKey(key, "2026-01"),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := c.AccessToken(context.Background(), "CODE", "https://app.example/callback", "VERIFIER")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("access token:", tok.AccessToken)
+	// Output:
+	// client_id: my-client
+	// client_assertion_type: urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+	// client_secret sent: false
+	// access token: AT
 }

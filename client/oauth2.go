@@ -268,6 +268,8 @@ func unusableResponse(op, cause error, res *response) error {
 }
 
 // formRequest builds a POST with exactly one client authentication method.
+// The JWT methods sign a fresh assertion (new jti) for each request, so a
+// retried request never replays one.
 func (c *OAuth2) formRequest(ctx context.Context, endpoint string, form url.Values, method AuthMethod) (*http.Request, error) {
 	switch method {
 	case ClientSecretPost:
@@ -275,6 +277,10 @@ func (c *OAuth2) formRequest(ctx context.Context, endpoint string, form url.Valu
 		form.Set("client_secret", c.cfg.ClientSecret)
 	case None:
 		form.Set("client_id", c.cfg.ClientID) // a public client: no secret
+	case PrivateKeyJWT, ClientSecretJWT:
+		if err := c.cfg.setClientAssertion(ctx, form, method, endpoint); err != nil {
+			return nil, err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(form.Encode()))
 	if err != nil {

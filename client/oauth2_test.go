@@ -211,7 +211,7 @@ func TestOAuth2ConstructorErrors(t *testing.T) {
 		wantMethod AuthMethod // set when a *NotSupportedAuthMethodError is expected
 	}{
 		{"invalid token endpoint auth method", func(c *config) { c.TokenEndpointAuthMethod = "invalid" }, ErrNotSupportedAuthMethod, "invalid"},
-		{"invalid revocation auth method", func(c *config) { c.RevocationEndpointAuthMethod = "private_key_jwt" }, ErrNotSupportedAuthMethod, "private_key_jwt"},
+		{"invalid revocation auth method", func(c *config) { c.RevocationEndpointAuthMethod = "tls_client_auth" }, ErrNotSupportedAuthMethod, "tls_client_auth"},
 		// A confidential client must authenticate at the token endpoint.
 		{"none at the token endpoint", func(c *config) { c.TokenEndpointAuthMethod = None }, ErrNotSupportedAuthMethod, None},
 		{"revoke endpoint without revocation method", func(c *config) { c.RevokeTokenEndpoint = coreRevokeURL }, ErrMissingRevokeTokenAuthMethod, ""},

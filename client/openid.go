@@ -160,7 +160,9 @@ var (
 // lists, so pass WithTokenEndpointAuthMethod when you know it. That method
 // wins if the server lists it (or lists nothing); otherwise discovery fails
 // with a *NotSupportedAuthMethodError (errors.Is ErrNotSupportedAuthMethod)
-// and no token request is ever made. Without it, the method is the first
+// and no token request is ever made. PrivateKeyJWT and ClientSecretJWT are
+// used only when given so, and only if the server lists them (an absent
+// list means client_secret_basic). Without it, the method is the first
 // of client_secret_basic/client_secret_post in the list (absent:
 // client_secret_basic, the spec default); a list with neither fails the
 // same way.
@@ -170,9 +172,9 @@ var (
 // is absent (servers check the registered method there too) or lists it;
 // otherwise the first listed secret method; otherwise, if the list has
 // "none", None: the endpoint is called as a public client, with client_id
-// and no secret. An endpoint that only accepts methods this package cannot
-// use (private_key_jwt: upstream #346) leaves revocation disabled instead
-// of failing, since login still works.
+// and no secret. An endpoint that only accepts methods this client cannot
+// use (private_key_jwt without a key, upstream #346) leaves revocation
+// disabled instead of failing, since login still works.
 //
 // Refresh is enabled iff grant_types_supported lists refresh_token (absent:
 // the spec default, which does not). Generic OpenID Connect servers usually
@@ -427,7 +429,9 @@ func (md *providerMetadata) apply(cfg *config) error {
 	if explicit := cfg.TokenEndpointAuthMethod; explicit != "" {
 		// An absent list says nothing about the client's registration,
 		// which the caller knows better than the spec default.
-		if !explicit.supported() || (len(methods) > 0 && !slices.Contains(methods, string(explicit))) {
+		// The JWT methods are used only with a server that lists them.
+		listed := slices.Contains(methods, string(explicit))
+		if !explicit.supported() || (len(methods) > 0 && !listed) || (!explicit.sendsSecret() && !listed) {
 			return &NotSupportedAuthMethodError{Method: explicit}
 		}
 	} else {
@@ -447,7 +451,7 @@ func (md *providerMetadata) apply(cfg *config) error {
 		cfg.RefreshTokenEndpoint = md.TokenEndpoint
 	}
 	if md.RevocationEndpoint != "" {
-		if m, ok := revocationMethod(md.RevocationEndpointAuthMethodsSupported, cfg.TokenEndpointAuthMethod); ok {
+		if m, ok := revocationMethod(md.RevocationEndpointAuthMethodsSupported, cfg.TokenEndpointAuthMethod, cfg.ClientSecret != ""); ok {
 			cfg.RevokeTokenEndpoint = md.RevocationEndpoint
 			cfg.RevocationEndpointAuthMethod = m
 		}
@@ -460,11 +464,14 @@ func (md *providerMetadata) apply(cfg *config) error {
 // mean client_secret_basic, but servers that omit it (Hydra) check the
 // client's registered method, which is the token endpoint's: a client
 // registered for client_secret_post would otherwise fail to revoke.
-func revocationMethod(listed []string, token AuthMethod) (AuthMethod, bool) {
+//
+// A private_key_jwt client has no secret to fall back on: when the list
+// lacks private_key_jwt, only "none" remains.
+func revocationMethod(listed []string, token AuthMethod, hasSecret bool) (AuthMethod, bool) {
 	if len(listed) == 0 || slices.Contains(listed, string(token)) {
 		return token, true
 	}
-	if m, ok := firstSupported(listed); ok {
+	if m, ok := firstSupported(listed); ok && hasSecret {
 		return m, true
 	}
 	if slices.Contains(listed, string(None)) {
@@ -475,10 +482,11 @@ func revocationMethod(listed []string, token AuthMethod) (AuthMethod, bool) {
 
 // firstSupported returns the first secret method, in the provider's order,
 // that this package implements (upstream #333). None is never chosen here:
-// a confidential client does not give up authenticating by itself.
+// a confidential client does not give up authenticating by itself, and
+// neither are the JWT methods, which need the caller's key or choice.
 func firstSupported(methods []string) (AuthMethod, bool) {
 	for _, m := range methods {
-		if am := AuthMethod(m); am.supported() {
+		if am := AuthMethod(m); am.sendsSecret() {
 			return am, true
 		}
 	}

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	jose "github.com/go-jose/go-jose/v4"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -192,7 +194,7 @@ func TestDiscoveryExplicitAuthMethodRefused(t *testing.T) {
 	}{
 		{"basic, server lists post only", []string{"client_secret_post"}, ClientSecretBasic, ClientSecretBasic},
 		{"post, server lists basic only", []string{"client_secret_basic"}, ClientSecretPost, ClientSecretPost},
-		{"listed but not implemented", []string{"private_key_jwt"}, "private_key_jwt", "private_key_jwt"},
+		{"listed but not implemented", []string{"tls_client_auth"}, "tls_client_auth", "tls_client_auth"},
 		{"none is not a token endpoint method", []string{"none", "client_secret_basic"}, None, None},
 	}
 	for _, tc := range cases {
@@ -631,4 +633,87 @@ func TestIDTokenCheckSubject(t *testing.T) {
 	assert.ErrorIs(t, err, ErrIDToken)
 	assert.ErrorIs(t, err, ErrIDTokenSubject)
 	assert.ErrorIs(t, checkSubject(&IDClaims{}, ""), ErrIDTokenSubject)
+}
+
+// TestDiscoveryPrivateKeyJWT: private_key_jwt is used when the caller
+// chooses it and the server lists it, at the token and revocation
+// endpoints; it is refused when the server does not list it (an absent
+// list means client_secret_basic), and never chosen from the list alone.
+func TestDiscoveryPrivateKeyJWT(t *testing.T) {
+	key := WithClientAssertionKey(testKeys[jose.ES256], "k1")
+	pk := WithTokenEndpointAuthMethod(PrivateKeyJWT)
+	t.Run("chosen and listed", func(t *testing.T) {
+		f, hc := newFakeServer(t)
+		f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"client_secret_basic", "private_key_jwt"}
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+		}))
+		f.json("/token", 200, `{"access_token":"AT","token_type":"Bearer"}`)
+		f.json("/revoke", 200, ``)
+		o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "", WithHTTPClient(hc), pk, key)
+		require.NoError(t, err)
+		tok, rev := o.AuthMethods()
+		assert.Equal(t, PrivateKeyJWT, tok)
+		assert.Equal(t, PrivateKeyJWT, rev)
+		_, err = o.AccessToken(context.Background(), "CODE", "https://app/cb", "V")
+		require.NoError(t, err)
+		require.NoError(t, o.RevokeToken(context.Background(), "AT", ""))
+		for _, path := range []string{"/token", "/revoke"} {
+			reqs := f.requests(path)
+			require.Len(t, reqs, 1, path)
+			assert.Empty(t, reqs[0].Header.Values("Authorization"))
+			form, err := url.ParseQuery(reqs[0].Body)
+			require.NoError(t, err)
+			assert.Equal(t, ClientAssertionType, form.Get("client_assertion_type"), path)
+			jws, err := jose.ParseSignedCompact(form.Get("client_assertion"), []jose.SignatureAlgorithm{jose.ES256})
+			require.NoError(t, err)
+			payload, err := jws.Verify(testKeys[jose.ES256].Public())
+			require.NoError(t, err)
+			var claims struct{ Aud string }
+			require.NoError(t, json.Unmarshal(payload, &claims))
+			assert.Equal(t, testIssuer+"/token", claims.Aud, path)
+		}
+	})
+	t.Run("revocation list without it disables revocation", func(t *testing.T) {
+		f, hc := newFakeServer(t)
+		f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"private_key_jwt"}
+			d["revocation_endpoint"] = testIssuer + "/revoke"
+			d["revocation_endpoint_auth_methods_supported"] = []string{"client_secret_basic"}
+		}))
+		o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "", WithHTTPClient(hc), pk, key)
+		require.NoError(t, err)
+		assert.False(t, o.Capabilities().Revoke)
+	})
+	for name, listed := range map[string][]string{
+		"not listed":  {"client_secret_basic"},
+		"list absent": nil,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, hc := newFakeServer(t)
+			f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+				if listed != nil {
+					d["token_endpoint_auth_methods_supported"] = listed
+				}
+			}))
+			o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "", WithHTTPClient(hc), pk, key)
+			assert.Nil(t, o)
+			var ne *NotSupportedAuthMethodError
+			require.ErrorAs(t, err, &ne)
+			assert.Equal(t, PrivateKeyJWT, ne.Method)
+		})
+	}
+	t.Run("never chosen from the list", func(t *testing.T) {
+		f, hc := newFakeServer(t)
+		f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer, func(d map[string]any) {
+			d["token_endpoint_auth_methods_supported"] = []string{"private_key_jwt", "client_secret_jwt", "client_secret_post"}
+		}))
+		o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc))
+		require.NoError(t, err)
+		tok, _ := o.AuthMethods()
+		assert.Equal(t, ClientSecretPost, tok)
+		// A key without the explicit method is a configuration mistake.
+		_, err = DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc), key)
+		assert.ErrorIs(t, err, ErrInvalidConfig)
+	})
 }

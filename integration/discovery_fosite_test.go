@@ -66,6 +66,36 @@ func assertRevoked(t *testing.T, o *client.OpenID, rt string) {
 	}
 }
 
+// fositeGrantCycle logs in through o with offline_access, refreshes,
+// revokes the new refresh token with one revocation request and checks it
+// is revoked: every step authenticates the client with its method.
+func fositeGrantCycle(t *testing.T, as *fositeAS, o *client.OpenID) {
+	t.Helper()
+	ctx := context.Background()
+	tok, err := fositeLogin(t, as, o)
+	if err != nil {
+		t.Fatalf("code exchange: %v", err)
+	}
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token for offline_access")
+	}
+	refreshed, err := o.RefreshToken(ctx, tok.RefreshToken)
+	if err != nil {
+		t.Fatalf("refresh: %v", err)
+	}
+	if refreshed.AccessToken == "" || refreshed.RefreshToken == tok.RefreshToken {
+		t.Fatal("fosite rotates refresh tokens: want a new access and refresh token")
+	}
+	before := as.revokeHits.Load()
+	if err := o.RevokeToken(ctx, refreshed.RefreshToken, "refresh_token"); err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if got := as.revokeHits.Load() - before; got != 1 {
+		t.Fatalf("%d revocation requests, want 1", got)
+	}
+	assertRevoked(t, o, refreshed.RefreshToken)
+}
+
 func TestFositeDiscoveryBasicClient(t *testing.T) {
 	as := newFositeAS(t, []fositeClient{{ID: "kit-basic", Secret: fositeSecret, Method: "client_secret_basic"}})
 	ctx := context.Background()
@@ -79,28 +109,7 @@ func TestFositeDiscoveryBasicClient(t *testing.T) {
 		if tm, rm := o.AuthMethods(); tm != client.ClientSecretBasic || rm != client.ClientSecretBasic {
 			t.Fatalf("methods token %q, revocation %q; want client_secret_basic for both", tm, rm)
 		}
-		tok, err := fositeLogin(t, as, o)
-		if err != nil {
-			t.Fatalf("code exchange: %v", err)
-		}
-		if tok.RefreshToken == "" {
-			t.Fatal("no refresh token for offline_access")
-		}
-		refreshed, err := o.RefreshToken(ctx, tok.RefreshToken)
-		if err != nil {
-			t.Fatalf("refresh: %v", err)
-		}
-		if refreshed.AccessToken == "" || refreshed.RefreshToken == tok.RefreshToken {
-			t.Fatal("fosite rotates refresh tokens: want a new access and refresh token")
-		}
-		before := as.revokeHits.Load()
-		if err := o.RevokeToken(ctx, refreshed.RefreshToken, "refresh_token"); err != nil {
-			t.Fatalf("revoke: %v", err)
-		}
-		if got := as.revokeHits.Load() - before; got != 1 {
-			t.Fatalf("%d revocation requests, want 1", got)
-		}
-		assertRevoked(t, o, refreshed.RefreshToken)
+		fositeGrantCycle(t, as, o)
 	})
 
 	// The original bug: without the option, discovery picks the first

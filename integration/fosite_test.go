@@ -59,9 +59,14 @@ const fositeSubject = "alice"
 const fositeRedirectURI = "http://127.0.0.1/callback"
 
 // fositeClient is a confidential client registered at a fositeAS for
-// Method ("client_secret_basic" or "client_secret_post") at the token and
-// revocation endpoints.
-type fositeClient struct{ ID, Secret, Method string }
+// Method ("client_secret_basic", "client_secret_post" or "private_key_jwt")
+// at the token and revocation endpoints. A private_key_jwt client's keys
+// are fetched from JWKSURI, and its assertions must be signed with
+// SigningAlg (fosite's default RS256 when empty).
+type fositeClient struct {
+	ID, Secret, Method  string
+	JWKSURI, SigningAlg string
+}
 
 // newFositeAS registers clients and starts the server. The discovery
 // document advertises what Hydra v2.3.0 advertises for its secret methods
@@ -86,10 +91,15 @@ func newFositeAS(t *testing.T, clients []fositeClient, mods ...func(doc map[stri
 	t.Cleanup(as.srv.Close)
 	issuer := "http://" + as.srv.Listener.Addr().String()
 	cfg := &fosite.Config{
-		GlobalSecret:               []byte("0123456789abcdef0123456789abcdef"),
-		EnforcePKCE:                true,
-		AccessTokenLifespan:        time.Hour,
-		IDTokenIssuer:              issuer,
+		GlobalSecret:        []byte("0123456789abcdef0123456789abcdef"),
+		EnforcePKCE:         true,
+		AccessTokenLifespan: time.Hour,
+		IDTokenIssuer:       issuer,
+		// private_key_jwt assertions must name the token endpoint as their
+		// audience.
+		TokenURL: issuer + "/token",
+		// Set here: fosite fills it lazily on first use, which would race.
+		JWKSFetcherStrategy:        fosite.NewDefaultJWKSFetcherStrategy(),
 		SendDebugMessagesToClients: true,
 	}
 	as.provider = compose.ComposeAllEnabled(cfg, as.store, key)
@@ -125,9 +135,12 @@ func newFositeAS(t *testing.T, clients []fositeClient, mods ...func(doc map[stri
 // wants. The store's client map is not locked, so this runs before Start.
 func (as *fositeAS) addClient(t *testing.T, c fositeClient) {
 	t.Helper()
-	hash, err := bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost)
-	if err != nil {
-		t.Fatal(err)
+	var hash []byte
+	if c.Secret != "" {
+		var err error
+		if hash, err = bcrypt.GenerateFromPassword([]byte(c.Secret), bcrypt.MinCost); err != nil {
+			t.Fatal(err)
+		}
 	}
 	as.store.Clients[c.ID] = &fosite.DefaultOpenIDConnectClient{
 		DefaultClient: &fosite.DefaultClient{
@@ -137,7 +150,9 @@ func (as *fositeAS) addClient(t *testing.T, c fositeClient) {
 			ResponseTypes: []string{"code"},
 			Scopes:        []string{"openid", "email", "offline_access"},
 		},
-		TokenEndpointAuthMethod: c.Method,
+		TokenEndpointAuthMethod:           c.Method,
+		JSONWebKeysURI:                    c.JWKSURI,
+		TokenEndpointAuthSigningAlgorithm: c.SigningAlg,
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 )
 
@@ -45,6 +46,8 @@ type opClient struct {
 	// (with no Secret) registers a public client.
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method,omitempty"`
 	GrantTypes              []string `json:"grant_types,omitempty"`
+	// JWKS holds the public keys of a private_key_jwt client.
+	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
 }
 
 // nodeOP is a running oidc-provider. Its accounts are any login: the login
