@@ -157,3 +157,56 @@ func ExampleKit_LogoutEverywhere() {
 	// sessions ended: 2 <nil>
 	// 302 <a href="/login?next=%2Fhome">Found</a>.
 }
+
+// BackChannelLogoutHandler is the URL registered at an OpenID Connect
+// provider as backchannel_logout_uri: when the user logs out there, the
+// provider POSTs a signed logout token, and every app session of that
+// provider session ends, on every instance sharing the SessionIndex. Here
+// a fake provider signs the user in, then sends the logout token.
+func ExampleKit_BackChannelLogoutHandler() {
+	as := fakeas.Start()
+	defer as.Srv.Close()
+	as.EnableOpenID()
+	oidc, err := as.OpenIDClient(context.Background(), "idp", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(nil)
+	sm := scs.New()
+	kit, err := oauthkit.New(oauthkit.Config{
+		Sessions:  sm,
+		Providers: []oauthkit.Provider{{Client: oidc, RedirectURL: "http://" + srv.Listener.Addr().String() + "/auth/idp/callback"}},
+		Logger:    slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/auth/idp/login", kit.LoginHandler("idp"))
+	mux.Handle("/auth/idp/callback", kit.CallbackHandler("idp"))
+	mux.Handle("POST /auth/idp/backchannel-logout", kit.BackChannelLogoutHandler("idp"))
+	mux.Handle("/", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := kit.User(r.Context())
+		fmt.Fprint(w, "hello ", u.Email)
+	})))
+	srv.Config.Handler = sm.LoadAndSave(mux)
+	srv.Start()
+	defer srv.Close()
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar}
+
+	fmt.Println(get(browser, srv.URL+"/auth/idp/login?next=/home"))
+	token := as.LogoutToken(fakeas.LogoutTokenOptions{SessionID: as.SessionID(fakeas.DefaultUser.ID)})
+	res, err := as.BackChannelLogout(context.Background(), nil, srv.URL+"/auth/idp/backchannel-logout", token)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res.Body.Close()
+	fmt.Println("back-channel logout:", res.StatusCode)
+	browser.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	fmt.Println(get(browser, srv.URL+"/home"))
+	// Output:
+	// 200 hello ada@example.com
+	// back-channel logout: 200
+	// 302 <a href="/login?next=%2Fhome">Found</a>.
+}
