@@ -210,3 +210,29 @@ func ExampleKit_BackChannelLogoutHandler() {
 	// back-channel logout: 200
 	// 302 <a href="/login?next=%2Fhome">Found</a>.
 }
+
+// With a TokenStore, code that holds only a user id (a nightly job) gets
+// a valid provider token with Kit.TokenFor, refreshed through the same
+// single path as the users' own requests (across instances, with shared
+// TokenStore and RefreshLocks such as redisclaim's).
+func ExampleKit_TokenFor() {
+	var kit *oauthkit.Kit
+	browser, base, done := exampleSite(oauthkit.Config{TokenStore: oauthkit.NewMemoryTokenStore()}, 3600,
+		func(w http.ResponseWriter, r *http.Request) {
+			kit = r.Context().Value(exampleKitKey{}).(*oauthkit.Kit)
+			u, _ := kit.User(r.Context())
+			fmt.Fprint(w, "signed in as ", u.UserID)
+		})
+	defer done()
+	fmt.Println(get(browser, base+"/auth/fake/login?next=/home"))
+
+	// Later, outside any request:
+	tok, err := kit.TokenFor(context.Background(), "fake:1234567890123456789", "fake")
+	fmt.Println("job has a token:", err == nil && tok.AccessToken != "", "refresh token kept server-side:", tok.RefreshToken != "")
+	_, err = kit.TokenFor(context.Background(), "fake:someone-who-never-logged-in", "fake")
+	fmt.Println(errors.Is(err, oauthkit.ErrReauthRequired))
+	// Output:
+	// 200 signed in as fake:1234567890123456789
+	// job has a token: true refresh token kept server-side: true
+	// true
+}
