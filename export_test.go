@@ -80,3 +80,12 @@ func OpenToken(tk *TokenKeys, v, aad string) error {
 	_, err := k.openToken(v, aad)
 	return err
 }
+
+// MemoryTokenCount is how many records a memory TokenStore holds, expired
+// or not.
+func MemoryTokenCount(s TokenStore) int {
+	m := s.(*memoryTokens)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.m)
+}

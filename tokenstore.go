@@ -59,10 +59,13 @@ type RefreshLocks interface {
 // holds are lost with the process, as the sessions are.
 func NewMemoryTokenStore() TokenStore { return newMemoryTokens() }
 
-// memoryTokens is the in-process TokenStore.
+// memoryTokens is the in-process TokenStore. Records with a ttl are
+// dropped when read after it, and by a sweep every sweepEvery writes, so
+// records nobody reads again do not accumulate.
 type memoryTokens struct {
-	mu sync.Mutex
-	m  map[string]memoryRecord
+	mu   sync.Mutex
+	m    map[string]memoryRecord
+	puts int
 }
 
 type memoryRecord struct {
@@ -92,8 +95,16 @@ func (s *memoryTokens) Put(_ context.Context, key string, record []byte, ttl tim
 		r.until = time.Now().Add(ttl)
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.m[key] = r
-	s.mu.Unlock()
+	if s.puts++; s.puts%sweepEvery == 0 {
+		now := time.Now()
+		for k, r := range s.m {
+			if !r.until.IsZero() && !now.Before(r.until) {
+				delete(s.m, k)
+			}
+		}
+	}
 	return nil
 }
 

@@ -1,8 +1,12 @@
 package oauthkit_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/internal/tokenstoretest"
@@ -51,4 +55,20 @@ func TestMemoryRefreshLocks(t *testing.T) {
 			},
 		}
 	})
+}
+
+// Records written with a ttl and never read again are swept every
+// SweepEvery writes; records without a ttl stay.
+func TestMemoryTokenStoreSweep(t *testing.T) {
+	s := oauthkit.NewMemoryTokenStore()
+	ctx := t.Context()
+	require.NoError(t, s.Put(ctx, "keep", []byte("x"), 0))
+	for i := range oauthkit.SweepEvery - 2 {
+		k := fmt.Sprint("k", i)
+		require.NoError(t, s.Put(ctx, k, []byte("x"), time.Hour))
+		oauthkit.SetMemoryTokenUntil(s, k, time.Now().Add(-time.Second))
+	}
+	require.Equal(t, oauthkit.SweepEvery-1, oauthkit.MemoryTokenCount(s), "no sweep before the SweepEvery-th write")
+	require.NoError(t, s.Put(ctx, "last", []byte("x"), time.Hour))
+	assert.Equal(t, 2, oauthkit.MemoryTokenCount(s), "the expired ones are gone; keep and last stay")
 }
