@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/oauthkit/oauthkit/client"
-	"golang.org/x/sync/singleflight"
 )
 
 // The grant path: with a TokenStore, the user's current grant lives there,
@@ -63,15 +62,12 @@ func sessionCopy(t *client.Token) *client.Token {
 	return &c
 }
 
-// grantFlights collapses concurrent refreshes of one grant in a process.
-type grantFlights struct{ g singleflight.Group }
-
 // freshGrant returns a valid token of the grant under key: the stored one
 // if it is still valid, else the result of the one refresh every instance
 // waits for. onRefresh, when not nil, runs once per refresh this process
 // made, with the new token.
 func (k *Kit) freshGrant(ctx context.Context, key string, p *providerState, onRefresh func(*client.Token)) (*client.Token, error) {
-	v, err, _ := k.flights.g.Do(key, func() (any, error) {
+	v, err, _ := k.flights.Do(key, func() (any, error) {
 		// One flight serves every caller of this process: it must not end
 		// with the first caller's request.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout+2*k.cfg.RefreshLease)
@@ -165,11 +161,8 @@ func (k *Kit) refreshLocked(ctx context.Context, key string, p *providerState, o
 		return nil, false, wrap(ErrExchange, err)
 	}
 	k.stampExpiry(nt)
-	if nt.Expired(now) {
-		return nil, false, wrap(ErrExchange, errors.New("refreshed token is already expired"))
-	}
-	if nt.IDToken == "" {
-		nt.IDToken = t.IDToken // see Token
+	if nt, err = completeRefresh(t, nt, now); err != nil {
+		return nil, false, err
 	}
 	if err := k.saveGrant(ctx, key, nt); err != nil {
 		k.cfg.Logger.ErrorContext(ctx, "oauthkit: a refreshed grant could not be stored; the rotated refresh token is lost and the user must log in again",

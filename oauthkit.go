@@ -63,6 +63,7 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/oauthkit/oauthkit/client"
+	"golang.org/x/sync/singleflight"
 )
 
 // Defaults used when the Config field is zero.
@@ -218,10 +219,10 @@ type Kit struct {
 	cop       *http.CrossOriginProtection
 	store     *guardedStore
 	index     SessionIndex
-	tokens    TokenStore   // nil: tokens live in the session only
-	locks     RefreshLocks // with tokens
-	flights   grantFlights
-	origins   map[string]bool // scheme://host of the redirect URLs: the site
+	tokens    TokenStore         // nil: tokens live in the session only
+	locks     RefreshLocks       // with tokens
+	flights   singleflight.Group // one refresh per stored grant in this process (grant.go)
+	origins   map[string]bool    // scheme://host of the redirect URLs: the site
 	stats     stats
 }
 

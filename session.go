@@ -154,7 +154,7 @@ func (k *Kit) openToken(v, aad string) (*client.Token, error) {
 	b := []byte(v)
 	switch {
 	case k.cfg.TokenKeys != nil:
-		pt, _, err := k.cfg.TokenKeys.open(v, aad)
+		pt, err := k.cfg.TokenKeys.open(v, aad)
 		if err != nil {
 			return nil, err
 		}

@@ -82,29 +82,29 @@ func (tk *TokenKeys) seal(plaintext []byte, aad string) string {
 }
 
 // open decrypts a value seal made for aad. A value without the prefix is
-// returned as it is, with encrypted false: a token stored before TokenKeys
-// were configured, which the next write encrypts.
-func (tk *TokenKeys) open(value, aad string) (plaintext []byte, encrypted bool, err error) {
+// returned as it is: a token stored before TokenKeys were configured, which
+// the next write encrypts.
+func (tk *TokenKeys) open(value, aad string) ([]byte, error) {
 	rest, ok := strings.CutPrefix(value, tokenPrefix)
 	if !ok {
-		return []byte(value), false, nil
+		return []byte(value), nil
 	}
 	id, data, ok := strings.Cut(rest, ".")
 	if !ok {
-		return nil, true, ErrTokenDecrypt
+		return nil, ErrTokenDecrypt
 	}
 	aead, ok := tk.aeads[id]
 	if !ok {
-		return nil, true, fmt.Errorf("%w: %q", ErrTokenKeyUnknown, id)
+		return nil, fmt.Errorf("%w: %q", ErrTokenKeyUnknown, id)
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(data)
 	if err != nil || len(raw) < aead.NonceSize()+aead.Overhead() {
-		return nil, true, ErrTokenDecrypt
+		return nil, ErrTokenDecrypt
 	}
 	n := aead.NonceSize()
 	pt, err := aead.Open(nil, raw[:n], raw[n:], []byte(id+"\x00"+aad))
 	if err != nil {
-		return nil, true, ErrTokenDecrypt
+		return nil, ErrTokenDecrypt
 	}
-	return pt, true, nil
+	return pt, nil
 }

@@ -116,24 +116,31 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		}
 		return nil, wrap(ErrExchange, err)
 	}
-	if nt.Expired(now) {
-		// A provider answering with an already expired token (or a clock
-		// far off) must not make Token hand it out.
-		return nil, wrap(ErrExchange, errors.New("refreshed token is already expired"))
-	}
-	if nt.IDToken == "" && t.IDToken != "" {
-		// Refresh responses rarely carry an ID token (OIDC Core §12.2); the
-		// login's is kept as the id_token_hint of an RP-initiated logout.
-		// nt may be shared with concurrent callers: copy, do not mutate.
-		c := *nt
-		c.IDToken = t.IDToken
-		nt = &c
+	if nt, err = completeRefresh(t, nt, now); err != nil {
+		return nil, err
 	}
 	k.putToken(ctx, u, nt)
 	if k.cfg.OnTokenRefresh != nil {
 		k.cfg.OnTokenRefresh(ctx, u, nt)
 	}
 	return nt, nil
+}
+
+// completeRefresh checks the refresh response nt for old and returns what
+// to store: a token already expired (a provider's answer, or a clock far
+// off) is ErrExchange, never handed out; an ID token is carried over from
+// old when nt has none, as refresh responses rarely do (OIDC Core §12.2)
+// and the login's is the id_token_hint of an RP-initiated logout. nt may be
+// shared with concurrent callers: it is copied, not mutated.
+func completeRefresh(old, nt *client.Token, now time.Time) (*client.Token, error) {
+	if nt.Expired(now) {
+		return nil, wrap(ErrExchange, errors.New("refreshed token is already expired"))
+	}
+	c := *nt
+	if c.IDToken == "" {
+		c.IDToken = old.IDToken
+	}
+	return &c, nil
 }
 
 // stampExpiry sets t's expiry by the kit's clock, so Config.Now is the
