@@ -111,12 +111,7 @@ func (k *Kit) BackChannelLogoutHandler(provider string) http.Handler {
 // error (Back-Channel Logout 1.0 §2.8) whose description names the failed
 // check, never the token.
 func (k *Kit) logoutError(w http.ResponseWriter, r *http.Request, provider string, err error) {
-	status := HTTPStatus(err)
-	level := k.cfg.Logger.Warn
-	if status >= 500 {
-		level = k.cfg.Logger.Error
-	}
-	level("oauthkit: logout notification refused", "provider", provider, "status", status, "error", err.Error())
+	status := k.logFailure(r, "oauthkit: logout notification refused", provider, err)
 	code := "invalid_request"
 	if status >= 500 {
 		code = "server_error"

@@ -3,6 +3,7 @@ package oauthkit
 import (
 	"errors"
 	"html/template"
+	"log/slog"
 	"net/http"
 )
 
@@ -63,15 +64,22 @@ func DefaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	_ = errorPage.Execute(w, struct{ Title, Message string }{title, msg})
 }
 
+// logFailure logs err with its status: ERROR for 5xx (the site's fault),
+// WARN for the rest (the request's). It returns the status.
+func (k *Kit) logFailure(r *http.Request, msg, provider string, err error) int {
+	status := HTTPStatus(err)
+	level := slog.LevelWarn
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	k.cfg.Logger.Log(r.Context(), level, msg, "provider", provider, "status", status, "path", r.URL.Path, "error", err.Error())
+	return status
+}
+
 // fail logs err (kind and provider; client errors never carry secrets) and
 // hands it to the error handler.
 func (k *Kit) fail(w http.ResponseWriter, r *http.Request, provider string, err error) {
-	status := HTTPStatus(err)
-	level := k.cfg.Logger.Warn
-	if status >= 500 {
-		level = k.cfg.Logger.Error
-	}
-	level("oauthkit: request failed", "provider", provider, "status", status, "path", r.URL.Path, "error", err.Error())
+	k.logFailure(r, "oauthkit: request failed", provider, err)
 	if k.cfg.ErrorHandler != nil {
 		k.cfg.ErrorHandler(w, r, err)
 		return

@@ -68,8 +68,8 @@ func (p *providerState) authParams(q url.Values) (client.Params, error) {
 // validPrompt accepts the OIDC Core §3.1.2.1 values (and "create", OpenID
 // Connect Prompt Create), space-separated, "none" alone.
 func validPrompt(v string) bool {
-	fs := strings.Fields(v)
-	if len(fs) == 0 || strings.Join(fs, " ") != v {
+	fs, ok := spaceList(v)
+	if !ok {
 		return false
 	}
 	for _, f := range fs {
@@ -104,10 +104,16 @@ func validDomain(v string) bool {
 	return true
 }
 
+// spaceList splits a space-separated list, refusing an empty one and any
+// other whitespace (leading, trailing, doubled, tabs).
+func spaceList(v string) ([]string, bool) {
+	fs := strings.Fields(v)
+	return fs, len(fs) > 0 && strings.Join(fs, " ") == v
+}
+
 // tokens accepts space-separated tokens of visible ASCII.
 func tokens(v string) bool {
-	fs := strings.Fields(v)
-	if len(fs) == 0 || strings.Join(fs, " ") != v {
+	if _, ok := spaceList(v); !ok {
 		return false
 	}
 	for _, r := range v {

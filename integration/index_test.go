@@ -150,11 +150,7 @@ func TestPostgresSchemaIdempotent(t *testing.T) {
 // A closed database is an error from both methods (no server needed:
 // sql.Open does not connect).
 func TestPostgresSessionIndexClosedDB(t *testing.T) {
-	db, err := sql.Open("postgres", "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	db := closedPostgres(t)
 	indextest.Fails(t, &pgclaim.SessionIndex{DB: db})
 }
 

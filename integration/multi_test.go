@@ -483,6 +483,18 @@ func postgres(t *testing.T) *sql.DB {
 	return db
 }
 
+// closedPostgres is a closed *sql.DB: every query fails without a server
+// (sql.Open does not connect), for the unreachable-store tests.
+func closedPostgres(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("postgres", "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	return db
+}
+
 // TestPostgresSpreadLogins is G11 on PostgreSQL: KIT_SOAK_PG_LOGINS (default
 // 300) spread logins over 3 instances, 0 lost, 0 mix-ups.
 func TestPostgresSpreadLogins(t *testing.T) {

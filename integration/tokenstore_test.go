@@ -235,11 +235,7 @@ func TestPostgresSchemaIdempotentTokens(t *testing.T) {
 // A closed database is an error from every method (no server needed:
 // sql.Open does not connect).
 func TestPostgresTokenStoreClosedDB(t *testing.T) {
-	db, err := sql.Open("postgres", "postgres://nobody@127.0.0.1:1/none?sslmode=disable")
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = db.Close()
+	db := closedPostgres(t)
 	tokenstoretest.TokenStoreFails(t, &pgclaim.TokenStore{DB: db})
 	tokenstoretest.RefreshLocksFail(t, &pgclaim.RefreshLocks{DB: db})
 }
