@@ -272,3 +272,22 @@ func TestChannelLogoutHandlersNeedOpenID(t *testing.T) {
 	assert.Panics(t, func() { a.kit.FrontChannelLogoutHandler("test") })
 	assert.Panics(t, func() { a.kit.BackChannelLogoutHandler("nope") })
 }
+
+// A failing index makes a front-channel logout a 500 (ErrSession) that
+// ends nothing; the provider's next load of the iframe can retry.
+func TestFrontChannelLogoutIndexFailing(t *testing.T) {
+	t.Parallel()
+	idx := &flakyIndex{}
+	a, as := newOpenIDApp(t, func(c *oauthkit.Config) { c.SessionIndex = idx })
+	b := a.signIn(ada)
+	idx.down.Store(true)
+	q := "?iss=" + url.QueryEscape(as.URL) + "&sid=" + as.SessionID(ada.ID)
+	res, _ := a.do(a.browser(), http.MethodGet, "/frontchannel"+q, nil)
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode)
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrSession)
+	idx.down.Store(false)
+	assert.True(t, a.signedIn(b))
+	res, _ = a.do(a.browser(), http.MethodGet, "/frontchannel"+q, nil)
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	assert.False(t, a.signedIn(b))
+}

@@ -243,7 +243,8 @@ func TestLogoutRevokesStoredGrant(t *testing.T) {
 // failingTokens is a TokenStore that fails while down.
 type failingTokens struct {
 	oauthkit.TokenStore
-	down atomic.Bool
+	down    atomic.Bool // Get and Put fail
+	putDown atomic.Bool // Put fails
 }
 
 var errTokensDown = errors.New("token store down")
@@ -256,7 +257,7 @@ func (f *failingTokens) Get(ctx context.Context, key string) ([]byte, error) {
 }
 
 func (f *failingTokens) Put(ctx context.Context, key string, rec []byte, ttl time.Duration) error {
-	if f.down.Load() {
+	if f.down.Load() || f.putDown.Load() {
 		return errTokensDown
 	}
 	return f.TokenStore.Put(ctx, key, rec, ttl)
@@ -368,4 +369,22 @@ func TestGrantFaults(t *testing.T) {
 		assert.Equal(t, fmt.Sprintf("AT-%d", i+1), tok.AccessToken)
 		assert.Equal(t, before.RefreshToken, tok.RefreshToken, "a provider that does not rotate: the refresh token stays")
 	}
+}
+
+// A refreshed grant the store cannot take is an ErrSession error, logged
+// as a lost rotation, and the token is not handed out as if it were saved.
+func TestRefreshedGrantNotStored(t *testing.T) {
+	t.Parallel()
+	store := &failingTokens{TokenStore: oauthkit.NewMemoryTokenStore()}
+	var logs syncBuffer
+	a := newApp(t, withLogs(&logs), func(c *oauthkit.Config) { c.TokenStore = store })
+	b := a.browser()
+	require.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+	a.clock.Add(2 * time.Hour)
+	store.putDown.Store(true)
+	res, body := a.do(b, http.MethodGet, "/api/token", nil)
+	assert.Equal(t, http.StatusInternalServerError, res.StatusCode, body)
+	assert.Contains(t, body, errTokensDown.Error())
+	assert.Equal(t, int64(1), a.as.RefreshHits.Load())
+	assert.Contains(t, logs.String(), "could not be stored")
 }

@@ -78,6 +78,9 @@ func TestLoginParamsRefused(t *testing.T) {
 		assert.ErrorIs(t, a.takeErr(), oauthkit.ErrInvalidLoginParam, q)
 		assert.Equal(t, 0, a.pending(b), q)
 	}
+	res, _ := a.do(a.browser(), http.MethodGet, "/auth/test/login?login_hint="+strings.Repeat("a", 17<<10), nil)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "an oversized query")
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrInvalidLoginParam)
 	assert.Equal(t, int64(0), a.as.AuthorizeHits.Load())
 	for _, ok := range []string{"prompt=none", "prompt=create", "max_age=0", "login_hint=" + url.QueryEscape("Zoë Ünïcode"), "domain_hint=contoso.com"} {
 		res, _ := a.do(a.browser(), http.MethodGet, "/auth/test/login?"+ok, nil)

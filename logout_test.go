@@ -111,6 +111,10 @@ func TestPostLogoutState(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, res.StatusCode)
 	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrMethodNotAllowed)
 
+	res, _ = a.do(b, http.MethodGet, "/logged-out?state="+state+"&x="+strings.Repeat("a", 17<<10), nil)
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode, "an oversized query")
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrInvalidCallback)
+
 	res, _ = a.do(b, http.MethodGet, "/logged-out?state="+state, nil)
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode, "wrong guesses did not consume it")
 
