@@ -244,8 +244,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if err := k.sm.RenewToken(ctx); err != nil {
 		return "", wrap(ErrSession, err)
 	}
-	k.signIn(ctx, p, u, inSession)
-	k.recordLogin(ctx, p, u, ref)
+	k.signIn(ctx, p, u, inSession, ref)
 	if dest, ok := SafeReturnTo(pl.ReturnTo); ok {
 		return dest, nil
 	}

@@ -159,21 +159,19 @@ func bindingValue(p *providerState, indexed string, ref []byte) string {
 	return p.binding + bindingSep + indexed + bindingSep + string(ref)
 }
 
-// recordLogin writes the session's index entries, until the session's
-// deadline, and notes in the session which token they are for. A failing
-// index does not fail the login (the user proved who they are; refusing
-// them would not make the site safer): it is logged, counted in Stats, and
-// retried by ensureIndexed on the session's next request through
-// RequireAuth. Until then, a back-channel or front-channel logout or
-// LogoutEverywhere does not find this session.
-func (k *Kit) recordLogin(ctx context.Context, p *providerState, u *User, ref loginRef) {
-	b, _ := json.Marshal(ref) // two strings: cannot fail
-	k.writeIndex(ctx, p, u, ref, b)
-}
-
+// writeIndex writes the session's index entries, until the session's
+// deadline, and the binding value that binds the session to p and notes
+// which token the entries are for. A failing index does not fail the login
+// (the user proved who they are; refusing them would not make the site
+// safer): it is logged, counted in Stats, and retried by ensureIndexed on
+// the session's next request through RequireAuth. Until then, a
+// back-channel or front-channel logout or LogoutEverywhere does not find
+// this session.
 func (k *Kit) writeIndex(ctx context.Context, p *providerState, u *User, ref loginRef, refJSON []byte) {
 	token := k.sm.Token(ctx)
 	if token == "" {
+		// Not committed yet (no token to index): the next request indexes it.
+		k.sm.Put(ctx, keyBinding, bindingValue(p, "", refJSON))
 		return
 	}
 	if err := k.index.Add(ctx, token, indexKeys(u, ref), k.sm.Deadline(ctx)); err != nil {

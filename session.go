@@ -104,11 +104,13 @@ func (k *Kit) signedInBinding(ctx context.Context) (*User, *providerState, strin
 	return u, p, value, nil
 }
 
-// signIn stores the user, the binding to p and the provider token.
-func (k *Kit) signIn(ctx context.Context, p *providerState, u *User, t *client.Token) {
+// signIn stores the user, the provider token and the binding to p, with
+// the session's SessionIndex entries for the login ref (see writeIndex).
+func (k *Kit) signIn(ctx context.Context, p *providerState, u *User, t *client.Token, ref loginRef) {
 	k.putJSON(ctx, keyUser, u)
-	k.sm.Put(ctx, keyBinding, p.binding)
 	k.putToken(ctx, u, t)
+	refJSON, _ := json.Marshal(ref) // two strings: cannot fail
+	k.writeIndex(ctx, p, u, ref, refJSON)
 }
 
 // putToken stores u's provider token in the session, encrypted with
