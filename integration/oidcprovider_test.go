@@ -48,14 +48,21 @@ type opClient struct {
 	GrantTypes              []string `json:"grant_types,omitempty"`
 	// JWKS holds the public keys of a private_key_jwt client.
 	JWKS *jose.JSONWebKeySet `json:"jwks,omitempty"`
+	// RequirePAR makes the server refuse this client's authorization
+	// requests unless they were pushed (RFC 9126 §6).
+	RequirePAR bool `json:"require_pushed_authorization_requests,omitempty"`
+	// DPoPBound makes the server refuse this client's token requests
+	// without a DPoP proof (RFC 9449 §5.2).
+	DPoPBound bool `json:"dpop_bound_access_tokens,omitempty"`
 }
 
 // nodeOP is a running oidc-provider. Its accounts are any login: the login
 // is the subject, with email <login>@example.test (verified) and name
 // "User <login>". Every client must use PKCE S256; scopes are openid,
 // email, profile and offline_access (granted only with prompt=consent).
-// Devinteractions, revocation, RP-initiated logout (GET and POST) and
-// back-channel logout are on.
+// Devinteractions, revocation, RP-initiated logout (GET and POST),
+// back-channel logout, PAR and DPoP are on; every DPoP proof must carry a
+// server-issued nonce.
 type nodeOP struct {
 	// Issuer is http://127.0.0.1:<port>, where discovery is served.
 	Issuer string

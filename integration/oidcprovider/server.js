@@ -86,6 +86,12 @@ server.listen(Number(config.port) || 0, '127.0.0.1', () => {
       revocation: { enabled: true },
       rpInitiatedLogout: { enabled: true },
       backchannelLogout: { enabled: true },
+      // PAR is on (a client registered with
+      // require_pushed_authorization_requests must use it), and every DPoP
+      // request must carry a server nonce, so clients meet the
+      // use_dpop_nonce challenge on their first token and UserInfo call.
+      pushedAuthorizationRequests: { enabled: true },
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
     },
     // Every client, confidential ones included, must send an S256 PKCE
     // challenge (oidc-provider's default only requires it of public clients).
