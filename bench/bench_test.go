@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
@@ -13,22 +15,53 @@ import (
 // handlers are called in process with a reusable ResponseWriter, and every
 // call to the provider goes over loopback HTTP to the one fake provider.
 
+// A work item and the contenders doing it, run as sub-benchmarks by the
+// Benchmark functions and one sample per round by TestRounds.
+type work struct {
+	name string
+	// refs are the contenders the others' ratios are taken to.
+	refs       []string
+	contenders []contender
+}
+
+type contender struct {
+	name string
+	run  func(b *testing.B)
+}
+
+// works is every work item compared side by side. It is a function because
+// the contenders reach fp, the fake provider TestMain starts.
+func works() []work {
+	return []work{protected(), loginStart(), callback(), tokenExchange(), endToEnd()}
+}
+
+func (w work) bench(b *testing.B) {
+	for _, c := range w.contenders {
+		b.Run(c.name, c.run)
+	}
+}
+
 // BenchmarkProtected: a signed-in request to a protected page.
-func BenchmarkProtected(b *testing.B) {
-	b.Run("scs-floor", func(b *testing.B) {
-		a := newKitApp(b, newMemstore(), redirectURL)
-		runProtected(b, a.floor, newRequest("/profile", a.signedIn(b)))
-	})
-	b.Run("oauthkit", func(b *testing.B) {
-		a := newKitApp(b, newMemstore(), redirectURL)
-		runProtected(b, a.protected, newRequest("/profile", a.signedIn(b)))
-	})
-	b.Run("gorilla-hand", func(b *testing.B) {
-		// The cookie a gologin, gothic or x/oauth2 app holds after login.
-		h := newHandApp()
-		c := callbackOnce(b, h.callback, h.startLogin, "/auth/bench/callback?", true)
-		runProtected(b, requireGorillaUser(h.store, http.HandlerFunc(gorillaProfile)), newRequest("/profile", c))
-	})
+func BenchmarkProtected(b *testing.B) { protected().bench(b) }
+
+func protected() work {
+	return work{name: "Protected", refs: []string{"scs-floor"}, contenders: []contender{
+		{"scs-floor", func(b *testing.B) {
+			// LoadAndSave alone with scs's default gob codec.
+			a := newKitApp(b, newMemstore(), redirectURL)
+			runProtected(b, a.floor, newRequest("/profile", a.signedIn(b)))
+		}},
+		{"oauthkit", func(b *testing.B) {
+			a := newKitApp(b, newMemstore(), redirectURL)
+			runProtected(b, a.protected, newRequest("/profile", a.signedIn(b)))
+		}},
+		{"gorilla-hand", func(b *testing.B) {
+			// The cookie a gologin, gothic or x/oauth2 app holds after login.
+			h := newHandApp()
+			c := callbackOnce(b, h.callback, h.startLogin, "/auth/bench/callback?", true)
+			runProtected(b, requireGorillaUser(h.store, http.HandlerFunc(gorillaProfile)), newRequest("/profile", c))
+		}},
+	}}
 }
 
 func runProtected(b *testing.B, h http.Handler, req *http.Request) {
@@ -49,26 +82,30 @@ func runProtected(b *testing.B, h http.Handler, req *http.Request) {
 // provider. The state-B metric is what the contender keeps per pending
 // login: for oauthkit the scs-encoded session in the store (server side),
 // for the peers the cookie sent to the browser.
-func BenchmarkLoginStart(b *testing.B) {
-	b.Run("oauthkit", func(b *testing.B) {
-		a := newKitApp(b, newMemstore(), redirectURL)
-		c, _ := a.startLogin(b)
-		runLogin(b, a.login, newRequest("/auth/bench/login?next=/profile"), http.StatusFound, a.storedBytes(b, c))
-	})
-	b.Run("gologin", func(b *testing.B) {
-		a := newGologinApp()
-		c, _ := a.startLogin(b)
-		runLogin(b, a.login, newRequest("/auth/bench/login"), http.StatusFound, len(c.Value))
-	})
-	b.Run("gothic", func(b *testing.B) {
-		c, _ := gothicStartLogin(b)
-		runLogin(b, gothicLogin, newRequest("/auth/login?provider="+gothicProvider), http.StatusTemporaryRedirect, len(c.Value))
-	})
-	b.Run("xoauth2-hand", func(b *testing.B) {
-		a := newHandApp()
-		c, _ := a.startLogin(b)
-		runLogin(b, a.login, newRequest("/auth/bench/login"), http.StatusFound, len(c.Value))
-	})
+func BenchmarkLoginStart(b *testing.B) { loginStart().bench(b) }
+
+func loginStart() work {
+	return work{name: "LoginStart", refs: []string{"gologin"}, contenders: []contender{
+		{"oauthkit", func(b *testing.B) {
+			a := newKitApp(b, newMemstore(), redirectURL)
+			c, _ := a.startLogin(b)
+			runLogin(b, a.login, newRequest("/auth/bench/login?next=/profile"), http.StatusFound, a.storedBytes(b, c))
+		}},
+		{"gologin", func(b *testing.B) {
+			a := newGologinApp()
+			c, _ := a.startLogin(b)
+			runLogin(b, a.login, newRequest("/auth/bench/login"), http.StatusFound, len(c.Value))
+		}},
+		{"gothic", func(b *testing.B) {
+			c, _ := gothicStartLogin(b)
+			runLogin(b, gothicLogin, newRequest("/auth/login?provider="+gothicProvider), http.StatusTemporaryRedirect, len(c.Value))
+		}},
+		{"xoauth2-hand", func(b *testing.B) {
+			a := newHandApp()
+			c, _ := a.startLogin(b)
+			runLogin(b, a.login, newRequest("/auth/bench/login"), http.StatusFound, len(c.Value))
+		}},
+	}}
 }
 
 func runLogin(b *testing.B, h http.Handler, req *http.Request, want int, stateBytes int) {
@@ -86,33 +123,71 @@ func runLogin(b *testing.B, h http.Handler, req *http.Request, want int, stateBy
 // BenchmarkCallback: the provider redirects back; state check, code
 // exchange, one user API call, session write, redirect. session-B is the
 // signed-in session: scs-encoded bytes in the store for oauthkit, the
-// gorilla cookie for the peers.
-func BenchmarkCallback(b *testing.B) {
-	b.Run("oauthkit", func(b *testing.B) {
-		a := newKitApp(b, newMemstore(), redirectURL)
-		sessionBytes := a.storedBytes(b, a.signedIn(b))
-		reqs := a.callbackRequests(b, b.N) // one pending login per callback: states are single-use
-		w := newSink()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			if err := serve(a.callback, w, reqs[i], http.StatusFound); err != nil {
-				b.Fatal(err)
+// gorilla cookie for the peers. bare-roundtrips is the physical floor: the
+// token POST and the user GET alone, on a keep-alive client, bodies read
+// and not parsed.
+func BenchmarkCallback(b *testing.B) { callback().bench(b) }
+
+func callback() work {
+	return work{name: "Callback", refs: []string{"gologin", "bare-roundtrips"}, contenders: []contender{
+		{"oauthkit", func(b *testing.B) {
+			a := newKitApp(b, newMemstore(), redirectURL)
+			sessionBytes := a.storedBytes(b, a.signedIn(b))
+			reqs := a.callbackRequests(b, b.N) // one pending login per callback: states are single-use
+			w := newSink()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := range b.N {
+				if err := serve(a.callback, w, reqs[i], http.StatusFound); err != nil {
+					b.Fatal(err)
+				}
 			}
+			b.ReportMetric(float64(sessionBytes), "session-B")
+		}},
+		{"gologin", func(b *testing.B) {
+			a := newGologinApp()
+			runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
+		}},
+		{"gothic", func(b *testing.B) {
+			runCallback(b, gothicCallback, gothicStartLogin, "/auth/callback?provider="+gothicProvider+"&", false)
+		}},
+		{"xoauth2-hand", func(b *testing.B) {
+			a := newHandApp()
+			runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
+		}},
+		{"bare-roundtrips", runBareRoundTrips},
+	}}
+}
+
+// runBareRoundTrips is the two provider calls of a callback and nothing
+// else.
+func runBareRoundTrips(b *testing.B) {
+	hc := fp.httpClient()
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {benchCode}, "redirect_uri": {redirectURL},
+		"client_id": {clientID}, "client_secret": {clientSecret},
+	}.Encode()
+	call := func(req *http.Request) {
+		res, err := hc.Do(req)
+		if err != nil {
+			b.Fatal(err)
 		}
-		b.ReportMetric(float64(sessionBytes), "session-B")
-	})
-	b.Run("gologin", func(b *testing.B) {
-		a := newGologinApp()
-		runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
-	})
-	b.Run("gothic", func(b *testing.B) {
-		runCallback(b, gothicCallback, gothicStartLogin, "/auth/callback?provider="+gothicProvider+"&", false)
-	})
-	b.Run("xoauth2-hand", func(b *testing.B) {
-		a := newHandApp()
-		runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
-	})
+		_, _ = io.Copy(io.Discard, res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusOK {
+			b.Fatalf("%s %s: %s", req.Method, req.URL.Path, res.Status)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		req, _ := http.NewRequest(http.MethodPost, fp.at("/token"), strings.NewReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		call(req)
+		req, _ = http.NewRequest(http.MethodGet, fp.at("/user"), nil)
+		req.Header.Set("Authorization", "Bearer "+fakeAccessToken)
+		call(req)
+	}
 }
 
 // runCallback replays one started login's callback: the peers keep their
@@ -154,9 +229,11 @@ func callbackOnce(tb testing.TB, h http.Handler, start func(testing.TB) (*http.C
 
 // BenchmarkTokenExchange: the code exchange alone, same endpoint, same
 // client authentication (client_secret_post), both sending a PKCE verifier.
-func BenchmarkTokenExchange(b *testing.B) {
+func BenchmarkTokenExchange(b *testing.B) { tokenExchange().bench(b) }
+
+func tokenExchange() work {
 	verifier := oauth2.GenerateVerifier()
-	b.Run("client", func(b *testing.B) {
+	return work{name: "TokenExchange", refs: []string{"xoauth2"}, contenders: []contender{{"client", func(b *testing.B) {
 		c := newClient(b, fp.httpClient())
 		ctx := context.Background()
 		b.ReportAllocs()
@@ -166,8 +243,7 @@ func BenchmarkTokenExchange(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
-	b.Run("xoauth2", func(b *testing.B) {
+	}}, {"xoauth2", func(b *testing.B) {
 		conf := fp.oauth2Config(redirectURL)
 		conf.Endpoint.AuthStyle = oauth2.AuthStyleInParams
 		ctx := context.WithValue(context.Background(), oauth2.HTTPClient, fp.httpClient())
@@ -178,5 +254,5 @@ func BenchmarkTokenExchange(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
-	})
+	}}}}
 }

@@ -21,31 +21,35 @@ import (
 // /auth/bench/login?next=/profile, 302 to the fake /authorize, 302 to the
 // callback, 302 to /profile behind RequireAuth, 200 with the user id. Each
 // op is one login by a new browser (fresh cookie jar).
-func BenchmarkEndToEnd(b *testing.B) {
-	b.Run("oauthkit-memstore", func(b *testing.B) {
-		runEndToEnd(b, newMemstore())
-	})
-	b.Run("oauthkit-redis", func(b *testing.B) {
-		raw := os.Getenv("REDIS_URL")
-		if raw == "" {
-			b.Skip("REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6390/0): skipping the Redis store")
-		}
-		pool := &redis.Pool{
-			MaxIdle:     64,
-			IdleTimeout: time.Minute,
-			Dial:        func() (redis.Conn, error) { return redis.DialURL(raw) },
-		}
-		b.Cleanup(func() { _ = pool.Close() })
-		conn := pool.Get()
-		_, err := conn.Do("PING")
-		_ = conn.Close()
-		if err != nil {
-			b.Fatalf("REDIS_URL=%s: %v", raw, err)
-		}
-		prefix := "oauthkit-bench:" + time.Now().Format("150405.000000") + ":"
-		b.Cleanup(func() { deleteKeys(b, pool, prefix) })
-		runEndToEnd(b, redisstore.NewWithPrefix(pool, prefix))
-	})
+func BenchmarkEndToEnd(b *testing.B) { endToEnd().bench(b) }
+
+func endToEnd() work {
+	return work{name: "EndToEnd", contenders: []contender{
+		{"oauthkit-memstore", func(b *testing.B) { runEndToEnd(b, newMemstore()) }},
+		{"oauthkit-redis", runEndToEndRedis},
+	}}
+}
+
+func runEndToEndRedis(b *testing.B) {
+	raw := os.Getenv("REDIS_URL")
+	if raw == "" {
+		b.Skip("REDIS_URL is not set (e.g. REDIS_URL=redis://127.0.0.1:6390/0): skipping the Redis store")
+	}
+	pool := &redis.Pool{
+		MaxIdle:     64,
+		IdleTimeout: time.Minute,
+		Dial:        func() (redis.Conn, error) { return redis.DialURL(raw) },
+	}
+	b.Cleanup(func() { _ = pool.Close() })
+	conn := pool.Get()
+	_, err := conn.Do("PING")
+	_ = conn.Close()
+	if err != nil {
+		b.Fatalf("REDIS_URL=%s: %v", raw, err)
+	}
+	prefix := "oauthkit-bench:" + time.Now().Format("150405.000000") + ":"
+	b.Cleanup(func() { deleteKeys(b, pool, prefix) })
+	runEndToEnd(b, redisstore.NewWithPrefix(pool, prefix))
 }
 
 func runEndToEnd(b *testing.B, store scs.Store) {

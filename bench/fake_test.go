@@ -22,6 +22,10 @@ const (
 
 var userID = fakeas.DefaultUser.ID
 
+// fakeAccessToken is the token the fake answers benchCode with; its user
+// API accepts it.
+var fakeAccessToken = "at-" + userID + "-" + fakeas.DefaultUser.Email + "-static"
+
 // fakeProvider is the kit's shared fake authorization server
 // (internal/fakeas) with its user API on loopback. /authorize auto-approves
 // (for end-to-end runs), with or without PKCE (the peers send none);
