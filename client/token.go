@@ -20,7 +20,8 @@ import (
 const DefaultExpiryLeeway = 10 * time.Second
 
 // Token is a successful token-endpoint response (upstream's OAuth2Token).
-// Its fields are plain values, so it stores as it is in any scs store.
+// Its fields are plain values (DPoPKey encodes itself as JSON and gob), so
+// it stores as it is in any scs store.
 type Token struct {
 	// AccessToken is the credential for the provider's APIs; never empty.
 	AccessToken string
