@@ -11,10 +11,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/gob"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -39,7 +41,7 @@ type dpopProofSeen struct {
 
 // readProof parses and verifies a DPoP proof as a server would.
 func readProof(proof string) (*dpopProofSeen, error) {
-	jws, err := jose.ParseSigned(proof, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(proof, []jose.SignatureAlgorithm{jose.ES256})
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +288,7 @@ func TestDPoPNonceRetry(t *testing.T) {
 // assertionJTI is the jti of a client assertion (not verified).
 func assertionJTI(t *testing.T, a string) any {
 	t.Helper()
-	jws, err := jose.ParseSigned(a, []jose.SignatureAlgorithm{jose.ES256})
+	jws, err := jose.ParseSignedCompact(a, []jose.SignatureAlgorithm{jose.ES256})
 	require.NoError(t, err)
 	var claims map[string]any
 	require.NoError(t, json.Unmarshal(jws.UnsafePayloadWithoutVerification(), &claims))
@@ -407,13 +409,13 @@ func TestDPoPDiscovery(t *testing.T) {
 func TestDPoPIdentify(t *testing.T) {
 	key := newRSAKey(t, "k1")
 	s := &dpopServer{nonce: "RS-N", userinfo: `{"sub":"user-42","email":"arthur@camelot.bt","email_verified":true}`}
-	f, hc := newFakeServer(t)
+	f, _ := newFakeServer(t)
 	f.json("/.well-known/openid-configuration", 200, discoveryDoc(testIssuer))
 	f.json("/jwks", 200, jwksBody(t, key))
 	mux := http.NewServeMux()
 	mux.Handle("/userinfo", s)
 	mux.Handle("/", f)
-	hc = providerServer(t, mux)
+	hc := providerServer(t, mux)
 	o, err := DiscoverOpenID(context.Background(), testIssuer, "CID", "SEC", WithHTTPClient(hc), WithDPoP())
 	require.NoError(t, err)
 	dk, err := NewDPoPKey()
@@ -553,7 +555,9 @@ func TestDPoPKeyRedacted(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(b, &jwk))
 	require.NotEmpty(t, jwk.D)
-	d := k.priv.D.String()
+	raw, err := k.priv.Bytes()
+	require.NoError(t, err)
+	d := hex.EncodeToString(raw)
 	tok := &Token{AccessToken: "AT", TokenType: "DPoP", DPoPKey: k}
 	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%x", "%d"} {
 		for _, v := range []any{k, *k, tok, *tok} {
@@ -562,7 +566,13 @@ func TestDPoPKeyRedacted(t *testing.T) {
 			assert.NotContains(t, out, d, format)
 		}
 	}
-	assert.Contains(t, fmt.Sprint(k), k.Thumbprint())
+	for _, format := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		assert.Equal(t, "client.DPoPKey{jkt:"+k.Thumbprint()+"}", fmt.Sprintf(format, k), format)
+	}
+	var logged bytes.Buffer
+	slog.New(slog.NewJSONHandler(&logged, nil)).Info("grant", "key", k)
+	assert.NotContains(t, logged.String(), jwk.D, "log/slog's JSON handler must not reach MarshalJSON")
+	assert.Contains(t, logged.String(), k.Thumbprint())
 	assert.Contains(t, fmt.Sprintf("%+v", tok), k.Thumbprint())
 	assert.Equal(t, k.String(), k.LogValue().String())
 }
