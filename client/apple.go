@@ -225,7 +225,7 @@ func (a *Apple) clientSecret() (string, error) {
 		return a.secret, nil
 	}
 	exp := now.Add(appleSecretLifetime)
-	s, err := signJWT(jose.ES256, a.key, a.keyID, map[string]any{
+	s, err := signJWT(jose.ES256, a.key, jwtHeader{keyID: a.keyID}, map[string]any{
 		"iss": a.teamID,
 		"iat": now.Unix(),
 		"exp": exp.Unix(),

@@ -176,9 +176,9 @@ func (c *config) clientAssertion(ctx context.Context, method AuthMethod, endpoin
 		err error
 	)
 	if method == ClientSecretJWT {
-		s, err = signJWT(jose.HS256, []byte(c.ClientSecret), "", claims)
+		s, err = signJWT(jose.HS256, []byte(c.ClientSecret), jwtHeader{}, claims)
 	} else {
-		s, err = signJWT(c.assertionAlg, cryptosigner.Opaque(c.assertionKey), c.assertionKeyID, claims)
+		s, err = signJWT(c.assertionAlg, cryptosigner.Opaque(c.assertionKey), jwtHeader{keyID: c.assertionKeyID}, claims)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w: signing failed: %w", ErrClientAssertion, err)
@@ -186,13 +186,28 @@ func (c *config) clientAssertion(ctx context.Context, method AuthMethod, endpoin
 	return s, nil
 }
 
-// signJWT is the package's one JWT signing path (client assertions and
-// Apple's client secret): claims signed with key under alg, with a "typ"
-// JWT header and "kid" when keyID is not empty.
-func signJWT(alg jose.SignatureAlgorithm, key any, keyID string, claims any) (string, error) {
-	opts := (&jose.SignerOptions{}).WithType("JWT")
-	if keyID != "" {
-		opts = opts.WithHeader(jose.HeaderKey("kid"), keyID)
+// jwtHeader is what signJWT puts in the JWS header besides "alg".
+type jwtHeader struct {
+	// typ is the "typ" header; "JWT" when empty.
+	typ jose.ContentType
+	// keyID is sent as "kid" when not empty.
+	keyID string
+	// embedJWK puts the public half of the key in the "jwk" header (DPoP
+	// proofs, RFC 9449 §4.2), so the server needs no copy of it.
+	embedJWK bool
+}
+
+// signJWT is the package's one JWT signing path (client assertions,
+// Apple's client secret and DPoP proofs): claims signed with key under
+// alg, with the header hdr describes.
+func signJWT(alg jose.SignatureAlgorithm, key any, hdr jwtHeader, claims any) (string, error) {
+	typ := hdr.typ
+	if typ == "" {
+		typ = "JWT"
+	}
+	opts := (&jose.SignerOptions{EmbedJWK: hdr.embedJWK}).WithType(typ)
+	if hdr.keyID != "" {
+		opts = opts.WithHeader(jose.HeaderKey("kid"), hdr.keyID)
 	}
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: key}, opts)
 	if err != nil {

@@ -112,6 +112,9 @@ type config struct {
 	assertionSource                     AssertionSource
 	assertionKeySet, assertionSourceSet bool
 
+	// dpop is WithDPoP's setting and the servers' nonces.
+	dpop dpopConfig
+
 	// secretFromKey: the client secret is signed for each request from a
 	// private key (Apple), so ClientSecret is empty by design.
 	secretFromKey bool
@@ -355,6 +358,7 @@ func (c *config) validate() error {
 		c.Now = time.Now
 	}
 	c.BaseScopes = append([]string(nil), c.BaseScopes...)
+	c.dpop.init()
 	return nil
 }
 

@@ -174,3 +174,51 @@ func ExampleWithClientAssertionKey() {
 	// client_secret sent: false
 	// access token: AT
 }
+
+// A client made WithDPoP binds each grant's tokens to a key of its own
+// (RFC 9449). The key comes back in Token.DPoPKey: store it with the token
+// and hand it back with ContextWithDPoPKey to refresh. Here a loopback
+// stand-in for the server asks for its nonce first (use_dpop_nonce), as
+// servers that require nonces do; the client retries once with it.
+func ExampleWithDPoP() {
+	var requests int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests++
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("DPoP-Nonce", "server-nonce-1")
+		if r.Header.Get("DPoP") == "" || requests == 1 {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"error":"use_dpop_nonce"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"access_token":"bound-token","token_type":"DPoP","refresh_token":"rt","expires_in":300}`)
+	}))
+	defer srv.Close()
+
+	c, err := client.New(client.Config{
+		ClientID:             "my-client",
+		ClientSecret:         "my-secret",
+		AuthorizeEndpoint:    srv.URL + "/authorize",
+		AccessTokenEndpoint:  srv.URL + "/token",
+		RefreshTokenEndpoint: srv.URL + "/token",
+	}, client.WithDPoP())
+	if err != nil {
+		log.Fatal(err)
+	}
+	tok, err := c.AccessToken(context.Background(), "the-code", "https://app.example/callback", client.GenerateVerifier())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.TokenType, requests)
+
+	// Later, from the store: the refresh proves possession of the same key.
+	ctx := client.ContextWithDPoPKey(context.Background(), tok.DPoPKey)
+	refreshed, err := c.RefreshToken(ctx, tok.RefreshToken)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(refreshed.DPoPKey.Thumbprint() == tok.DPoPKey.Thumbprint(), requests)
+	// Output:
+	// DPoP 2
+	// true 3
+}

@@ -176,6 +176,10 @@ func (o *oidcCore) identify(ctx context.Context, name string, t *Token, nonce st
 	if err != nil {
 		return nil, err
 	}
+	if t.DPoPKey != nil {
+		// A DPoP-bound token is refused as a Bearer one (RFC 9449 §7.1).
+		ctx = ContextWithDPoPKey(ctx, t.DPoPKey)
+	}
 	id, err := user(ctx, at)
 	if errors.Is(err, ErrProfileNotSupported) || errors.Is(err, ErrIDEmailNotSupported) {
 		if fromToken == nil {

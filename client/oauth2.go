@@ -120,7 +120,11 @@ func (c *OAuth2) authCodeURL(redirectURI string, opts AuthURLOptions, extra url.
 }
 
 // AccessToken exchanges an authorization code (RFC 6749 §4.1.3). The
-// verifier is sent when non-empty. The code is never retried.
+// verifier is sent when non-empty. The code is never retried, except by a
+// WithDPoP client whose proof the server refused for want of its nonce
+// (use_dpop_nonce: the code was not consumed). A WithDPoP client signs the
+// proof with the key of ContextWithDPoPKey, or with a new one, which the
+// Token keeps in DPoPKey.
 func (c *OAuth2) AccessToken(ctx context.Context, code, redirectURI, codeVerifier string) (*Token, error) {
 	form := url.Values{
 		"grant_type":   {"authorization_code"},
@@ -135,7 +139,9 @@ func (c *OAuth2) AccessToken(ctx context.Context, code, redirectURI, codeVerifie
 
 // RefreshToken uses a refresh token (RFC 6749 §6). When the response has no
 // new refresh token the old one is kept, so the result is always usable for
-// the next refresh.
+// the next refresh. A WithDPoP client needs the grant's key in ctx
+// (ContextWithDPoPKey; ErrDPoPKeyRequired before any I/O otherwise), and
+// the new Token keeps it.
 func (c *OAuth2) RefreshToken(ctx context.Context, refreshToken string) (*Token, error) {
 	if c.cfg.RefreshTokenEndpoint == "" {
 		return nil, ErrRefreshNotSupported
@@ -235,11 +241,11 @@ func (c *OAuth2) Identify(ctx context.Context, t *Token, nonce string) (*Identit
 }
 
 func (c *OAuth2) tokenRequest(ctx context.Context, op error, endpoint string, form url.Values) (*Token, error) {
-	req, err := c.formRequest(ctx, endpoint, form, c.cfg.TokenEndpointAuthMethod)
+	key, err := c.cfg.grantKey(ctx, op)
 	if err != nil {
-		return nil, &RequestError{Op: op, Err: err}
+		return nil, err
 	}
-	res, err := c.send(req, op)
+	req, res, err := c.sendToken(ctx, op, endpoint, form, key)
 	if err != nil {
 		return nil, err
 	}
@@ -251,10 +257,11 @@ func (c *OAuth2) tokenRequest(ctx context.Context, op error, endpoint string, fo
 		}
 		return nil, unusableResponse(op, err, res)
 	}
-	t, err := tokenFromFields(m, c.cfg.Now())
+	t, err := tokenFromFields(m, c.cfg.Now(), key != nil)
 	if err != nil {
 		return nil, unusableResponse(op, err, res)
 	}
+	t.DPoPKey = key
 	return t, nil
 }
 

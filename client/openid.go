@@ -412,6 +412,9 @@ func fetchMetadata(ctx context.Context, cfg *config, opts []Option, metadataURL,
 	if err := md.apply(cfg); err != nil {
 		return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
 	}
+	if err := checkDPoPMetadata(raw, cfg); err != nil {
+		return nil, nil, &RequestError{Op: ErrOpenIDConfiguration, Err: err}
+	}
 	return &md, raw, nil
 }
 
@@ -702,13 +705,15 @@ func verifiedFlag(v any) bool {
 }
 
 // userinfo fetches the UserInfo document (OIDC Core §5.3) with a Bearer
-// token and returns it raw and decoded (numbers as json.Number).
+// token, or a DPoP one when ctx carries a key (ContextWithDPoPKey), and
+// returns it raw and decoded (numbers as json.Number).
 func (o *oidcCore) userinfo(ctx context.Context, cfg *config, accessToken string) (json.RawMessage, map[string]any, error) {
 	if o.userinfoURL == "" {
 		return nil, nil, ErrProfileNotSupported
 	}
 	var raw json.RawMessage
-	if err := getJSON(ctx, cfg, ErrGetProfile, apiRequest{url: o.userinfoURL, header: bearer(accessToken)}, &raw); err != nil {
+	r := dpopAPI(ctx, apiRequest{url: o.userinfoURL, header: bearer(accessToken)}, accessToken)
+	if err := getJSON(ctx, cfg, ErrGetProfile, r, &raw); err != nil {
 		return nil, nil, err
 	}
 	m, err := decodeBody("application/json", raw)

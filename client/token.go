@@ -20,11 +20,13 @@ import (
 const DefaultExpiryLeeway = 10 * time.Second
 
 // Token is a successful token-endpoint response (upstream's OAuth2Token).
-// Its fields are plain values, so it stores as it is in any scs store.
+// Its fields are plain values (DPoPKey encodes itself as JSON and gob), so
+// it stores as it is in any scs store.
 type Token struct {
 	// AccessToken is the credential for the provider's APIs; never empty.
 	AccessToken string
-	// TokenType is "Bearer" (the only type accepted), as the server spelt it.
+	// TokenType is "Bearer", as the server spelt it, or "DPoP" for a
+	// client made WithDPoP (each client accepts only its own type).
 	TokenType string
 	// RefreshToken is "" when the server issued none. After RefreshToken
 	// it is the new one, or the old one when the server sent none.
@@ -45,6 +47,12 @@ type Token struct {
 	// Raw is the response body as JSON (form-encoded responses are converted),
 	// so members this type does not name remain readable through Extra.
 	Raw json.RawMessage
+	// DPoPKey is the key the token is bound to (token_type DPoP, RFC 9449),
+	// nil for a Bearer token. Store it with the token (it encodes as JSON
+	// and gob) and give it back with ContextWithDPoPKey to refresh: the
+	// server refuses the grant's tokens with another key. Transport and
+	// Identify use it for resource requests.
+	DPoPKey *DPoPKey
 }
 
 // Expired reports whether the token expires within DefaultExpiryLeeway of now.
@@ -188,8 +196,9 @@ func stringify(v any) string {
 	}
 }
 
-// tokenFromFields builds a Token from a decoded success body.
-func tokenFromFields(m map[string]any, now time.Time) (*Token, error) {
+// tokenFromFields builds a Token from a decoded success body; dpop says the
+// client uses DPoP, so the token_type must be DPoP rather than Bearer.
+func tokenFromFields(m map[string]any, now time.Time, dpop bool) (*Token, error) {
 	at, ok := m["access_token"].(string)
 	if !ok {
 		if _, present := m["access_token"]; present {
@@ -205,8 +214,11 @@ func tokenFromFields(m map[string]any, now time.Time) (*Token, error) {
 	if t.TokenType, err = optString(m, "token_type"); err != nil {
 		return nil, err
 	}
-	if t.TokenType != "" && !strings.EqualFold(t.TokenType, "bearer") {
-		return nil, fmt.Errorf("%w: %q", ErrUnsupportedTokenType, sanitize(t.TokenType, 32))
+	if err := checkTokenType(t.TokenType, dpop); err != nil {
+		return nil, err
+	}
+	if dpop {
+		t.TokenType = "DPoP"
 	}
 	if t.RefreshToken, err = optString(m, "refresh_token"); err != nil {
 		return nil, err

@@ -23,7 +23,7 @@ func coreTokenFrom(t *testing.T, body string) (*Token, error) {
 	t.Helper()
 	m, err := parseTokenBody(http.StatusOK, "application/json", []byte(body))
 	require.NoError(t, err)
-	return tokenFromFields(m, coreNow)
+	return tokenFromFields(m, coreNow, false)
 }
 
 // Upstream's OAuth2Token tests.

@@ -38,6 +38,7 @@ func doRequest(hc *http.Client, userAgent string, req *http.Request, op error) (
 		return nil, &RequestError{Op: op, Err: redactURLError(err)}
 	}
 	defer resp.Body.Close()
+	noteDPoPResponse(req, resp)
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
 		return nil, &RequestError{Op: op, Err: redactURLError(err)}
@@ -119,6 +120,11 @@ type apiRequest struct {
 	url    string
 	header http.Header
 	form   url.Values // sent as a form body when non-nil
+	// dpop, when not nil, sends accessToken as "Authorization: DPoP" with
+	// a proof signed by it (see dpopAPI) instead of the Authorization of
+	// header.
+	dpop        *DPoPKey
+	accessToken string
 }
 
 // bearer is the header most user APIs take.
@@ -129,6 +135,29 @@ func bearer(accessToken string) http.Header {
 // getJSON performs a user-API call and decodes the JSON object answer (with
 // json.Number for numbers, so large ids stay exact) into out.
 func getJSON(ctx context.Context, cfg *config, op error, r apiRequest, out any) error {
+	var res *response
+	if r.dpop != nil {
+		var err error
+		if res, err = sendDPoPAPI(ctx, cfg, op, r); err != nil {
+			return err
+		}
+	} else {
+		req, err := newAPIRequest(ctx, r)
+		if err != nil {
+			return &RequestError{Op: op, Err: redactURLError(err)}
+		}
+		if res, err = doRequest(cfg.HTTPClient, cfg.UserAgent, req, op); err != nil {
+			return err
+		}
+	}
+	if err := decodeExact(res.body, out); err != nil {
+		return &RequestError{Op: op, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
+	}
+	return nil
+}
+
+// newAPIRequest builds the request r describes.
+func newAPIRequest(ctx context.Context, r apiRequest) (*http.Request, error) {
 	var body io.Reader
 	if r.form != nil {
 		body = strings.NewReader(r.form.Encode())
@@ -139,7 +168,7 @@ func getJSON(ctx context.Context, cfg *config, op error, r apiRequest, out any) 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, r.url, body)
 	if err != nil {
-		return &RequestError{Op: op, Err: redactURLError(err)}
+		return nil, err
 	}
 	for k, vs := range r.header {
 		req.Header[k] = vs
@@ -147,14 +176,7 @@ func getJSON(ctx context.Context, cfg *config, op error, r apiRequest, out any) 
 	if r.form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	res, err := doRequest(cfg.HTTPClient, cfg.UserAgent, req, op)
-	if err != nil {
-		return err
-	}
-	if err := decodeExact(res.body, out); err != nil {
-		return &RequestError{Op: op, Err: fmt.Errorf("%w: %v", ErrInvalidResponse, err)}
-	}
-	return nil
+	return req, nil
 }
 
 // identityError wraps a missing or malformed field of a user-API answer.
