@@ -146,7 +146,7 @@ func (k *Kit) refreshLocked(ctx context.Context, key string, p *providerState, o
 	}
 	stop := k.keepLease(ctx, key, owner)
 	defer stop()
-	pctx, cancel := context.WithTimeout(ctx, k.cfg.ProviderTimeout)
+	pctx, cancel := context.WithTimeout(refreshContext(ctx, t), k.cfg.ProviderTimeout)
 	nt, err := p.Client.RefreshToken(pctx, t.RefreshToken)
 	cancel()
 	if err != nil {

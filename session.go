@@ -142,7 +142,9 @@ func (k *Kit) storedToken(ctx context.Context, u *User) (*client.Token, error) {
 
 // sealToken is t as stored: JSON, encrypted for aad when TokenKeys are set.
 func (k *Kit) sealToken(t *client.Token, aad string) string {
-	b, _ := json.Marshal(t) // strings, times and raw JSON: cannot fail
+	// Strings, times, raw JSON and a DPoPKey the client made (only a zero
+	// DPoPKey{} fails to marshal): cannot fail.
+	b, _ := json.Marshal(t)
 	if k.cfg.TokenKeys == nil {
 		return string(b)
 	}

@@ -102,13 +102,13 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 		return nil, ErrReauthRequired
 	}
 	nt, err := k.refreshes.do(t.RefreshToken, now, func(refreshToken string) (*client.Token, error) {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
+		rctx, cancel := context.WithTimeout(refreshContext(context.WithoutCancel(ctx), t), k.cfg.ProviderTimeout)
 		defer cancel()
-		t, err := p.Client.RefreshToken(rctx, refreshToken)
+		nt, err := p.Client.RefreshToken(rctx, refreshToken)
 		if err == nil {
-			k.stampExpiry(t)
+			k.stampExpiry(nt)
 		}
-		return t, err
+		return nt, err
 	})
 	if err != nil {
 		if grantEnded(err) {
@@ -140,7 +140,22 @@ func completeRefresh(old, nt *client.Token, now time.Time) (*client.Token, error
 	if c.IDToken == "" {
 		c.IDToken = old.IDToken
 	}
+	if c.DPoPKey == nil {
+		// A client that does not carry the key over must not unbind the
+		// grant from it: the provider still holds the old binding.
+		c.DPoPKey = old.DPoPKey
+	}
 	return &c, nil
+}
+
+// refreshContext is ctx for refreshing t: it carries the grant's DPoP key,
+// which the refresh of a DPoP-bound grant must prove it holds
+// (client.ContextWithDPoPKey).
+func refreshContext(ctx context.Context, t *client.Token) context.Context {
+	if t.DPoPKey == nil {
+		return ctx
+	}
+	return client.ContextWithDPoPKey(ctx, t.DPoPKey)
 }
 
 // stampExpiry sets t's expiry by the kit's clock, so Config.Now is the

@@ -10,6 +10,7 @@ import (
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -113,22 +114,19 @@ func ExampleDiscoverOpenID() {
 	// client_secret_basic
 }
 
-// exampleKeyPEM is a throwaway P-256 key in PKCS #8 PEM, the form
-// "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256" writes.
-// Never use it for anything but this example.
-const exampleKeyPEM = `-----BEGIN PRIVATE KEY-----
-MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg0GtrAc3ukkhuR22R
-DJUPZOzr17YbPvYs1WR7dmfhA32hRANCAAQwENItu0XRg3/RRrH/273R0noPYuNK
-+rmpzWyqmFkOnb9g8Mui0LyegYeU62rtCEL49zA9MHjCl1/9MEpkgtmo
------END PRIVATE KEY-----
-`
-
 // A client registered for private_key_jwt signs an assertion with its key
-// for each token request instead of sending a secret. The key would come
-// from a file (os.ReadFile) or a KMS (any crypto.Signer); the server
-// registered its public half, or fetches it from a JWKSHandler.
+// for each token request instead of sending a secret. Here the key is a
+// PKCS #8 PEM file, as "openssl genpkey -algorithm EC -pkeyopt
+// ec_paramgen_curve:P-256 -out client-key.pem" writes it (this one is a
+// throwaway: never use it elsewhere); any crypto.Signer works, a KMS key
+// included. The server registered the public half, or fetches it from a
+// JWKSHandler.
 func ExampleWithClientAssertionKey() {
-	blk, _ := pem.Decode([]byte(exampleKeyPEM))
+	keyPEM, err := os.ReadFile("testdata/client-key.pem")
+	if err != nil {
+		log.Fatal(err)
+	}
+	blk, _ := pem.Decode(keyPEM)
 	if blk == nil {
 		log.Fatal("no PEM block")
 	}

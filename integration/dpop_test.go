@@ -9,11 +9,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 	"testing"
 
 	jose "github.com/go-jose/go-jose/v4"
 
+	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
 )
 
@@ -238,4 +241,74 @@ func TestOIDCProviderDPoP(t *testing.T) {
 			t.Fatalf("refresh: %v", err)
 		}
 	})
+}
+
+// TestKitDPoPOIDCProvider: a DPoP-bound grant through the kit: the login
+// binds the tokens to a key the kit keeps server-side, Kit.HTTPClient calls
+// UserInfo with proofs (meeting the nonce challenge), and the refresh the
+// kit makes when the token expires proves the same key, so the refreshed
+// token works too. Once with the token in the session, once in a
+// TokenStore with TokenKeys (the key stored encrypted with the grant).
+func TestKitDPoPOIDCProvider(t *testing.T) {
+	const redirect = "http://127.0.0.1:9/callback"
+	reg := opClient{ID: "kit-dpop", Secret: "secret-of-the-dpop-client", RedirectURIs: []string{redirect}, DPoPBound: true}
+	op := startOIDCProvider(t, reg)
+	keys := tokenKeys(t, "k1", "k1")
+	for name, mod := range map[string]func(*oauthkit.Config){
+		"session": revokeOnLogout,
+		"tokenstore": func(cfg *oauthkit.Config) {
+			revokeOnLogout(cfg)
+			cfg.TokenStore, cfg.TokenKeys = oauthkit.NewMemoryTokenStore(), keys
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(t.Context(), budget(t))
+			defer cancel()
+			o, err := client.DiscoverOpenID(ctx, op.Issuer, reg.ID, reg.Secret, opOffline, client.WithName("op"), client.WithDPoP())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var md struct {
+				Userinfo string `json:"userinfo_endpoint"`
+			}
+			if err := json.Unmarshal(o.Metadata(), &md); err != nil || md.Userinfo == "" {
+				t.Fatalf("metadata: userinfo %q (%v)", md.Userinfo, err)
+			}
+			s := newKitSite(t, oauthkit.Provider{Client: o, RedirectURL: redirect, LocalLogout: true,
+				AuthParams: client.OpenIDParams{Prompt: "consent"}}, mod)
+			b := browserClient(t)
+			s.login(t, b, func(authURL string) *url.URL { return op.Login(t, b, authURL, "alice") })
+
+			first := s.token(t, b)
+			if first.TokenType != "DPoP" || first.DPoPKey == nil {
+				t.Fatalf("token type %q, key %v: want a DPoP-bound token with its key", first.TokenType, first.DPoPKey)
+			}
+			if status, body := s.api(t, b, md.Userinfo); status != http.StatusOK || !strings.Contains(body, `"sub":"alice"`) {
+				t.Fatalf("UserInfo through Kit.HTTPClient: %d %s", status, body)
+			}
+
+			s.expire()
+			refreshed := s.token(t, b)
+			if refreshed.AccessToken == first.AccessToken {
+				t.Fatal("the kit did not refresh the expired token")
+			}
+			if refreshed.DPoPKey.Thumbprint() != first.DPoPKey.Thumbprint() {
+				t.Fatal("the refreshed token is bound to another key")
+			}
+			if status, body := s.api(t, b, md.Userinfo); status != http.StatusOK || !strings.Contains(body, `"sub":"alice"`) {
+				t.Fatalf("UserInfo with the refreshed token: %d %s", status, body)
+			}
+			// The access token alone, as a Bearer token, is worthless.
+			asBearer := &client.Token{AccessToken: refreshed.AccessToken, TokenType: "Bearer"}
+			if status, _ := userinfoGet(t, md.Userinfo, &client.Transport{Token: asBearer}); status != http.StatusUnauthorized {
+				t.Fatalf("the DPoP-bound token as Bearer: %d, want 401", status)
+			}
+			if res := s.logout(t, b); res.StatusCode != http.StatusSeeOther {
+				t.Fatalf("logout: %s", res.Status)
+			}
+			if s.me(t, b) != "" {
+				t.Fatal("still signed in after logout")
+			}
+		})
+	}
 }

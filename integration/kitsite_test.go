@@ -19,7 +19,8 @@ import (
 
 // kitSite is one kit instance on loopback in front of one provider, with
 // the routes a site mounts: /login, /callback, /logout, /me (the user's
-// id) and /token (Kit.Token as JSON). The provider's redirect URL is
+// id), /token (Kit.Token as JSON) and /api?url=U (a GET of U through
+// Kit.HTTPClient, answering with U's status and body). The provider's redirect URL is
 // whatever it was registered with: the browser is never sent there, the
 // test carries the authorization response to /callback itself, so one
 // registered URL serves every site on any port.
@@ -75,6 +76,21 @@ func newKitSite(t *testing.T, p oauthkit.Provider, mod func(*oauthkit.Config)) *
 			return
 		}
 		_ = json.NewEncoder(w).Encode(tok)
+	})
+	mux.HandleFunc("/api", func(w http.ResponseWriter, r *http.Request) {
+		hc, err := kit.HTTPClient(r.Context())
+		if err != nil {
+			cfg.ErrorHandler(w, r, err)
+			return
+		}
+		res, err := hc.Get(r.URL.Query().Get("url"))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer res.Body.Close()
+		w.WriteHeader(res.StatusCode)
+		_, _ = io.Copy(w, res.Body)
 	})
 	s.kit = kit
 	s.srv = httptest.NewServer(sm.LoadAndSave(mux))
@@ -139,6 +155,15 @@ func (s *kitSite) token(t *testing.T, b *http.Client) *client.Token {
 		t.Fatal(err)
 	}
 	return &tok
+}
+
+// api GETs target through the kit's HTTPClient for b's session and
+// returns the status and body target answered.
+func (s *kitSite) api(t *testing.T, b *http.Client, target string) (int, string) {
+	t.Helper()
+	res := s.do(t, b, http.MethodGet, "/api?"+url.Values{"url": {target}}.Encode(), nil)
+	body, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(body)
 }
 
 // logout posts the logout form as a same-origin page of the site does.
