@@ -76,9 +76,12 @@ func (SessionCodec) Encode(deadline time.Time, values map[string]interface{}) ([
 	// Values that have no native form are gob-encoded first, so that the
 	// record's size is known before it is written.
 	var gobbed map[string][]byte
-	n := 2 + timeSize + uvarintLen(uint64(len(values)))
+	if !zoneOK(deadline) {
+		return nil, fmt.Errorf("%w: deadline zone offset out of range", ErrSessionCodec)
+	}
+	n := 2 + timeLen(deadline) + uvarintLen(uint64(len(values)))
 	for k, v := range values {
-		n += uvarintLen(uint64(len(k))) + len(k) + 1
+		n += keyLen(k) + 1
 		switch v := v.(type) {
 		case nil, bool:
 		case string:
@@ -97,7 +100,10 @@ func (SessionCodec) Encode(deadline time.Time, values map[string]interface{}) ([
 		case []byte:
 			n += uvarintLen(uint64(len(v))) + len(v)
 		case time.Time:
-			n += timeSize
+			if !zoneOK(v) {
+				return nil, fmt.Errorf("%w: value %q: zone offset out of range", ErrSessionCodec, k)
+			}
+			n += timeLen(v)
 		default:
 			b, err := gobValue(v)
 			if err != nil {
@@ -115,7 +121,7 @@ func (SessionCodec) Encode(deadline time.Time, values map[string]interface{}) ([
 	b = appendTime(b, deadline)
 	b = binary.AppendUvarint(b, uint64(len(values)))
 	for k, v := range values {
-		b = appendString(b, k)
+		b = appendKey(b, k)
 		switch v := v.(type) {
 		case nil:
 			b = append(b, tagNil)
@@ -173,7 +179,7 @@ func (SessionCodec) Decode(b []byte) (time.Time, map[string]interface{}, error) 
 	// map entry or a string header is bigger than the bytes it stands for.
 	values := make(map[string]interface{}, min(count, 64))
 	for range count {
-		k := d.str()
+		k := d.key()
 		if d.err != nil {
 			break
 		}
@@ -230,21 +236,64 @@ func (SessionCodec) Decode(b []byte) (time.Time, map[string]interface{}, error) 
 	return deadline, values, nil
 }
 
-// timeSize is the size of an encoded time: seconds since the zero time,
-// nanoseconds and the zone offset in minutes, as time.Time.MarshalBinary
-// (and so gob) keeps them: the location's name is not kept.
-const timeSize = 8 + 4 + 2
-
+// A time is its Unix seconds and nanoseconds and its zone offset in
+// minutes (-1 for UTC), as time.Time.MarshalBinary (and so gob) keeps it:
+// the instant and the offset, not the location's name.
 func appendTime(b []byte, t time.Time) []byte {
-	offset := int16(-1) // UTC
-	if t.Location() != time.UTC {
-		_, off := t.Zone()
-		offset = int16(off / 60)
+	b = binary.AppendVarint(b, t.Unix())
+	b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	return binary.AppendVarint(b, zoneOffset(t))
+}
+
+func timeLen(t time.Time) int {
+	return varintLen(t.Unix()) + uvarintLen(uint64(t.Nanosecond())) + varintLen(zoneOffset(t))
+}
+
+// zoneOK: the zone offset in minutes fits 16 bits, as MarshalBinary
+// requires.
+func zoneOK(t time.Time) bool {
+	off := zoneOffset(t)
+	return off >= math.MinInt16 && off <= math.MaxInt16
+}
+
+func zoneOffset(t time.Time) int64 {
+	if t.Location() == time.UTC {
+		return -1
 	}
-	sec := t.Unix()
-	b = binary.LittleEndian.AppendUint64(b, uint64(sec))
-	b = binary.LittleEndian.AppendUint32(b, uint32(t.Nanosecond()))
-	return binary.LittleEndian.AppendUint16(b, uint16(offset))
+	_, off := t.Zone()
+	return int64(off / 60)
+}
+
+// knownKeys are the keys every kit session holds, and scs's own: each is
+// written as one byte. The list is part of the format: append only, and
+// only with a new codecVersion.
+var knownKeys = [...]string{
+	keyPending, keyUser, keyToken, keyBinding, keyLogout, "__rememberMe",
+}
+
+// A key is a uvarint: a known key's index times two plus one, or the
+// key's length times two followed by the key.
+func appendKey(b []byte, k string) []byte {
+	if i := knownKey(k); i >= 0 {
+		return binary.AppendUvarint(b, uint64(i)<<1|1)
+	}
+	return append(binary.AppendUvarint(b, uint64(len(k))<<1), k...)
+}
+
+func keyLen(k string) int {
+	if knownKey(k) >= 0 {
+		return 1
+	}
+	return uvarintLen(uint64(len(k))<<1) + len(k)
+}
+
+func knownKey(k string) int {
+	for i, kk := range knownKeys {
+		if k == kk {
+			return i
+		}
+	}
+	return -1
 }
 
 func appendString(b []byte, s string) []byte {
@@ -370,14 +419,29 @@ func (d *decoder) uint64() uint64 {
 
 func (d *decoder) str() string { return d.bytes(d.count(1)) }
 
+func (d *decoder) key() string {
+	h := d.uvarint()
+	if h&1 == 1 {
+		if h>>1 >= uint64(len(knownKeys)) {
+			d.fail("unknown key index")
+			return ""
+		}
+		return knownKeys[h>>1]
+	}
+	if h>>1 > uint64(len(d.s)-d.off) {
+		d.fail("length beyond the record")
+		return ""
+	}
+	return d.bytes(int(h >> 1))
+}
+
 func (d *decoder) time() time.Time {
-	b := []byte(d.bytes(timeSize))
-	if len(b) < timeSize {
+	sec := d.varint()
+	nsec := d.uvarint()
+	offset := d.varint()
+	if d.err != nil {
 		return time.Time{}
 	}
-	sec := int64(binary.LittleEndian.Uint64(b))
-	nsec := binary.LittleEndian.Uint32(b[8:])
-	offset := int16(binary.LittleEndian.Uint16(b[12:]))
 	if nsec >= 1e9 {
 		d.fail("bad time")
 		return time.Time{}
@@ -386,7 +450,7 @@ func (d *decoder) time() time.Time {
 	switch {
 	case offset == -1:
 		return t.UTC()
-	case offset < -24*60 || offset > 24*60:
+	case offset < math.MinInt16 || offset > math.MaxInt16:
 		d.fail("bad time zone")
 		return time.Time{}
 	default:
@@ -417,21 +481,28 @@ func (d *decoder) gob() interface{} {
 	return aux.V
 }
 
-// decodeGob reads a record written by scs.GobCodec.
+// decodeGob reads a record written by scs.GobCodec, as GobCodec.Decode
+// does but into a map made beforehand: gob sizes a map it makes from the
+// record's count, which a forged record could set to billions.
 func decodeGob(b []byte) (time.Time, map[string]interface{}, error) {
 	if err := gobFramed(b); err != nil {
 		return time.Time{}, nil, fmt.Errorf("%w: %s", ErrSessionCodec, err)
 	}
-	deadline, values, err := scs.GobCodec{}.Decode(b)
-	if err != nil {
+	aux := struct {
+		Deadline time.Time
+		Values   map[string]interface{}
+	}{Values: make(map[string]interface{})}
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&aux); err != nil {
 		return time.Time{}, nil, fmt.Errorf("%w: gob: %w", ErrSessionCodec, err)
 	}
-	return deadline, values, nil
+	return aux.Deadline, aux.Values, nil
 }
 
 // gobFramed checks that every message length of the gob stream b lies
 // within b: the gob decoder allocates a message's buffer from its length
 // before reading it, so a forged length would allocate up to a gigabyte.
+// (What gob makes for the types inside values, an application's own map
+// types for one, it sizes itself.)
 func gobFramed(b []byte) error {
 	if len(b) == 0 {
 		return errors.New("empty record")

@@ -187,45 +187,50 @@ func rec(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 // length allocates nothing near what it claims.
 func TestSessionCodecCorruptRecords(t *testing.T) {
 	head := []byte{0xc5, 1}
-	deadline := make([]byte, 14)
-	deadline[12], deadline[13] = 0xff, 0xff // UTC
+	deadline := []byte{0, 0, 1}  // the Unix epoch, UTC
+	k := rec(uv(2), []byte("k")) // the key "k"
 	good, err := oauthkit.SessionCodec{}.Encode(time.Now(), map[string]any{"k": "v", "l": []string{"a"}, "g": appValue{}})
 	require.NoError(t, err)
 	gobRec, err := scs.GobCodec{}.Encode(time.Now(), map[string]any{"k": "v"})
 	require.NoError(t, err)
 	huge := uv(1 << 62)
-	badNanos := bytes.Clone(deadline)
-	binary.LittleEndian.PutUint32(badNanos[8:], 1e9)
-	badZone := bytes.Clone(deadline)
-	binary.LittleEndian.PutUint16(badZone[12:], 30*60)
+	badNanos := rec(uv(0), uv(1e9), uv(1))
+	badZone := rec(uv(0), uv(0), binary.AppendVarint(nil, 1<<15))
+
+	// The hand-made records below are this one, broken.
+	d, v, err := oauthkit.SessionCodec{}.Decode(rec(head, deadline, uv(1), k, []byte{1}, uv(1), []byte("v")))
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"k": "v"}, v)
+	assert.True(t, d.Equal(time.Unix(0, 0)))
 
 	cases := map[string][]byte{
 		"empty":              {},
 		"magic only":         {0xc5},
 		"unknown version":    {0xc5, 2},
 		"no deadline":        head,
-		"short deadline":     rec(head, deadline[:5]),
+		"short deadline":     rec(head, []byte{0, 0x80}),
 		"bad nanoseconds":    rec(head, badNanos, uv(0)),
 		"bad zone":           rec(head, badZone, uv(0)),
 		"no count":           rec(head, deadline),
-		"count beyond":       rec(head, deadline, uv(5), uv(1), []byte("k"), []byte{1}, uv(0)),
+		"count beyond":       rec(head, deadline, uv(5), k, []byte{1}, uv(0)),
 		"huge count":         rec(head, deadline, huge),
 		"varint overflow":    rec(head, deadline, bytes.Repeat([]byte{0xff}, 11)),
 		"huge key length":    rec(head, deadline, uv(1), huge),
-		"key beyond":         rec(head, deadline, uv(1), uv(9), []byte("k")),
-		"no tag":             rec(head, deadline, uv(1), uv(1), []byte("k")),
-		"unknown tag":        rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{99}),
-		"huge string":        rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{1}, huge),
-		"string beyond":      rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{1}, uv(4), []byte("ab")),
-		"huge list":          rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{2}, huge),
-		"list beyond":        rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{2}, uv(3), uv(0)),
-		"short float":        rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{7}, []byte{1, 2}),
-		"huge bytes":         rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{8}, huge),
-		"short time":         rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{9}, deadline[:3]),
-		"huge gob":           rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{10}, huge),
-		"garbage gob":        rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{10}, uv(3), []byte{2, 0xff, 0xff}),
-		"empty gob":          rec(head, deadline, uv(1), uv(1), []byte("k"), []byte{10}, uv(0)),
-		"duplicate key":      rec(head, deadline, uv(2), uv(1), []byte("k"), []byte{3}, uv(1), []byte("k"), []byte{4}),
+		"key beyond":         rec(head, deadline, uv(1), uv(18), []byte("k")),
+		"unknown key index":  rec(head, deadline, uv(1), uv(99), []byte{1}, uv(0)),
+		"no tag":             rec(head, deadline, uv(1), k),
+		"unknown tag":        rec(head, deadline, uv(1), k, []byte{99}),
+		"huge string":        rec(head, deadline, uv(1), k, []byte{1}, huge),
+		"string beyond":      rec(head, deadline, uv(1), k, []byte{1}, uv(4), []byte("ab")),
+		"huge list":          rec(head, deadline, uv(1), k, []byte{2}, huge),
+		"list beyond":        rec(head, deadline, uv(1), k, []byte{2}, uv(3), uv(0)),
+		"short float":        rec(head, deadline, uv(1), k, []byte{7}, []byte{1, 2}),
+		"huge bytes":         rec(head, deadline, uv(1), k, []byte{8}, huge),
+		"short time":         rec(head, deadline, uv(1), k, []byte{9}, []byte{0, 0}),
+		"huge gob":           rec(head, deadline, uv(1), k, []byte{10}, huge),
+		"garbage gob":        rec(head, deadline, uv(1), k, []byte{10}, uv(3), []byte{2, 0xff, 0xff}),
+		"empty gob":          rec(head, deadline, uv(1), k, []byte{10}, uv(0)),
+		"duplicate key":      rec(head, deadline, uv(2), k, []byte{3}, k, []byte{4}),
 		"trailing bytes":     rec(head, deadline, uv(0), []byte{0}),
 		"truncated":          good[:len(good)-1],
 		"extended":           rec(good, []byte{0}),
@@ -235,6 +240,7 @@ func TestSessionCodecCorruptRecords(t *testing.T) {
 		"gob zero length":    {0x00},
 		"gob bad byte count": {0xf7, 1},
 		"gob garbage":        {0x03, 0xff, 0xff, 0xff},
+		"gob forged count":   forgedGobCount(t),
 	}
 	for name, b := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -249,13 +255,37 @@ func TestSessionCodecCorruptRecords(t *testing.T) {
 	}
 }
 
-// A value gob cannot encode fails Encode with ErrSessionCodec.
+// forgedGobCount is an scs.GobCodec record whose map claims 2^24 values
+// (gob sizes a map it makes from that count: about a gigabyte).
+func forgedGobCount(t *testing.T) []byte {
+	b, err := scs.GobCodec{}.Encode(time.Now(), map[string]any{"k": "v"})
+	require.NoError(t, err)
+	last := 0 // the value message, the last of the stream
+	for off := 0; off < len(b); off += 1 + int(b[off]) {
+		require.Less(t, b[off], byte(0x80), "a short message length")
+		last = off
+	}
+	// In the value message, the map's count 1 precedes the key "k".
+	i := bytes.LastIndex(b, []byte{1, 1, 'k'})
+	require.Greater(t, i, last)
+	forged := rec(b[:i], []byte{0xfc, 0x01, 0, 0, 0}, b[i+1:])
+	forged[last] += 4
+	return forged
+}
+
+// A value gob cannot encode, or a time whose zone offset does not fit the
+// format (nor MarshalBinary's), fails Encode with ErrSessionCodec.
 func TestSessionCodecEncodeError(t *testing.T) {
 	t.Parallel()
 	_, err := oauthkit.SessionCodec{}.Encode(time.Now(), map[string]any{"f": func() {}})
 	require.ErrorIs(t, err, oauthkit.ErrSessionCodec)
 	var unregistered struct{ X int }
 	_, err = oauthkit.SessionCodec{}.Encode(time.Now(), map[string]any{"u": unregistered})
+	require.ErrorIs(t, err, oauthkit.ErrSessionCodec)
+	farZone := time.Now().In(time.FixedZone("", 1<<15*60))
+	_, err = oauthkit.SessionCodec{}.Encode(farZone, nil)
+	require.ErrorIs(t, err, oauthkit.ErrSessionCodec)
+	_, err = oauthkit.SessionCodec{}.Encode(time.Now(), map[string]any{"t": farZone})
 	require.ErrorIs(t, err, oauthkit.ErrSessionCodec)
 }
 
