@@ -46,6 +46,14 @@ type SessionCodec struct{}
 
 var _ scs.Codec = SessionCodec{}
 
+// A record is codecMagic, codecVersion, the deadline (appendTime), the
+// number of values as a uvarint, then per value its key (appendKey), a
+// type tag and the value: a string or []byte as a uvarint length and the
+// bytes; a []string as a uvarint count and that many strings; an int or
+// int64 as a zigzag varint; a float64 as 8 little-endian bytes; a time as
+// appendTime; any other value as a uvarint length and a gob stream of
+// struct{ V interface{} }. Booleans and nil are their tag alone.
+//
 // codecMagic starts every record. A gob stream starts with a message
 // length: one byte below 0x80, or a byte count from 0xf8 (-8) to 0xff (-1)
 // followed by that many bytes; 0xc5 is neither, and gob refuses it.
@@ -54,7 +62,7 @@ const (
 	codecVersion = 1
 )
 
-// Type tags.
+// Type tags: part of the format, so append only.
 const (
 	tagNil byte = iota
 	tagString
