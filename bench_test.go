@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -111,13 +112,32 @@ func serveLoop(b *testing.B, h http.Handler, req *http.Request, want int) {
 	}
 }
 
+// benchCodecs are the session codecs the session benchmarks compare: scs's
+// default and the kit's.
+var benchCodecs = []struct {
+	name  string
+	codec scs.Codec
+}{
+	{"gob", scs.GobCodec{}},
+	{"codec", oauthkit.SessionCodec{}},
+}
+
+// withCodec sets the session manager's codec.
+func withCodec(c scs.Codec) func(*oauthkit.Config) {
+	return func(cfg *oauthkit.Config) { cfg.Sessions.Codec = c }
+}
+
 // BenchmarkLoadAndSaveOnly is the floor: scs loading a signed-in session
-// around a handler that does nothing.
+// around a handler that does nothing, with each codec.
 func BenchmarkLoadAndSaveOnly(b *testing.B) {
-	e := newBenchEnv(b)
-	req := httptest.NewRequest(http.MethodGet, "/profile", nil)
-	req.AddCookie(e.signedIn())
-	serveLoop(b, e.sm.LoadAndSave(okHandler), req, http.StatusOK)
+	for _, c := range benchCodecs {
+		b.Run(c.name, func(b *testing.B) {
+			e := newBenchEnv(b, withCodec(c.codec))
+			req := httptest.NewRequest(http.MethodGet, "/profile", nil)
+			req.AddCookie(e.signedIn())
+			serveLoop(b, e.sm.LoadAndSave(okHandler), req, http.StatusOK)
+		})
+	}
 }
 
 // BenchmarkLoadAndSaveGet is the floor plus one SessionManager.Get, which
@@ -133,18 +153,72 @@ func BenchmarkLoadAndSaveGet(b *testing.B) {
 	})), req, http.StatusOK)
 }
 
+// BenchmarkRequireAuth: a signed-in request through RequireAuth inside
+// LoadAndSave, with each codec, and an anonymous one (no session to load).
 func BenchmarkRequireAuth(b *testing.B) {
-	b.Run("signed-in", func(b *testing.B) {
-		e := newBenchEnv(b)
-		req := httptest.NewRequest(http.MethodGet, "/profile", nil)
-		req.AddCookie(e.signedIn())
-		serveLoop(b, e.sm.LoadAndSave(e.kit.RequireAuth(okHandler)), req, http.StatusOK)
-	})
+	for _, c := range benchCodecs {
+		b.Run("signed-in/"+c.name, func(b *testing.B) {
+			e := newBenchEnv(b, withCodec(c.codec))
+			req := httptest.NewRequest(http.MethodGet, "/profile", nil)
+			req.AddCookie(e.signedIn())
+			serveLoop(b, e.sm.LoadAndSave(e.kit.RequireAuth(okHandler)), req, http.StatusOK)
+		})
+	}
 	b.Run("anonymous", func(b *testing.B) {
 		e := newBenchEnv(b)
 		req := httptest.NewRequest(http.MethodGet, "/profile?tab=1", nil)
 		serveLoop(b, e.sm.LoadAndSave(e.kit.RequireAuth(okHandler)), req, http.StatusFound)
 	})
+}
+
+// BenchmarkPendingRetained: the live heap a memstore and the kit keep per
+// pending login (a browser that started a login and has not come back),
+// after 10,000 logins and a GC, with each codec, and the size of one
+// pending login's record.
+func BenchmarkPendingRetained(b *testing.B) {
+	const n = 10_000
+	for _, c := range benchCodecs {
+		b.Run(c.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/auth/test/login?next=%2Fdashboard", nil)
+			var retained, record float64
+			for b.Loop() {
+				b.StopTimer()
+				runtime.GC()
+				base := liveHeap()
+				b.StartTimer()
+				e := newBenchEnv(b, withCodec(c.codec))
+				h := e.sm.LoadAndSave(e.kit.LoginHandler("test"))
+				var token string
+				for range n {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusFound {
+						b.Fatalf("login: %d", rec.Code)
+					}
+					token = sessionCookieOf(rec, e.sm.Cookie.Name).Value
+				}
+				b.StopTimer()
+				raw, _, _ := e.sm.Store.Find(token)
+				record = float64(len(raw))
+				runtime.GC()
+				retained = liveHeap() - base
+				runtime.KeepAlive(e)
+				b.StartTimer()
+			}
+			b.ReportMetric(retained/n, "retained-B/pending")
+			b.ReportMetric(record, "record-B")
+		})
+	}
+}
+
+// BenchmarkClaimRetained: the live heap the in-memory state claimer keeps
+// per claim (for the PendingTTL after each callback).
+func BenchmarkClaimRetained(b *testing.B) {
+	var per float64
+	for b.Loop() {
+		per = retainedPerClaim(b, 10_000)
+	}
+	b.ReportMetric(per, "retained-B/claim")
 }
 
 // BenchmarkLoginHandler: a new browser starting a login (new session,

@@ -89,3 +89,6 @@ func MemoryTokenCount(s TokenStore) int {
 	defer m.mu.Unlock()
 	return len(m.m)
 }
+
+// NewMemoryClaims is the kit's default StateClaimer, on the clock now.
+func NewMemoryClaims(now func() time.Time) StateClaimer { return &memoryClaims{now: now} }

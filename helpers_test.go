@@ -286,6 +286,12 @@ func withLogs(buf *syncBuffer) appOption {
 	}
 }
 
+// withSessionCodec has the session manager store its records with
+// oauthkit.SessionCodec instead of scs's default gob codec.
+func withSessionCodec() appOption {
+	return func(cfg *oauthkit.Config) { cfg.Sessions.Codec = oauthkit.SessionCodec{} }
+}
+
 // do sends one request from b and returns the response with its body read.
 func (a *app) do(b *http.Client, method, path string, hdr http.Header) (*http.Response, string) {
 	a.t.Helper()

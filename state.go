@@ -2,6 +2,7 @@ package oauthkit
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/url"
 	"strings"
@@ -106,17 +107,26 @@ type StateClaimer interface {
 	Claim(ctx context.Context, state string, ttl time.Duration) (bool, error)
 }
 
-// memoryClaims is the in-process StateClaimer.
+// memoryClaims is the in-process StateClaimer. It keeps a fixed-size
+// digest of each state, not the state: the string the caller passes is
+// usually a substring of the callback's request line, which holding would
+// pin for the whole TTL. An entry costs about 40 bytes (map slot and queue
+// entry) whatever the request was.
 type memoryClaims struct {
 	now   func() time.Time
 	mu    sync.Mutex
-	seen  map[string]time.Time
+	base  time.Time // the first claim's time; claim.at counts from it
+	seen  map[claimKey]struct{}
 	order []claim // the entries of seen, oldest first
 }
 
+// claimKey is the first half of a state's SHA-256: two states colliding
+// would only refuse the second login, and takes 2^64 states to expect.
+type claimKey [16]byte
+
 type claim struct {
-	state string
-	at    time.Time
+	key claimKey
+	at  time.Duration // since memoryClaims.base, on the monotonic clock
 }
 
 // Claim drops entries older than ttl, oldest first, as new ones arrive,
@@ -124,22 +134,25 @@ type claim struct {
 // each call O(1) amortised (a full scan per call made every callback, under
 // the lock, cost time proportional to the logins of the last TTL).
 func (c *memoryClaims) Claim(_ context.Context, state string, ttl time.Duration) (bool, error) {
+	sum := sha256.Sum256([]byte(state))
+	key := claimKey(sum[:16])
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.seen == nil {
-		c.seen = make(map[string]time.Time)
+		c.seen = make(map[claimKey]struct{})
+		c.base = now
 	}
-	if _, dup := c.seen[state]; dup {
+	if _, dup := c.seen[key]; dup {
 		return false, nil
 	}
-	for len(c.order) > 0 && now.Sub(c.order[0].at) > ttl {
-		delete(c.seen, c.order[0].state)
-		c.order[0] = claim{}
+	at := now.Sub(c.base)
+	for len(c.order) > 0 && at-c.order[0].at > ttl {
+		delete(c.seen, c.order[0].key)
 		c.order = c.order[1:]
 	}
-	c.seen[state] = now
-	c.order = append(c.order, claim{state: state, at: now})
+	c.seen[key] = struct{}{}
+	c.order = append(c.order, claim{key: key, at: at})
 	return true, nil
 }
 

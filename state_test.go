@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -451,4 +453,57 @@ func TestGoalOpenRedirectVectors(t *testing.T) {
 	}
 	assert.Zero(t, accepted)
 	t.Logf("%d distinct vectors: %d fall back to /, %d kept as local paths, %d accepted", len(vectors), len(vectors)-kept, kept, accepted)
+}
+
+// The in-memory claimer grants a state once, forgets it after the TTL
+// (swept as later claims arrive), and keeps ~40 bytes per claim however
+// long the request line the state was cut from: it must not pin that line
+// for the TTL. Measured on the live heap after GC, so not parallel.
+func TestMemoryClaimsSingleUseAndRetained(t *testing.T) {
+	ctx := context.Background()
+	clk := newClock()
+	c := oauthkit.NewMemoryClaims(clk.Now)
+	const ttl = 10 * time.Minute
+	won, err := c.Claim(ctx, "state-1", ttl)
+	require.NoError(t, err)
+	assert.True(t, won)
+	won, _ = c.Claim(ctx, "state-1", ttl)
+	assert.False(t, won, "replay granted")
+	clk.Add(ttl + time.Second)
+	won, _ = c.Claim(ctx, "state-2", ttl)
+	assert.True(t, won)
+	won, _ = c.Claim(ctx, "state-1", ttl)
+	assert.True(t, won, "an expired claim was not forgotten")
+
+	perEntry := retainedPerClaim(t, 10_000)
+	t.Logf("retained %.0f B per claim", perEntry)
+	assert.Less(t, perEntry, 100.0)
+}
+
+// retainedPerClaim is the live heap a fresh memory claimer holds per claim
+// after n claims, each of a state cut from its own 2 KB callback line.
+func retainedPerClaim(t testing.TB, n int) float64 {
+	ctx := context.Background()
+	line := "GET /auth/test/callback?code=" + strings.Repeat("c", 2000) + "&state="
+	runtime.GC()
+	base := liveHeap()
+	c := oauthkit.NewMemoryClaims(time.Now)
+	for i := range n {
+		req := fmt.Sprintf("%s%043d HTTP/1.1", line, i)
+		state := req[len(line) : len(line)+43]
+		if won, err := c.Claim(ctx, state, time.Hour); err != nil || !won {
+			t.Fatalf("claim %d: %v %v", i, won, err)
+		}
+	}
+	runtime.GC()
+	retained := liveHeap() - base
+	runtime.KeepAlive(c)
+	return retained / float64(n)
+}
+
+// liveHeap is the heap held by objects, live and not yet swept.
+func liveHeap() float64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return float64(s[0].Value.Uint64())
 }

@@ -9,8 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit"
 )
 
 // TestFlowWithoutBrowser drives the whole site against the embedded
@@ -46,6 +49,22 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	assert.Contains(t, profile.Body, `<span class="muted" id="email-verified">(verified)</span>`)
 	assert.NotContains(t, profile.Body, `id="avatar"`, "the example OP gives no picture")
 	assert.Equal(t, "no-store", profile.Header.Get("Cache-Control"))
+	// The session record is oauthkit.SessionCodec's, not gob.
+	baseURL, _ := url.Parse(base)
+	var record []byte
+	for _, ck := range c.Jar.Cookies(baseURL) {
+		if ck.Name == a.sessions.Cookie.Name {
+			var err error
+			record, _, err = a.sessions.Store.Find(ck.Value)
+			require.NoError(t, err)
+		}
+	}
+	require.NotEmpty(t, record, "no stored session")
+	_, values, err := (oauthkit.SessionCodec{}).Decode(record)
+	require.NoError(t, err)
+	assert.Contains(t, values, "oauthkit.user")
+	_, _, err = (scs.GobCodec{}).Decode(record)
+	assert.Error(t, err, "a gob record")
 
 	t1 := getToken(t, c, base)
 	api := get(t, c, base+"/api-demo")

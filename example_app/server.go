@@ -77,6 +77,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err e
 	a.store = st.name
 	a.sessions = scs.New()
 	a.sessions.Store = st.session
+	a.sessions.Codec = oauthkit.SessionCodec{} // reads records written by scs's gob codec too
 	a.sessions.Lifetime = 24 * time.Hour
 	a.sessions.IdleTimeout = 2 * time.Hour
 	a.sessions.Cookie.Name = "example_session"
