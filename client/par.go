@@ -27,7 +27,9 @@ var ErrPushAuthorization = newKind("push authorization request", true)
 // authorization requests. The kit asserts it when a provider's
 // Capabilities report PushedAuthorization, and builds the authorization
 // URL with it instead of AuthCodeURL; every client embedding *OAuth2 has
-// it.
+// it. Because of Go embedding, the promoted method builds the parameters
+// of OAuth2.AuthCodeURL, never of an embedding type's own AuthCodeURL: a
+// type that adds parameters there must add them to PushAuthCodeURL too.
 type AuthorizationPusher interface {
 	// PushAuthCodeURL pushes the parameters AuthCodeURL would put in the
 	// URL and returns the URL to send the user to.
