@@ -104,7 +104,7 @@ func HTTPStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrSession):
 		return http.StatusInternalServerError
-	case errors.Is(err, ErrExchange), errors.Is(err, ErrIdentity):
+	case errors.Is(err, ErrExchange), errors.Is(err, ErrIdentity), errors.Is(err, ErrPushAuthorization):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return http.StatusGatewayTimeout
 		}

@@ -19,6 +19,10 @@ const maxQueryLen = 16 << 10
 // state, a PKCE verifier (and a nonce for OpenID Connect clients), saves them
 // as a pending login with the "next" return-to (kept only if SafeReturnTo
 // accepts it), commits the session, and redirects (302) to the provider.
+// For a client whose Capabilities report PushedAuthorization, the
+// authorization parameters are pushed to the provider first (RFC 9126) and
+// the redirect carries only the request_uri; a failed push is an error
+// page (ErrPushAuthorization), never a redirect.
 //
 // It panics when the kit has no such provider, as http.ServeMux does on a
 // bad pattern: a route that could only ever answer 404 is a configuration
@@ -49,7 +53,7 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 		returnTo, _ := SafeReturnTo(query.Get("next"))
 		now := k.cfg.Now()
 		pl := newPendingLogin(p.name, p.nonce, returnTo, now)
-		authURL, err := p.Client.AuthCodeURL(p.RedirectURL, client.AuthURLOptions{
+		authURL, err := k.authorizationURL(r.Context(), p, client.AuthURLOptions{
 			State:               pl.State,
 			Scopes:              p.Scopes,
 			CodeChallenge:       client.S256Challenge(pl.Verifier),

@@ -234,6 +234,9 @@ type providerState struct {
 	// session made by another kit sharing the session manager, or through a
 	// provider since removed, has another (or no) binding.
 	binding string
+	// pusher pushes the authorization requests (RFC 9126) of a client
+	// whose Capabilities say so; nil otherwise.
+	pusher client.AuthorizationPusher
 }
 
 // New validates cfg and returns a Kit. It fails, with an error matching
@@ -241,7 +244,9 @@ type providerState struct {
 // duplicate names or issuers, provider names with ":" or control characters,
 // relative or plain-http (non-loopback) redirect URLs, a SameSite=Strict or
 // non-HttpOnly session cookie, a SameSite=None or Domain cookie without the
-// matching opt-in, or a non-Secure cookie with https redirect URLs.
+// matching opt-in, a non-Secure cookie with https redirect URLs, or a
+// client whose Capabilities report PushedAuthorization but that is no
+// client.AuthorizationPusher.
 //
 // New installs a guard in front of Sessions.Store (see EndedSessions); kits
 // sharing one session manager share the guard.
@@ -338,6 +343,9 @@ func New(cfg Config) (*Kit, error) {
 			p.FormPost = true
 		}
 		ps := &providerState{Provider: p, name: name, binding: name + " " + p.RedirectURL, nonce: caps.Nonce}
+		if ps.pusher, err = pusherOf(p.Client, caps); err != nil {
+			return nil, configError("provider %q: %v", name, err)
+		}
 		k.providers[name] = ps
 	}
 	store, err := guardStore(cfg.Sessions, cfg.EndedSessions)

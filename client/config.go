@@ -73,6 +73,10 @@ type Config struct {
 	// [WithRevocationEndpointAuthMethod] must be given too
 	// (ErrMissingRevokeTokenAuthMethod otherwise).
 	RevokeTokenEndpoint string
+	// PushedAuthorizationEndpoint is the RFC 9126 endpoint authorization
+	// requests are pushed to; it is used only with
+	// [WithPushedAuthorization], and empty when the provider has none.
+	PushedAuthorizationEndpoint string
 }
 
 // config is a client's validated configuration: the caller's Config and
@@ -81,6 +85,10 @@ type config struct {
 	ClientID, ClientSecret                    string
 	AuthorizeEndpoint, AccessTokenEndpoint    string
 	RefreshTokenEndpoint, RevokeTokenEndpoint string
+	PushedAuthorizationEndpoint               string
+	// pushed: authorization requests go through the PAR endpoint
+	// (WithPushedAuthorization, or metadata that requires it).
+	pushed bool
 
 	// Name identifies the client (default "oauth2").
 	Name string
@@ -133,24 +141,26 @@ type config struct {
 // fromConfig starts a config from the caller's Config.
 func fromConfig(c Config) config {
 	return config{
-		ClientID:             c.ClientID,
-		ClientSecret:         c.ClientSecret,
-		AuthorizeEndpoint:    c.AuthorizeEndpoint,
-		AccessTokenEndpoint:  c.AccessTokenEndpoint,
-		RefreshTokenEndpoint: c.RefreshTokenEndpoint,
-		RevokeTokenEndpoint:  c.RevokeTokenEndpoint,
+		ClientID:                    c.ClientID,
+		ClientSecret:                c.ClientSecret,
+		AuthorizeEndpoint:           c.AuthorizeEndpoint,
+		AccessTokenEndpoint:         c.AccessTokenEndpoint,
+		RefreshTokenEndpoint:        c.RefreshTokenEndpoint,
+		RevokeTokenEndpoint:         c.RevokeTokenEndpoint,
+		PushedAuthorizationEndpoint: c.PushedAuthorizationEndpoint,
 	}
 }
 
 // public returns the Config part of c.
 func (c *config) public() Config {
 	return Config{
-		ClientID:             c.ClientID,
-		ClientSecret:         c.ClientSecret,
-		AuthorizeEndpoint:    c.AuthorizeEndpoint,
-		AccessTokenEndpoint:  c.AccessTokenEndpoint,
-		RefreshTokenEndpoint: c.RefreshTokenEndpoint,
-		RevokeTokenEndpoint:  c.RevokeTokenEndpoint,
+		ClientID:                    c.ClientID,
+		ClientSecret:                c.ClientSecret,
+		AuthorizeEndpoint:           c.AuthorizeEndpoint,
+		AccessTokenEndpoint:         c.AccessTokenEndpoint,
+		RefreshTokenEndpoint:        c.RefreshTokenEndpoint,
+		RevokeTokenEndpoint:         c.RevokeTokenEndpoint,
+		PushedAuthorizationEndpoint: c.PushedAuthorizationEndpoint,
 	}
 }
 
@@ -337,6 +347,9 @@ func (c *config) validate() error {
 		if err := checkEndpoint(e.name, e.v); err != nil {
 			return err
 		}
+	}
+	if err := c.checkPushed(); err != nil {
+		return err
 	}
 	if err := c.checkCredentials(); err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -219,4 +220,45 @@ func ExampleWithDPoP() {
 	// Output:
 	// DPoP 2
 	// true 3
+}
+
+// With pushed authorization requests (RFC 9126) the parameters go to the
+// server directly, authenticated, and the user is sent with a request_uri
+// only. Here the server is a local test server.
+func ExampleOAuth2_PushAuthCodeURL() {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if err := r.ParseForm(); err != nil || !ok || id != "my-client" || secret != "my-secret" || r.PostForm.Get("state") == "" {
+			http.Error(w, `{"error":"invalid_client"}`, http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusCreated)
+		_, _ = io.WriteString(w, `{"request_uri":"urn:ietf:params:oauth:request_uri:bwc4JK-ESC0w8acc191e-Y1LTC2","expires_in":60}`)
+	}))
+	defer srv.Close()
+
+	c, err := client.New(client.Config{
+		ClientID:                    "my-client",
+		ClientSecret:                "my-secret",
+		AuthorizeEndpoint:           srv.URL + "/authorize",
+		AccessTokenEndpoint:         srv.URL + "/token",
+		PushedAuthorizationEndpoint: srv.URL + "/par",
+	}, client.WithPushedAuthorization(), client.WithTokenEndpointAuthMethod(client.ClientSecretBasic))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(c.Capabilities().PushedAuthorization)
+	u, err := c.PushAuthCodeURL(context.Background(), "https://app.example/callback", client.AuthURLOptions{
+		State:               "af0ifjsldkj",
+		CodeChallenge:       client.S256Challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+		CodeChallengeMethod: "S256",
+	}, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.TrimPrefix(u, srv.URL))
+	// Output:
+	// true
+	// /authorize?client_id=my-client&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Abwc4JK-ESC0w8acc191e-Y1LTC2
 }

@@ -67,7 +67,8 @@ func (c *OAuth2) AuthMethods() (token, revocation AuthMethod) {
 func (c *OAuth2) Capabilities() Capabilities { return c.cfg.capabilities() }
 
 func (c *config) capabilities() Capabilities {
-	return Capabilities{Refresh: c.RefreshTokenEndpoint != "", Revoke: c.RevokeTokenEndpoint != ""}
+	return Capabilities{Refresh: c.RefreshTokenEndpoint != "", Revoke: c.RevokeTokenEndpoint != "",
+		PushedAuthorization: c.pushedAuthorization()}
 }
 
 // AuthCodeURL builds the URL to send the user to. params are the extra
@@ -80,13 +81,17 @@ func (c *OAuth2) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Par
 }
 
 func (c *OAuth2) authCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
-	u, err := url.Parse(c.cfg.AuthorizeEndpoint)
+	params, err := c.authParams(redirectURI, opts, extra)
 	if err != nil {
-		return "", fmt.Errorf("%w: authorize endpoint: %v", ErrInvalidConfig, err)
+		return "", err
 	}
-	// Keep parameters the endpoint already carries (upstream concatenated a
-	// second "?"), ours win over them.
-	q := u.Query()
+	return c.authorizeURL(params)
+}
+
+// authParams builds the parameters of an authorization request, the same
+// whether they go in the URL (AuthCodeURL) or are pushed (PushAuthCodeURL).
+func (c *OAuth2) authParams(redirectURI string, opts AuthURLOptions, extra url.Values) (url.Values, error) {
+	q := url.Values{}
 	q.Set("response_type", "code")
 	q.Set("client_id", c.cfg.ClientID)
 	q.Set("redirect_uri", redirectURI)
@@ -111,9 +116,24 @@ func (c *OAuth2) authCodeURL(redirectURI string, opts AuthURLOptions, extra url.
 	}
 	for k, vs := range extra {
 		if reservedParams[k] {
-			return "", fmt.Errorf("%w: extra parameter %q would override a protocol parameter", ErrInvalidConfig, k)
+			return nil, fmt.Errorf("%w: extra parameter %q would override a protocol parameter", ErrInvalidConfig, k)
 		}
 		q[k] = append([]string(nil), vs...)
+	}
+	return q, nil
+}
+
+// authorizeURL writes params into the authorize endpoint's URL.
+func (c *OAuth2) authorizeURL(params url.Values) (string, error) {
+	u, err := url.Parse(c.cfg.AuthorizeEndpoint)
+	if err != nil {
+		return "", fmt.Errorf("%w: authorize endpoint: %v", ErrInvalidConfig, err)
+	}
+	// Keep parameters the endpoint already carries (upstream concatenated a
+	// second "?"), ours win over them.
+	q := u.Query()
+	for k, vs := range params {
+		q[k] = vs
 	}
 	u.RawQuery = q.Encode()
 	return u.String(), nil

@@ -313,6 +313,9 @@ type providerMetadata struct {
 	AuthorizationResponseIssParameterSupported bool `json:"authorization_response_iss_parameter_supported"`
 	// RP-Initiated Logout 1.0 §2.1.
 	EndSessionEndpoint string `json:"end_session_endpoint"`
+	// RFC 9126 §5; an absent require member means false.
+	PushedAuthorizationRequestEndpoint string `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool   `json:"require_pushed_authorization_requests"`
 }
 
 // openIDLocation splits DiscoverOpenID's argument into the expected issuer
@@ -401,6 +404,7 @@ func fetchMetadata(ctx context.Context, cfg *config, opts []Option, metadataURL,
 		{"jwks_uri", md.JWKSURI},
 		{"revocation_endpoint", md.RevocationEndpoint},
 		{"end_session_endpoint", md.EndSessionEndpoint},
+		{"pushed_authorization_request_endpoint", md.PushedAuthorizationRequestEndpoint},
 	} {
 		if e.v == "" {
 			continue
@@ -427,6 +431,9 @@ func (md *providerMetadata) apply(cfg *config) error {
 	cfg.RefreshTokenEndpoint = ""
 	cfg.RevokeTokenEndpoint = ""
 	cfg.RevocationEndpointAuthMethod = ""
+	if err := md.applyPushed(cfg); err != nil {
+		return err
+	}
 
 	methods := md.TokenEndpointAuthMethodsSupported
 	if explicit := cfg.TokenEndpointAuthMethod; explicit != "" {

@@ -67,6 +67,10 @@ type Capabilities struct {
 	Refresh bool
 	// Revoke reports that Revoke can succeed.
 	Revoke bool
+	// PushedAuthorization reports that the client's authorization requests
+	// must be pushed (RFC 9126): the client implements AuthorizationPusher,
+	// and the kit builds the authorization URL with PushAuthCodeURL.
+	PushedAuthorization bool
 }
 
 // IDClaims are the verified claims of an ID token, as VerifyIDToken of the

@@ -39,7 +39,7 @@ type fositeAS struct {
 	discovery map[string]any
 	jwks      []byte
 
-	tokenHits, revokeHits atomic.Int64
+	tokenHits, revokeHits, parHits atomic.Int64
 	// refreshHits counts the refresh_token grants reaching the token
 	// endpoint, whatever their outcome.
 	refreshHits atomic.Int64
@@ -86,6 +86,7 @@ func newFositeAS(t *testing.T, clients []fositeClient, mods ...func(doc map[stri
 	mux.HandleFunc("POST /token", as.token)
 	mux.HandleFunc("POST /revoke", as.revoke)
 	mux.HandleFunc("POST /introspect", as.introspect)
+	mux.HandleFunc("POST /par", as.par)
 	// Everything the handlers read is set before the server starts.
 	as.srv = httptest.NewUnstartedServer(mux)
 	t.Cleanup(as.srv.Close)
@@ -120,10 +121,15 @@ func newFositeAS(t *testing.T, clients []fositeClient, mods ...func(doc map[stri
 		"scopes_supported":                      []string{"openid", "email", "offline_access"},
 		"code_challenge_methods_supported":      []string{"S256"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "client_secret_basic"},
+		"pushed_authorization_request_endpoint": issuer + "/par",
 	}
 	for _, m := range mods {
 		m(as.discovery)
 	}
+	// A document that requires pushed authorization requests (a mod sets
+	// require_pushed_authorization_requests) gets a server that enforces
+	// them: fosite then refuses every unpushed authorization request.
+	cfg.IsPushedAuthorizeEnforced = as.discovery["require_pushed_authorization_requests"] == true
 	for _, c := range clients {
 		as.addClient(t, c)
 	}
@@ -209,6 +215,25 @@ func (as *fositeAS) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	as.provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// par is fosite's pushed authorization request endpoint (RFC 9126): the
+// client authenticates as at the token endpoint, and the request is
+// validated as an authorization request and kept for a single use.
+func (as *fositeAS) par(w http.ResponseWriter, r *http.Request) {
+	as.parHits.Add(1)
+	ctx := r.Context()
+	ar, err := as.provider.NewPushedAuthorizeRequest(ctx, r)
+	if err != nil {
+		as.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	resp, err := as.provider.NewPushedAuthorizeResponse(ctx, ar, newFositeSession(""))
+	if err != nil {
+		as.provider.WritePushedAuthorizeError(ctx, w, ar, err)
+		return
+	}
+	as.provider.WritePushedAuthorizeResponse(ctx, w, ar, resp)
 }
 
 func (as *fositeAS) token(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,10 @@
 // (sid), UserInfo, an end_session_endpoint that records what it is sent,
 // and minted back-channel logout tokens, good or broken on purpose
 // (LogoutToken); OpenIDClient builds the real client for it.
+//
+// Pushed authorization requests (RFC 9126) are served at PARPath: a pushed
+// request is kept under a single-use request_uri, which the authorization
+// endpoint resolves; RequirePAR refuses requests that were not pushed.
 package fakeas
 
 import (
@@ -108,6 +112,17 @@ type Server struct {
 	// through, for clients (the benchmarks' peers) that send none.
 	PKCEOptional bool
 
+	// RequirePAR makes the authorization endpoint refuse requests that
+	// were not pushed, and the metadata say so.
+	RequirePAR bool
+	// PARHandler, when set, answers the PAR endpoint after it is counted
+	// (fault injection).
+	PARHandler http.HandlerFunc
+	// PARHits counts the requests to the PAR endpoint.
+	PARHits atomic.Int64
+	pushed  map[string]url.Values // request_uri → pushed parameters, guarded by mu
+	pushes  []url.Values          // every accepted push, guarded by mu
+
 	// OpenID Connect mode (EnableOpenID).
 	openid      atomic.Bool
 	key         *signingKey       // current JWKS key, guarded by mu
@@ -140,6 +155,7 @@ func Start() *Server {
 		refreshes: map[string]grant{},
 		sessions:  map[string]string{},
 		tokens:    map[string]User{},
+		pushed:    map[string]url.Values{},
 		user:      DefaultUser,
 		ExpiresIn: 3600,
 	}
@@ -158,6 +174,7 @@ func Start() *Server {
 		s.token(w, r)
 	})
 	mux.HandleFunc("GET /user", s.userinfo)
+	mux.HandleFunc("POST "+PARPath, s.par)
 	mux.HandleFunc("POST /revoke", func(w http.ResponseWriter, r *http.Request) {
 		s.RevokeHits.Add(1)
 		_ = r.ParseForm()
@@ -204,6 +221,20 @@ func (s *Server) Approve(authURL string, u User) (*url.URL, error) {
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	s.AuthorizeHits.Add(1)
 	q := r.URL.Query()
+	if uri := q.Get("request_uri"); uri != "" {
+		s.mu.Lock()
+		pushed, ok := s.pushed[uri]
+		delete(s.pushed, uri) // single use
+		s.mu.Unlock()
+		if !ok || len(q) != 2 || q.Get("client_id") != pushed.Get("client_id") {
+			http.Error(w, "unknown, used or mismatched request_uri", http.StatusBadRequest)
+			return
+		}
+		q = pushed
+	} else if s.RequirePAR {
+		http.Error(w, "authorization requests must be pushed", http.StatusBadRequest)
+		return
+	}
 	pkce := q.Get("code_challenge_method") == "S256" && len(q.Get("code_challenge")) == 43
 	noPKCE := s.PKCEOptional && q.Get("code_challenge") == "" && q.Get("code_challenge_method") == ""
 	if q.Get("response_type") != "code" || q.Get("client_id") != ClientID || q.Get("state") == "" || !(pkce || noPKCE) {
@@ -362,6 +393,8 @@ type Provider struct {
 	// UserURL is the user API the identity is read from.
 	UserURL string
 	hc      *http.Client
+	// clientHC is the hc Client was given, for PAR's rebuilt client.
+	clientHC *http.Client
 }
 
 // Options are the client options Client uses, for tests that rebuild the
@@ -393,10 +426,11 @@ func (s *Server) Client(name string, hc *http.Client) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	clientHC := hc
 	if hc == nil {
 		hc = s.Srv.Client()
 	}
-	return &Provider{OAuth2: c, UserURL: s.URL + "/user", hc: hc}, nil
+	return &Provider{OAuth2: c, UserURL: s.URL + "/user", hc: hc, clientHC: clientHC}, nil
 }
 
 // IDEmail reads the user API.
@@ -603,6 +637,8 @@ func (s *Server) discovery(w http.ResponseWriter, r *http.Request) {
 		"jwks_uri":                              s.URL + JWKSPath,
 		"revocation_endpoint":                   s.URL + "/revoke",
 		"end_session_endpoint":                  s.URL + EndSessionPath,
+		"pushed_authorization_request_endpoint": s.URL + PARPath,
+		"require_pushed_authorization_requests": s.RequirePAR,
 		"response_types_supported":              []string{"code"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{"RS256"},
@@ -908,4 +944,74 @@ func OpenIDOptions(name string, hc *http.Client) []client.Option {
 // an ID token.
 func (s *Server) OpenIDClient(ctx context.Context, name string, hc *http.Client) (*client.OpenID, error) {
 	return client.DiscoverOpenID(ctx, s.URL, ClientID, ClientSecret, OpenIDOptions(name, hc)...)
+}
+
+// --- pushed authorization requests ---------------------------------------
+
+// PARPath is the pushed authorization request endpoint (RFC 9126).
+const PARPath = "/par"
+
+// parLifetime is the expires_in of issued request_uri values, in seconds.
+const parLifetime = 60
+
+// par accepts a pushed authorization request from the registered client
+// (form or Basic credentials) and answers 201 with a fresh request_uri.
+func (s *Server) par(w http.ResponseWriter, r *http.Request) {
+	s.PARHits.Add(1)
+	if h := s.PARHandler; h != nil {
+		h(w, r)
+		return
+	}
+	_ = r.ParseForm()
+	f := r.PostForm
+	w.Header().Set("Content-Type", "application/json")
+	id, secret, basic := r.BasicAuth()
+	if !basic {
+		id, secret = f.Get("client_id"), f.Get("client_secret")
+	}
+	if id != ClientID || secret != ClientSecret || (f.Has("client_id") && f.Get("client_id") != ClientID) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":"invalid_client"}`)
+		return
+	}
+	if f.Has("request_uri") {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = io.WriteString(w, `{"error":"invalid_request"}`)
+		return
+	}
+	params := maps.Clone(f)
+	delete(params, "client_secret")
+	params.Set("client_id", ClientID)
+	uri := "urn:ietf:params:oauth:request_uri:" + client.GenerateState()
+	s.mu.Lock()
+	s.pushed[uri] = params
+	s.pushes = append(s.pushes, maps.Clone(params))
+	s.mu.Unlock()
+	w.WriteHeader(http.StatusCreated)
+	_ = json.NewEncoder(w).Encode(map[string]any{"request_uri": uri, "expires_in": parLifetime})
+}
+
+// Pushed returns the parameters of every accepted push, in order, without
+// the client secret.
+func (s *Server) Pushed() []url.Values {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]url.Values, len(s.pushes))
+	for i, p := range s.pushes {
+		out[i] = maps.Clone(p)
+	}
+	return out
+}
+
+// PAR is p (a Client of a Server) with pushed authorization requests on:
+// the server's PAR endpoint configured and client.WithPushedAuthorization
+// given.
+func (p *Provider) PAR() (*Provider, error) {
+	cfg := p.Config()
+	cfg.PushedAuthorizationEndpoint = strings.TrimSuffix(cfg.AuthorizeEndpoint, "/authorize") + PARPath
+	c, err := client.New(cfg, append(Options(p.Name(), p.clientHC), client.WithPushedAuthorization())...)
+	if err != nil {
+		return nil, err
+	}
+	return p.WithOAuth2(c), nil
 }

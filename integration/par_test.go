@@ -1,0 +1,300 @@
+package integration
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"io"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/alexedwards/scs/v2"
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
+)
+
+// Pushed authorization requests (RFC 9126) through the kit, against two
+// independent servers that implement them: panva's oidc-provider (which
+// requires PAR per client, so its metadata never says so and the client
+// opts in) and ory/fosite (enforcing PAR server-wide, which its metadata
+// then says).
+
+// parSite is a site using the kit with one provider, "par", mounted at
+// /login and /callback, and /me showing the signed-in user's ID.
+type parSite struct {
+	srv *httptest.Server
+}
+
+// newPARSite starts the site's server; mount then serves the kit with c
+// (the provider's redirect URI is the site's /callback, so register it
+// after the server started).
+func newPARSite(t *testing.T) *parSite {
+	t.Helper()
+	srv := httptest.NewServer(nil)
+	t.Cleanup(srv.Close)
+	return &parSite{srv: srv}
+}
+
+func (s *parSite) redirectURL() string { return s.srv.URL + "/callback" }
+
+func (s *parSite) mount(t *testing.T, c client.Provider) {
+	t.Helper()
+	sm := scs.New()
+	kit, err := oauthkit.New(oauthkit.Config{
+		Sessions:        sm,
+		Providers:       []oauthkit.Provider{{Client: c, RedirectURL: s.redirectURL(), LoginParams: []string{"login_hint"}}},
+		ProviderTimeout: budget(t),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			t.Logf("%s: %v", r.URL.Path, err)
+			oauthkit.DefaultErrorHandler(w, r, err)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := c.Name()
+	mux := http.NewServeMux()
+	mux.Handle("/login", kit.LoginHandler(name))
+	mux.Handle("/callback", kit.CallbackHandler(name))
+	mux.Handle("/me", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := kit.User(r.Context())
+		_, _ = io.WriteString(w, u.ID)
+	})))
+	s.srv.Config.Handler = sm.LoadAndSave(mux)
+}
+
+// startLogin starts a login in browser b (which must not follow
+// redirects) and returns the provider URL the kit redirects to, after
+// checking that it carries client_id and request_uri only.
+func (s *parSite) startLogin(t *testing.T, b *http.Client, clientID string) *url.URL {
+	t.Helper()
+	res, err := b.Get(s.srv.URL + "/login?login_hint=alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := res.Location()
+	if res.StatusCode != http.StatusFound || err != nil {
+		t.Fatalf("login start: %s, Location %q", res.Status, res.Header.Get("Location"))
+	}
+	q := loc.Query()
+	if keys := slices.Sorted(maps.Keys(q)); !slices.Equal(keys, []string{"client_id", "request_uri"}) || q.Get("client_id") != clientID {
+		t.Fatalf("the kit sent the browser to %s; want client_id %s and request_uri only", loc.Redacted(), clientID)
+	}
+	return loc
+}
+
+// finishLogin brings the provider's redirect cb back to the site in b and
+// returns who the site then says is signed in.
+func (s *parSite) finishLogin(t *testing.T, b *http.Client, cb *url.URL) string {
+	t.Helper()
+	if cb.Query().Get("code") == "" {
+		t.Fatalf("the provider answered %s, not a code", cb.Redacted())
+	}
+	res, err := b.Get(s.srv.URL + cb.RequestURI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/" {
+		t.Fatalf("callback: %s to %q", res.Status, res.Header.Get("Location"))
+	}
+	res, err = b.Get(s.srv.URL + "/me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("/me after the login: %s", res.Status)
+	}
+	return string(body)
+}
+
+// refusedUnpushed sends a plain (unpushed) authorization request built by
+// o and asserts that the server issues no code for it.
+func refusedUnpushed(t *testing.T, o *client.OpenID, redirectURI string) {
+	t.Helper()
+	authURL, err := o.AuthCodeURL(redirectURI, client.AuthURLOptions{
+		State: client.GenerateState(), Nonce: client.GenerateState(),
+		CodeChallenge: client.S256Challenge(client.GenerateVerifier()), CodeChallengeMethod: "S256",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	res.Body.Close()
+	// Both servers name the requirement in their refusal: a redirect
+	// with error=invalid_request (oidc-provider) or a 400 (fosite).
+	refusal := string(body)
+	if loc, err := res.Location(); err == nil {
+		q := loc.Query()
+		if q.Get("code") != "" || q.Get("error") != "invalid_request" {
+			t.Fatalf("an unpushed request was answered with %s, want invalid_request", loc.Redacted())
+		}
+		refusal = q.Get("error_description")
+	} else if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an unpushed request was answered %s, want 400", res.Status)
+	}
+	if !strings.Contains(refusal, "Pushed Authorization Request") {
+		t.Fatalf("the unpushed request was refused for another reason: %q", refusal)
+	}
+}
+
+func TestOIDCProviderPushedAuthorization(t *testing.T) {
+	site, jwtSite := newPARSite(t), newPARSite(t)
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := randomString()
+	basic := opClient{ID: "kit-par", Secret: secret, RedirectURIs: []string{site.redirectURL()}, RequirePAR: true}
+	keyJWT := opClient{ID: "kit-par-jwt", RedirectURIs: []string{jwtSite.redirectURL()}, RequirePAR: true,
+		TokenEndpointAuthMethod: "private_key_jwt",
+		JWKS:                    &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}}}
+	op := startOIDCProvider(t, basic, keyJWT)
+	ctx, cancel := context.WithTimeout(t.Context(), budget(t))
+	defer cancel()
+
+	// oidc-provider requires PAR per client: its metadata names the
+	// endpoint but not the requirement, so discovery alone leaves PAR off.
+	plain, err := client.DiscoverOpenID(ctx, op.Issuer, basic.ID, secret, client.WithName("op"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.Capabilities().PushedAuthorization || plain.Config().PushedAuthorizationEndpoint != op.Issuer+"/request" {
+		t.Fatalf("discovery: PushedAuthorization %t, endpoint %q; want off, %s/request",
+			plain.Capabilities().PushedAuthorization, plain.Config().PushedAuthorizationEndpoint, op.Issuer)
+	}
+	t.Run("unpushed request refused", func(t *testing.T) { refusedUnpushed(t, plain, site.redirectURL()) })
+
+	t.Run("login through the kit", func(t *testing.T) {
+		o, err := client.DiscoverOpenID(ctx, op.Issuer, basic.ID, secret, client.WithName("op"), client.WithPushedAuthorization())
+		if err != nil {
+			t.Fatal(err)
+		}
+		site.mount(t, o)
+		b := browserClient(t)
+		b.CheckRedirect = noRedirect
+		authURL := site.startLogin(t, b, basic.ID)
+		if got := site.finishLogin(t, b, op.Login(t, b, authURL.String(), "alice")); got != "alice" {
+			t.Fatalf("signed in as %q, want alice", got)
+		}
+	})
+
+	t.Run("private_key_jwt", func(t *testing.T) {
+		o, err := client.DiscoverOpenID(ctx, op.Issuer, keyJWT.ID, "", client.WithName("op"), client.WithPushedAuthorization(),
+			client.WithTokenEndpointAuthMethod(client.PrivateKeyJWT), client.WithClientAssertionKey(priv, "k1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwtSite.mount(t, o)
+		b := browserClient(t)
+		b.CheckRedirect = noRedirect
+		authURL := jwtSite.startLogin(t, b, keyJWT.ID)
+		if got := jwtSite.finishLogin(t, b, op.Login(t, b, authURL.String(), "bob")); got != "bob" {
+			t.Fatalf("signed in as %q, want bob", got)
+		}
+	})
+}
+
+// withRequiredPAR makes the fosite server require pushed authorization
+// requests and its metadata say so.
+func withRequiredPAR(doc map[string]any) { doc["require_pushed_authorization_requests"] = true }
+
+func TestFositePushedAuthorization(t *testing.T) {
+	const secret = "secret-of-the-par-client"
+	as := newFositeAS(t, []fositeClient{{ID: "kit-par", Secret: secret, Method: "client_secret_basic"}}, withRequiredPAR)
+	ctx, cancel := context.WithTimeout(t.Context(), budget(t))
+	defer cancel()
+	// No WithPushedAuthorization: the metadata's requirement turns PAR on.
+	o, err := client.DiscoverOpenID(ctx, as.srv.URL, "kit-par", secret, client.WithName("fosite"),
+		client.WithTokenEndpointAuthMethod(client.ClientSecretBasic))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.Capabilities().PushedAuthorization {
+		t.Fatal("metadata requiring PAR did not turn it on")
+	}
+	t.Run("unpushed request refused", func(t *testing.T) { refusedUnpushed(t, o, fositeRedirectURI) })
+
+	t.Run("login through the kit", func(t *testing.T) {
+		site := newPARSite(t)
+		site.mount(t, o)
+		b := browserClient(t)
+		b.CheckRedirect = noRedirect
+		before := as.parHits.Load()
+		authURL := site.startLogin(t, b, "kit-par")
+		if got := as.parHits.Load() - before; got != 1 {
+			t.Fatalf("%d pushes for one login, want 1", got)
+		}
+		cb := fositeAuthorize(t, authURL)
+		// The kit checked the state, the PKCE verifier and the ID token's
+		// nonce, all of which fosite knew only from the push.
+		if got := site.finishLogin(t, b, cb); got != fositeSubject {
+			t.Fatalf("signed in as %q, want %s", got, fositeSubject)
+		}
+		// The request_uri was used up.
+		res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if loc, err := res.Location(); res.StatusCode != http.StatusBadRequest || err == nil {
+			t.Fatalf("the used request_uri was answered %s (Location %v), want 400", res.Status, loc)
+		}
+	})
+
+	t.Run("private_key_jwt", func(t *testing.T) {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwks := fositeJWKS(t, map[string]crypto.PublicKey{"kit-par": key.Public()})
+		jas := newFositeAS(t, []fositeClient{{ID: "kit-par-jwt", Method: "private_key_jwt", JWKSURI: jwks, SigningAlg: "ES256"}},
+			withRequiredPAR, withPrivateKeyJWT)
+		o, err := client.DiscoverOpenID(ctx, jas.srv.URL, "kit-par-jwt", "", client.WithName("fosite"),
+			client.WithTokenEndpointAuthMethod(client.PrivateKeyJWT), client.WithClientAssertionKey(key, "kit-par"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		site := newPARSite(t)
+		site.mount(t, o)
+		b := browserClient(t)
+		b.CheckRedirect = noRedirect
+		authURL := site.startLogin(t, b, "kit-par-jwt")
+		if got := site.finishLogin(t, b, fositeAuthorize(t, authURL)); got != fositeSubject {
+			t.Fatalf("signed in as %q, want %s", got, fositeSubject)
+		}
+	})
+}
+
+// fositeAuthorize sends the browser to fosite's authorization endpoint
+// (which approves at once) and returns where fosite redirects it.
+func fositeAuthorize(t *testing.T, authURL *url.URL) *url.URL {
+	t.Helper()
+	res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	loc, err := res.Location()
+	if err != nil {
+		t.Fatalf("authorize: %s without a redirect", res.Status)
+	}
+	return loc
+}
