@@ -10,13 +10,11 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/alexedwards/scs/v2"
 	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/oauthkit/oauthkit"
@@ -29,96 +27,23 @@ import (
 // opts in) and ory/fosite (enforcing PAR server-wide, which its metadata
 // then says).
 
-// parSite is a site using the kit with one provider, "par", mounted at
-// /login and /callback, and /me showing the signed-in user's ID.
-type parSite struct {
-	srv *httptest.Server
-}
+// parRedirect is the redirect URI the PAR clients are registered with
+// (kitSite carries the provider's answer to the site itself).
+const parRedirect = "http://127.0.0.1:9/callback"
 
-// newPARSite starts the site's server; mount then serves the kit with c
-// (the provider's redirect URI is the site's /callback, so register it
-// after the server started).
-func newPARSite(t *testing.T) *parSite {
+// pushedOnly checks that the kit sent the browser to the provider with
+// client_id and request_uri only, and returns the URL.
+func pushedOnly(t *testing.T, authURL, clientID string) string {
 	t.Helper()
-	srv := httptest.NewServer(nil)
-	t.Cleanup(srv.Close)
-	return &parSite{srv: srv}
-}
-
-func (s *parSite) redirectURL() string { return s.srv.URL + "/callback" }
-
-func (s *parSite) mount(t *testing.T, c client.Provider) {
-	t.Helper()
-	sm := scs.New()
-	kit, err := oauthkit.New(oauthkit.Config{
-		Sessions:        sm,
-		Providers:       []oauthkit.Provider{{Client: c, RedirectURL: s.redirectURL(), LoginParams: []string{"login_hint"}}},
-		ProviderTimeout: budget(t),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			t.Logf("%s: %v", r.URL.Path, err)
-			oauthkit.DefaultErrorHandler(w, r, err)
-		},
-	})
+	loc, err := url.Parse(authURL)
 	if err != nil {
 		t.Fatal(err)
-	}
-	name := c.Name()
-	mux := http.NewServeMux()
-	mux.Handle("/login", kit.LoginHandler(name))
-	mux.Handle("/callback", kit.CallbackHandler(name))
-	mux.Handle("/me", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := kit.User(r.Context())
-		_, _ = io.WriteString(w, u.ID)
-	})))
-	s.srv.Config.Handler = sm.LoadAndSave(mux)
-}
-
-// startLogin starts a login in browser b (which must not follow
-// redirects) and returns the provider URL the kit redirects to, after
-// checking that it carries client_id and request_uri only.
-func (s *parSite) startLogin(t *testing.T, b *http.Client, clientID string) *url.URL {
-	t.Helper()
-	res, err := b.Get(s.srv.URL + "/login?login_hint=alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	loc, err := res.Location()
-	if res.StatusCode != http.StatusFound || err != nil {
-		t.Fatalf("login start: %s, Location %q", res.Status, res.Header.Get("Location"))
 	}
 	q := loc.Query()
 	if keys := slices.Sorted(maps.Keys(q)); !slices.Equal(keys, []string{"client_id", "request_uri"}) || q.Get("client_id") != clientID {
 		t.Fatalf("the kit sent the browser to %s; want client_id %s and request_uri only", loc.Redacted(), clientID)
 	}
-	return loc
-}
-
-// finishLogin brings the provider's redirect cb back to the site in b and
-// returns who the site then says is signed in.
-func (s *parSite) finishLogin(t *testing.T, b *http.Client, cb *url.URL) string {
-	t.Helper()
-	if cb.Query().Get("code") == "" {
-		t.Fatalf("the provider answered %s, not a code", cb.Redacted())
-	}
-	res, err := b.Get(s.srv.URL + cb.RequestURI())
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/" {
-		t.Fatalf("callback: %s to %q", res.Status, res.Header.Get("Location"))
-	}
-	res, err = b.Get(s.srv.URL + "/me")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != http.StatusOK {
-		t.Fatalf("/me after the login: %s", res.Status)
-	}
-	return string(body)
+	return authURL
 }
 
 // refusedUnpushed sends a plain (unpushed) authorization request built by
@@ -156,14 +81,13 @@ func refusedUnpushed(t *testing.T, o *client.OpenID, redirectURI string) {
 }
 
 func TestOIDCProviderPushedAuthorization(t *testing.T) {
-	site, jwtSite := newPARSite(t), newPARSite(t)
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret := randomString()
-	basic := opClient{ID: "kit-par", Secret: secret, RedirectURIs: []string{site.redirectURL()}, RequirePAR: true}
-	keyJWT := opClient{ID: "kit-par-jwt", RedirectURIs: []string{jwtSite.redirectURL()}, RequirePAR: true,
+	basic := opClient{ID: "kit-par", Secret: secret, RedirectURIs: []string{parRedirect}, RequirePAR: true}
+	keyJWT := opClient{ID: "kit-par-jwt", RedirectURIs: []string{parRedirect}, RequirePAR: true,
 		TokenEndpointAuthMethod: "private_key_jwt",
 		JWKS:                    &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: pub, KeyID: "k1", Algorithm: "EdDSA", Use: "sig"}}}}
 	op := startOIDCProvider(t, basic, keyJWT)
@@ -180,18 +104,18 @@ func TestOIDCProviderPushedAuthorization(t *testing.T) {
 		t.Fatalf("discovery: PushedAuthorization %t, endpoint %q; want off, %s/request",
 			plain.Capabilities().PushedAuthorization, plain.Config().PushedAuthorizationEndpoint, op.Issuer)
 	}
-	t.Run("unpushed request refused", func(t *testing.T) { refusedUnpushed(t, plain, site.redirectURL()) })
+	t.Run("unpushed request refused", func(t *testing.T) { refusedUnpushed(t, plain, parRedirect) })
 
 	t.Run("login through the kit", func(t *testing.T) {
 		o, err := client.DiscoverOpenID(ctx, op.Issuer, basic.ID, secret, client.WithName("op"), client.WithPushedAuthorization())
 		if err != nil {
 			t.Fatal(err)
 		}
-		site.mount(t, o)
+		site := newKitSite(t, oauthkit.Provider{Client: o, RedirectURL: parRedirect}, nil)
 		b := browserClient(t)
-		b.CheckRedirect = noRedirect
-		authURL := site.startLogin(t, b, basic.ID)
-		if got := site.finishLogin(t, b, op.Login(t, b, authURL.String(), "alice")); got != "alice" {
+		if got := site.login(t, b, func(authURL string) *url.URL {
+			return op.Login(t, b, pushedOnly(t, authURL, basic.ID), "alice")
+		}); got != "alice" {
 			t.Fatalf("signed in as %q, want alice", got)
 		}
 	})
@@ -202,11 +126,11 @@ func TestOIDCProviderPushedAuthorization(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		jwtSite.mount(t, o)
+		site := newKitSite(t, oauthkit.Provider{Client: o, RedirectURL: parRedirect}, nil)
 		b := browserClient(t)
-		b.CheckRedirect = noRedirect
-		authURL := jwtSite.startLogin(t, b, keyJWT.ID)
-		if got := jwtSite.finishLogin(t, b, op.Login(t, b, authURL.String(), "bob")); got != "bob" {
+		if got := site.login(t, b, func(authURL string) *url.URL {
+			return op.Login(t, b, pushedOnly(t, authURL, keyJWT.ID), "bob")
+		}); got != "bob" {
 			t.Fatalf("signed in as %q, want bob", got)
 		}
 	})
@@ -233,23 +157,23 @@ func TestFositePushedAuthorization(t *testing.T) {
 	t.Run("unpushed request refused", func(t *testing.T) { refusedUnpushed(t, o, fositeRedirectURI) })
 
 	t.Run("login through the kit", func(t *testing.T) {
-		site := newPARSite(t)
-		site.mount(t, o)
+		site := newKitSite(t, oauthkit.Provider{Client: o, RedirectURL: fositeRedirectURI}, nil)
 		b := browserClient(t)
-		b.CheckRedirect = noRedirect
 		before := as.parHits.Load()
-		authURL := site.startLogin(t, b, "kit-par")
-		if got := as.parHits.Load() - before; got != 1 {
-			t.Fatalf("%d pushes for one login, want 1", got)
-		}
-		cb := fositeAuthorize(t, authURL)
-		// The kit checked the state, the PKCE verifier and the ID token's
+		var authURL string
+		// The kit checks the state, the PKCE verifier and the ID token's
 		// nonce, all of which fosite knew only from the push.
-		if got := site.finishLogin(t, b, cb); got != fositeSubject {
+		if got := site.login(t, b, func(u string) *url.URL {
+			if got := as.parHits.Load() - before; got != 1 {
+				t.Fatalf("%d pushes for one login, want 1", got)
+			}
+			authURL = pushedOnly(t, u, "kit-par")
+			return fositeAuthorize(t, authURL)
+		}); got != fositeSubject {
 			t.Fatalf("signed in as %q, want %s", got, fositeSubject)
 		}
 		// The request_uri was used up.
-		res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL.String())
+		res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -272,12 +196,11 @@ func TestFositePushedAuthorization(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		site := newPARSite(t)
-		site.mount(t, o)
+		site := newKitSite(t, oauthkit.Provider{Client: o, RedirectURL: fositeRedirectURI}, nil)
 		b := browserClient(t)
-		b.CheckRedirect = noRedirect
-		authURL := site.startLogin(t, b, "kit-par-jwt")
-		if got := site.finishLogin(t, b, fositeAuthorize(t, authURL)); got != fositeSubject {
+		if got := site.login(t, b, func(u string) *url.URL {
+			return fositeAuthorize(t, pushedOnly(t, u, "kit-par-jwt"))
+		}); got != fositeSubject {
 			t.Fatalf("signed in as %q, want %s", got, fositeSubject)
 		}
 	})
@@ -285,9 +208,9 @@ func TestFositePushedAuthorization(t *testing.T) {
 
 // fositeAuthorize sends the browser to fosite's authorization endpoint
 // (which approves at once) and returns where fosite redirects it.
-func fositeAuthorize(t *testing.T, authURL *url.URL) *url.URL {
+func fositeAuthorize(t *testing.T, authURL string) *url.URL {
 	t.Helper()
-	res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL.String())
+	res, err := (&http.Client{CheckRedirect: noRedirect}).Get(authURL)
 	if err != nil {
 		t.Fatal(err)
 	}
