@@ -222,6 +222,7 @@ type Kit struct {
 	tokens    TokenStore         // nil: tokens live in the session only
 	locks     RefreshLocks       // with tokens
 	flights   singleflight.Group // one refresh per stored grant in this process (grant.go)
+	users     userCache          // decoded session users (usercache.go)
 	origins   map[string]bool    // scheme://host of the redirect URLs: the site
 	stats     stats
 }

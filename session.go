@@ -63,11 +63,8 @@ func (k *Kit) putJSON(ctx context.Context, key string, v any) {
 
 // sessionUser is the user stored in the session, whoever signed it in.
 func (k *Kit) sessionUser(ctx context.Context) (*User, bool) {
-	var u User
-	if !k.getJSON(ctx, keyUser, &u) {
-		return nil, false
-	}
-	return &u, true
+	s, _ := k.sm.Get(ctx, keyUser).(string)
+	return k.users.decode(s)
 }
 
 // signedIn returns the session's user and provider when this kit signed the
