@@ -3,10 +3,6 @@ package integration
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"io"
@@ -72,14 +68,8 @@ func (r *assertionRecorder) assertions() []string {
 }
 
 func TestFositePrivateKeyJWT(t *testing.T) {
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rk := rsaKey(t)
+	ek := p256Key(t)
 	// fosite verifies RS256 and ES256 assertions (not EdDSA).
 	for _, tc := range []struct {
 		alg string
@@ -112,14 +102,8 @@ func TestFositePrivateKeyJWT(t *testing.T) {
 // server does not hold for the client is invalid_client, the usual
 // *OAuthError.
 func TestFositePrivateKeyJWTWrongKey(t *testing.T) {
-	registered, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	registered := p256Key(t)
+	other := p256Key(t)
 	jwks := fositeJWKS(t, map[string]crypto.PublicKey{"k1": registered})
 	as := newFositeAS(t, []fositeClient{{ID: "kit-pkjwt", Method: "private_key_jwt", JWKSURI: jwks, SigningAlg: "ES256"}}, withPrivateKeyJWT)
 	o, err := client.DiscoverOpenID(context.Background(), as.srv.URL, "kit-pkjwt", "",
@@ -142,10 +126,7 @@ func TestFositePrivateKeyJWTWrongKey(t *testing.T) {
 // requests through. The replay is sent by hand, as an attacker who
 // captured the assertion would.
 func TestFositePrivateKeyJWTReplay(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key := p256Key(t)
 	jwks := fositeJWKS(t, map[string]crypto.PublicKey{"k1": key})
 	as := newFositeAS(t, []fositeClient{{ID: "kit-pkjwt", Method: "private_key_jwt", JWKSURI: jwks, SigningAlg: "ES256"}}, withPrivateKeyJWT)
 	rec := &assertionRecorder{}

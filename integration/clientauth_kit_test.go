@@ -3,11 +3,6 @@ package integration
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"errors"
 	"net/http"
 	"net/url"
@@ -64,18 +59,9 @@ func jwksOf(t *testing.T, kid, alg string, key crypto.Signer) *jose.JSONWebKeySe
 }
 
 func TestKitClientAuthOIDCProvider(t *testing.T) {
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, edk, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rk := rsaKey(t)
+	ek := p256Key(t)
+	edk := ed25519Key(t)
 	const redirect = "http://127.0.0.1:9/callback"
 	type method struct {
 		reg  opClient
@@ -126,14 +112,8 @@ func TestKitClientAuthOIDCProvider(t *testing.T) {
 }
 
 func TestKitClientAuthFosite(t *testing.T) {
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	rk := rsaKey(t)
+	ek := p256Key(t)
 	jwks := fositeJWKS(t, map[string]crypto.PublicKey{"k-RS256": rk.Public(), "k-ES256": ek.Public()})
 	type method struct {
 		reg  fositeClient

@@ -30,7 +30,7 @@ const opSecretJWT = "secret-of-the-client-secret-jwt-client-0123456789"
 func opAuthFlow(t *testing.T, op *nodeOP, o *client.OpenID, redirectURI string) {
 	t.Helper()
 	ctx := context.Background()
-	tok := opLogin(t, op, o, redirectURI)
+	tok, _ := opLogin(t, op, o, redirectURI)
 	if tok.RefreshToken == "" {
 		t.Fatal("no refresh token for offline_access")
 	}
@@ -47,29 +47,39 @@ func opAuthFlow(t *testing.T, op *nodeOP, o *client.OpenID, redirectURI string) 
 	}
 }
 
-// opLogin runs the browser part of a login and the code exchange.
-func opLogin(t *testing.T, op *nodeOP, o *client.OpenID, redirectURI string) *client.Token {
+// opCode runs the browser part of a login through o as accountID (PKCE
+// S256, a nonce, prompt=consent so offline_access is granted) and returns
+// the code, the verifier and the nonce.
+func opCode(t *testing.T, op *nodeOP, o *client.OpenID, redirectURI, accountID string) (code, verifier, nonce string) {
 	t.Helper()
-	state, nonce, verifier := client.GenerateState(), client.GenerateState(), client.GenerateVerifier()
+	state := client.GenerateState()
+	nonce, verifier = client.GenerateState(), client.GenerateVerifier()
 	authURL, err := o.AuthCodeURL(redirectURI, client.AuthURLOptions{
 		State: state, Nonce: nonce, CodeChallenge: client.S256Challenge(verifier), CodeChallengeMethod: "S256",
 	}, client.OpenIDParams{Prompt: "consent"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cb := op.Login(t, browserClient(t), authURL, "alice")
-	q := cb.Query()
+	q := op.Login(t, browserClient(t), authURL, accountID).Query()
 	if q.Get("state") != state || q.Get("code") == "" {
-		t.Fatalf("login ended at %s, want a code and state %s", cb.Redacted(), state)
+		t.Fatalf("login ended without a code and state %s (error %q)", state, q.Get("error"))
 	}
-	tok, err := o.AccessToken(context.Background(), q.Get("code"), redirectURI, verifier)
+	return q.Get("code"), verifier, nonce
+}
+
+// opLogin logs alice in through o: opCode, the code exchange and the ID
+// token's verification. It returns the token and the nonce (for Identify).
+func opLogin(t *testing.T, op *nodeOP, o *client.OpenID, redirectURI string) (*client.Token, string) {
+	t.Helper()
+	code, verifier, nonce := opCode(t, op, o, redirectURI, "alice")
+	tok, err := o.AccessToken(context.Background(), code, redirectURI, verifier)
 	if err != nil {
 		t.Fatalf("code exchange: %v", err)
 	}
 	if _, err := o.VerifyIDToken(context.Background(), tok, nonce); err != nil {
 		t.Fatalf("ID token: %v", err)
 	}
-	return tok
+	return tok, nonce
 }
 
 var opOffline = client.WithScopes("openid", "email", "offline_access")
@@ -141,13 +151,7 @@ func TestOIDCProviderClientAuthJWT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		state, verifier := client.GenerateState(), client.GenerateVerifier()
-		authURL, err := o.AuthCodeURL(redirect, client.AuthURLOptions{State: state, Nonce: client.GenerateState(),
-			CodeChallenge: client.S256Challenge(verifier), CodeChallengeMethod: "S256"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := op.Login(t, browserClient(t), authURL, "alice").Query().Get("code")
+		code, verifier, _ := opCode(t, op, o, redirect, "alice")
 		_, err = o.AccessToken(ctx, code, redirect, verifier)
 		if !errors.Is(err, client.ErrGetAccessToken) || oauthErrorCode(err) != "invalid_client" {
 			t.Fatalf("code exchange with the wrong key: got %v, want invalid_client", err)

@@ -2,9 +2,6 @@ package integration
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -63,27 +60,6 @@ func (r *statusRecorder) at(path string) []exchange {
 	return out
 }
 
-// dpopLogin is opLogin that also returns the nonce, for Identify.
-func dpopLogin(t *testing.T, op *nodeOP, o *client.OpenID, redirectURI string) (*client.Token, string) {
-	t.Helper()
-	state, nonce, verifier := client.GenerateState(), client.GenerateState(), client.GenerateVerifier()
-	authURL, err := o.AuthCodeURL(redirectURI, client.AuthURLOptions{
-		State: state, Nonce: nonce, CodeChallenge: client.S256Challenge(verifier), CodeChallengeMethod: "S256",
-	}, client.OpenIDParams{Prompt: "consent"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := op.Login(t, browserClient(t), authURL, "alice").Query()
-	if q.Get("state") != state || q.Get("code") == "" {
-		t.Fatalf("login ended without a code (error %q)", q.Get("error"))
-	}
-	tok, err := o.AccessToken(context.Background(), q.Get("code"), redirectURI, verifier)
-	if err != nil {
-		t.Fatalf("code exchange: %v", err)
-	}
-	return tok, nonce
-}
-
 // userinfoGet calls UserInfo through a client.Transport authorizing with
 // tok, and returns the status and the "sub" of the answer.
 func userinfoGet(t *testing.T, userinfoURL string, tr *client.Transport) (int, string) {
@@ -106,10 +82,7 @@ func userinfoGet(t *testing.T, userinfoURL string, tr *client.Transport) (int, s
 
 func TestOIDCProviderDPoP(t *testing.T) {
 	const redirect = "http://127.0.0.1:9/cb"
-	ek, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ek := p256Key(t)
 	bound := opClient{ID: "kit-dpop", Secret: "secret-of-the-dpop-client", RedirectURIs: []string{redirect}, DPoPBound: true}
 	keyed := opClient{ID: "kit-dpop-jwt", RedirectURIs: []string{redirect}, TokenEndpointAuthMethod: "private_key_jwt", DPoPBound: true,
 		JWKS: &jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &ek.PublicKey, KeyID: "k1", Algorithm: "ES256", Use: "sig"}}}}
@@ -130,7 +103,7 @@ func TestOIDCProviderDPoP(t *testing.T) {
 		t.Fatalf("metadata: userinfo %q, DPoP algs %v (%v)", md.Userinfo, md.Algs, err)
 	}
 
-	tok, nonce := dpopLogin(t, op, o, redirect)
+	tok, nonce := opLogin(t, op, o, redirect)
 	if tok.TokenType != "DPoP" || tok.DPoPKey == nil || tok.RefreshToken == "" {
 		t.Fatalf("token type %q, key %v, refresh token %t; want a DPoP token with its key and a refresh token",
 			tok.TokenType, tok.DPoPKey, tok.RefreshToken != "")
@@ -207,13 +180,7 @@ func TestOIDCProviderDPoP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		state, verifier := client.GenerateState(), client.GenerateVerifier()
-		authURL, err := plain.AuthCodeURL(redirect, client.AuthURLOptions{State: state, Nonce: client.GenerateState(),
-			CodeChallenge: client.S256Challenge(verifier), CodeChallengeMethod: "S256"}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		code := op.Login(t, browserClient(t), authURL, "alice").Query().Get("code")
+		code, verifier, _ := opCode(t, op, plain, redirect, "alice")
 		if _, err := plain.AccessToken(ctx, code, redirect, verifier); !errors.Is(err, client.ErrGetAccessToken) || oauthErrorCode(err) != "invalid_grant" {
 			// oidc-provider: "DPoP proof JWT not provided".
 			t.Fatalf("code exchange without a proof: got %v, want invalid_grant", err)
@@ -230,7 +197,7 @@ func TestOIDCProviderDPoP(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tok, nonce := dpopLogin(t, op, o, redirect)
+		tok, nonce := opLogin(t, op, o, redirect)
 		if ex := rec.at("/token"); len(ex) != 2 || ex[0].status != http.StatusBadRequest {
 			t.Fatalf("token requests %+v, want the nonce challenge then the retry", ex)
 		}

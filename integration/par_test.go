@@ -3,9 +3,7 @@ package integration
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
 	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"io"
 	"maps"
@@ -184,10 +182,7 @@ func TestFositePushedAuthorization(t *testing.T) {
 	})
 
 	t.Run("private_key_jwt", func(t *testing.T) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
+		key := p256Key(t)
 		jwks := fositeJWKS(t, map[string]crypto.PublicKey{"kit-par": key.Public()})
 		jas := newFositeAS(t, []fositeClient{{ID: "kit-par-jwt", Method: "private_key_jwt", JWKSURI: jwks, SigningAlg: "ES256"}},
 			withRequiredPAR, withPrivateKeyJWT)
