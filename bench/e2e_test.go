@@ -17,7 +17,7 @@ import (
 )
 
 // BenchmarkEndToEnd: complete logins through the whole flow over loopback
-// HTTP, from parallel browsers (b.RunParallel, GOMAXPROCS goroutines): GET
+// HTTP, from 8 parallel browsers (b.RunParallel, see SetParallelism): GET
 // /auth/bench/login?next=/profile, 302 to the fake /authorize, 302 to the
 // callback, 302 to /profile behind RequireAuth, 200 with the user id. Each
 // op is one login by a new browser (fresh cookie jar).
@@ -87,6 +87,9 @@ func runEndToEnd(b *testing.B, store scs.Store) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
+	// 8 browsers at once on this 2-core machine (the setting):
+	// RunParallel starts parallelism × GOMAXPROCS goroutines.
+	b.SetParallelism(max(1, 8/runtime.GOMAXPROCS(0)))
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
