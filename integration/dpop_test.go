@@ -276,6 +276,12 @@ func TestKitDPoPOIDCProvider(t *testing.T) {
 			if s.me(t, b) != "" {
 				t.Fatal("still signed in after logout")
 			}
+			if refreshed.RefreshToken != "" { // the session's copy has it; a TokenStore keeps it to itself
+				_, err := o.RefreshToken(client.ContextWithDPoPKey(ctx, refreshed.DPoPKey), refreshed.RefreshToken)
+				if !errors.Is(err, client.ErrRefreshToken) || oauthErrorCode(err) != "invalid_grant" {
+					t.Fatalf("refresh after logout: got %v, want invalid_grant (revoked at logout)", err)
+				}
+			}
 		})
 	}
 }
