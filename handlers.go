@@ -31,7 +31,8 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 	p := k.mustProvider("LoginHandler", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
-		if !k.hasSession(r.Context()) {
+		status, loaded := k.sessionStatus(r.Context())
+		if !loaded {
 			k.fail(w, r, provider, ErrNoSession)
 			return
 		}
@@ -65,7 +66,7 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 		// Saved before any Location is set, so a failing store means an
 		// error page, never a trip to the provider that can only end in
 		// "no pending login".
-		if err := k.savePending(r.Context(), w, pl); err != nil {
+		if err := k.savePending(r.Context(), w, status, pl); err != nil {
 			k.fail(w, r, provider, wrap(ErrSession, err))
 			return
 		}

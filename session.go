@@ -44,6 +44,17 @@ func (k *Kit) lookup(ctx context.Context, key string) (v any, loaded bool) {
 	return k.sm.Get(ctx, key), true
 }
 
+// sessionStatus is scs's Status of the session in ctx, and false for a
+// context without a session loaded by LoadAndSave (see lookup).
+func (k *Kit) sessionStatus(ctx context.Context) (status scs.Status, loaded bool) {
+	defer func() {
+		if recover() != nil {
+			status, loaded = 0, false
+		}
+	}()
+	return k.sm.Status(ctx), true
+}
+
 // hasSession reports whether ctx carries a loaded session.
 func (k *Kit) hasSession(ctx context.Context) bool {
 	_, loaded := k.lookup(ctx, keyBinding)
@@ -218,8 +229,11 @@ func (k *Kit) putPending(ctx context.Context, list []pendingLogin) {
 // header reached LoadAndSave (one buffering the response) would have
 // LoadAndSave save that copy over the record. scs saves nothing a handler
 // changes after writing the header; changes there are lost either way.
-func (k *Kit) savePending(ctx context.Context, w http.ResponseWriter, pl pendingLogin) error {
-	if k.sm.Status(ctx) != scs.Unmodified || k.sm.HashTokenInStore {
+//
+// status is the session's status as the handler found it (each scs call
+// costs an allocation; the kit changes nothing in between).
+func (k *Kit) savePending(ctx context.Context, w http.ResponseWriter, status scs.Status, pl pendingLogin) error {
+	if status != scs.Unmodified || k.sm.HashTokenInStore {
 		k.addPending(ctx, pl)
 		if k.onlyPending(ctx) {
 			k.sm.SetDeadline(ctx, pl.Created.Add(k.cfg.PendingTTL))
@@ -234,12 +248,15 @@ func (k *Kit) savePending(ctx context.Context, w http.ResponseWriter, pl pending
 		values[key] = k.sm.Get(ctx, key)
 		onlyPending = onlyPending && key == keyPending
 	}
-	deadline := k.sm.Deadline(ctx)
-	if onlyPending {
-		deadline = pl.Created.Add(k.cfg.PendingTTL)
+	deadline := pl.Created.Add(k.cfg.PendingTTL)
+	if !onlyPending {
+		deadline = k.sm.Deadline(ctx)
 	}
-	list := k.withPending(k.pendingList(ctx), pl)
-	b, _ := json.Marshal(list) // strings and times: cannot fail
+	var list []pendingLogin
+	if s, _ := values[keyPending].(string); s != "" {
+		_ = json.Unmarshal([]byte(s), &list) // as pendingList: unreadable is none
+	}
+	b, _ := json.Marshal(k.withPending(list, pl)) // strings and times: cannot fail
 	values[keyPending] = string(b)
 
 	// What Commit does, in its order.
