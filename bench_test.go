@@ -2,6 +2,7 @@ package oauthkit_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -227,6 +228,73 @@ func BenchmarkLoginHandler(b *testing.B) {
 	e := newBenchEnv(b)
 	req := httptest.NewRequest(http.MethodGet, "/auth/test/login?next=%2Fdashboard%3Ftab%3D1", nil)
 	serveLoop(b, e.sm.LoadAndSave(e.kit.LoginHandler("test")), req, http.StatusFound)
+}
+
+// BenchmarkLoginHandlerFlat: the login start's cost does not grow with
+// the number of providers the kit has, nor (beyond reading and rewriting
+// them) with the logins already pending in the session. Each iteration
+// starts a login in a session holding the given pending logins (restored
+// before each iteration, untimed, so the count stays fixed), with the
+// kit's session codec.
+func BenchmarkLoginHandlerFlat(b *testing.B) {
+	for _, providers := range []int{1, 20} {
+		for _, pending := range []int{0, 1, 5} {
+			b.Run(fmt.Sprintf("providers=%d/pending=%d", providers, pending), func(b *testing.B) {
+				benchLoginFlat(b, providers, pending)
+			})
+		}
+	}
+}
+
+func benchLoginFlat(b *testing.B, providers, pending int) {
+	e := newBenchEnv(b, withCodec(oauthkit.SessionCodec{}), func(cfg *oauthkit.Config) {
+		other := newFakeAS(b) // the login start never calls it
+		for i := 1; i < providers; i++ {
+			name := fmt.Sprintf("p%02d", i)
+			cfg.Providers = append(cfg.Providers, oauthkit.Provider{
+				Client: provider(b, other, name), RedirectURL: "http://127.0.0.1/auth/" + name + "/callback",
+			})
+		}
+		cfg.MaxPending = 6 // room for 5 pending and the new one: no eviction
+	})
+	h := e.sm.LoadAndSave(e.kit.LoginHandler("test"))
+	req := httptest.NewRequest(http.MethodGet, "/auth/test/login?next=%2Fdashboard", nil)
+	var cookie *http.Cookie
+	var record []byte
+	var expiry time.Time
+	if pending > 0 {
+		for range pending {
+			rec := httptest.NewRecorder()
+			r := req.Clone(context.Background())
+			if cookie != nil {
+				r.AddCookie(cookie)
+			}
+			h.ServeHTTP(rec, r)
+			require.Equal(b, http.StatusFound, rec.Code)
+			cookie = sessionCookieOf(rec, e.sm.Cookie.Name)
+		}
+		req.AddCookie(cookie)
+		var found bool
+		var err error
+		record, found, err = e.sm.Store.Find(cookie.Value)
+		require.True(b, found)
+		require.NoError(b, err)
+		expiry = time.Now().Add(time.Hour)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if record != nil {
+			b.StopTimer()
+			require.NoError(b, e.sm.Store.Commit(cookie.Value, record, expiry))
+			b.StartTimer()
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusFound {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
 }
 
 // BenchmarkCallbackHandler: each iteration completes a fresh pending login

@@ -92,3 +92,6 @@ func MemoryTokenCount(s TokenStore) int {
 
 // NewMemoryClaims is the kit's default StateClaimer, on the clock now.
 func NewMemoryClaims(now func() time.Time) StateClaimer { return &memoryClaims{now: now} }
+
+// QueryValue is the login route's map-free read of one query parameter.
+var QueryValue = queryValue

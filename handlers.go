@@ -31,7 +31,8 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 	p := k.mustProvider("LoginHandler", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
-		if !k.hasSession(r.Context()) {
+		status, loaded := k.sessionStatus(r.Context())
+		if !loaded {
 			k.fail(w, r, provider, ErrNoSession)
 			return
 		}
@@ -44,13 +45,11 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			k.fail(w, r, provider, wrap(ErrInvalidLoginParam, errors.New("query too long")))
 			return
 		}
-		query := r.URL.Query()
-		params, err := p.authParams(query)
+		params, returnTo, err := p.loginQuery(r.URL.RawQuery)
 		if err != nil {
 			k.fail(w, r, provider, err)
 			return
 		}
-		returnTo, _ := SafeReturnTo(query.Get("next"))
 		now := k.cfg.Now()
 		pl := newPendingLogin(p.name, p.nonce, returnTo, now)
 		authURL, err := k.authorizationURL(r.Context(), p, client.AuthURLOptions{
@@ -64,21 +63,18 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			k.fail(w, r, provider, err)
 			return
 		}
-		ctx := r.Context()
-		k.addPending(ctx, pl)
-		if k.onlyPending(ctx) {
-			// A session made for the login only has to outlive it; one that
-			// holds anything else (a cart, a preference, a user) keeps its
-			// deadline, or abandoning the login would lose that data.
-			k.sm.SetDeadline(ctx, now.Add(k.cfg.PendingTTL))
-		}
-		// Commit now so a failing store means an error page, never a trip
-		// to the provider that can only end in "no pending login".
-		if _, _, err := k.sm.Commit(ctx); err != nil {
+		// Saved before any Location is set, so a failing store means an
+		// error page, never a trip to the provider that can only end in
+		// "no pending login".
+		if err := k.savePending(r.Context(), w, status, pl); err != nil {
 			k.fail(w, r, provider, wrap(ErrSession, err))
 			return
 		}
-		http.Redirect(w, r, authURL, http.StatusFound)
+		// http.Redirect without its HTML body: browsers follow a 302 from
+		// the header alone, and the body would cost an escaped copy of the
+		// URL on every login.
+		w.Header().Set("Location", authURL)
+		w.WriteHeader(http.StatusFound)
 	})
 }
 

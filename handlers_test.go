@@ -1316,12 +1316,15 @@ func TestStoreFaultLogin(t *testing.T) {
 	})
 
 	t.Run("lazy commit fails after the explicit one", func(t *testing.T) {
-		// scs commits again when the handler writes its header, and item 71
-		// notes the consequence: if only that second commit fails, scs
-		// answers 500 while the kit's Location header is already set. A 500
-		// is never followed by browsers, and the pending login was saved by
-		// the kit's explicit commit, so no browser reaches the AS without it.
+		// When something else modified the session in the request, the kit
+		// puts the pending login in it and commits, and scs commits again
+		// when the handler writes its header. Item 71 notes the
+		// consequence: if only that second commit fails, scs answers 500
+		// while the kit's Location header is already set. A 500 is never
+		// followed by browsers, and the pending login was saved by the
+		// kit's explicit commit, so no browser reaches the AS without it.
 		s := newStoreFaultApp(t)
+		s.srv.Config.Handler = s.sm.LoadAndSave(putFirst(s.sm, s.routes))
 		s.store.failCommit.Store(true)
 		s.store.commitOK.Store(1)
 		b := s.browser()
@@ -1335,6 +1338,18 @@ func TestStoreFaultLogin(t *testing.T) {
 		require.NoError(t, err)
 		assert.Len(t, all, 1, "the pending login was saved before any Location was set")
 		assert.Empty(t, s.sessionCookie(b), "no cookie: the orphan expires with PendingTTL")
+	})
+
+	t.Run("commit fails, session modified earlier in the request", func(t *testing.T) {
+		s := newStoreFaultApp(t)
+		s.srv.Config.Handler = s.sm.LoadAndSave(putFirst(s.sm, s.routes))
+		s.store.failCommit.Store(true)
+		b := s.browser()
+		res, body := s.do(b, http.MethodGet, "/auth/test/login", nil)
+		s.is5xx(t, res, body)
+		assert.Empty(t, res.Header.Get("Location"))
+		assert.ErrorIs(t, s.takeErr(), oauthkit.ErrSession)
+		assert.Zero(t, s.as.AuthorizeHits.Load())
 	})
 
 	t.Run("recovery", func(t *testing.T) {

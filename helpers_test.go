@@ -1126,6 +1126,8 @@ type faultStore struct {
 	// (to fail a later commit of the same request).
 	commitOK                     atomic.Int64
 	finds, commits, dels, failed atomic.Int64
+	// expiry is the expiry of the last commit that succeeded (Unix ns).
+	expiry atomic.Int64
 }
 
 var _ scs.Store = (*faultStore)(nil)
@@ -1149,6 +1151,7 @@ func (s *faultStore) Commit(token string, b []byte, expiry time.Time) error {
 		s.failed.Add(1)
 		return errStoreDown
 	}
+	s.expiry.Store(expiry.UnixNano())
 	return s.inner.Commit(token, b, expiry)
 }
 
@@ -1174,6 +1177,7 @@ type sfApp struct {
 	*app
 	store     *faultStore
 	served    atomic.Int64 // protected handler invocations
+	routes    http.Handler // the routes inside LoadAndSave
 	scsErrors atomic.Int64
 }
 
@@ -1181,6 +1185,7 @@ func newStoreFaultApp(t *testing.T) *sfApp {
 	s := &sfApp{store: newFaultStore()}
 	logs := &syncBuffer{}
 	s.app = newApp(t, withLogs(logs), func(cfg *oauthkit.Config) { cfg.Sessions.Store = s.store })
+	s.backing = s.store
 	s.sm.ErrorFunc = func(w http.ResponseWriter, r *http.Request, err error) {
 		s.scsErrors.Add(1)
 		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
@@ -1192,14 +1197,25 @@ func newStoreFaultApp(t *testing.T) *sfApp {
 	mux.Handle("/auth/test/login", s.kit.LoginHandler("test"))
 	mux.Handle("/auth/test/callback", s.kit.CallbackHandler("test"))
 	mux.Handle("/logout", s.kit.LogoutHandler())
+	mux.Handle("/data", s.app.mux) // the app's own session data
 	mux.Handle("/profile", s.kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.served.Add(1)
 		u, _ := s.kit.User(r.Context())
 		_, _ = fmt.Fprintf(w, "secret page of %s|%s", u.Provider, u.ID)
 	})))
+	s.routes = mux
 	s.srv.Config.Handler = s.sm.LoadAndSave(mux)
 	t.Cleanup(func() { assert.NotContains(t, logs.String(), "panic") })
 	return s
+}
+
+// putFirst is a middleware that modifies the session before next runs, as
+// a site's own middleware may (a visit counter, a flash message).
+func putFirst(sm *scs.SessionManager, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sm.Put(r.Context(), "app.visits", sm.GetInt(r.Context(), "app.visits")+1)
+		next.ServeHTTP(w, r)
+	})
 }
 
 // is5xx asserts a server-error answer that carries nothing protected and

@@ -39,6 +39,50 @@ func checkLoginParams(names []string) error {
 	return nil
 }
 
+// loginQuery reads the login route's query: the authorization parameters
+// (authParams) and the return-to (SafeReturnTo of "next", "" when refused).
+// Without LoginParams only "next" matters, found without building a map.
+func (p *providerState) loginQuery(rawQuery string) (client.Params, string, error) {
+	if len(p.LoginParams) == 0 {
+		returnTo, _ := SafeReturnTo(queryValue(rawQuery, "next"))
+		return p.AuthParams, returnTo, nil
+	}
+	q, _ := url.ParseQuery(rawQuery) // as Request.URL.Query: errors skip the pair
+	params, err := p.authParams(q)
+	if err != nil {
+		return nil, "", err
+	}
+	returnTo, _ := SafeReturnTo(q.Get("next"))
+	return params, returnTo, nil
+}
+
+// queryValue is url.ParseQuery(rawQuery).Get(key) without the map: the
+// first pair whose unescaped key is key, skipping the pairs ParseQuery
+// skips (a ";" in the pair, a malformed escape in key or value).
+func queryValue(rawQuery, key string) string {
+	for rawQuery != "" {
+		var pair string
+		pair, rawQuery, _ = strings.Cut(rawQuery, "&")
+		if pair == "" || strings.Contains(pair, ";") {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		if k != key {
+			// Only an escaped key can still unescape to key.
+			if !strings.ContainsAny(k, "%+") {
+				continue
+			}
+			if uk, err := url.QueryUnescape(k); err != nil || uk != key {
+				continue
+			}
+		}
+		if uv, err := url.QueryUnescape(v); err == nil {
+			return uv
+		}
+	}
+	return ""
+}
+
 // authParams are p's AuthParams plus the parameters of the login route's
 // query that p.LoginParams allows; anything else in the query is dropped.
 // A forwarded value replaces a configured one of the same name.

@@ -100,3 +100,20 @@ func TestLoginParamsValidated(t *testing.T) {
 		require.ErrorIs(t, err, oauthkit.ErrInvalidConfig, names)
 	}
 }
+
+// The login route reads "next" without url.ParseQuery when the provider
+// forwards no LoginParams; it finds what ParseQuery(...).Get finds.
+func TestQueryValueMatchesParseQuery(t *testing.T) {
+	t.Parallel()
+	for _, raw := range []string{
+		"", "next=/a", "next=%2Fa%3Fb%3D1", "x=1&next=/a&next=/b", "next", "next=", "&&next=/a&",
+		"ne%78t=/a", "n+ext=/a", "next=%zz&next=/b", "ne%zzxt=/a&next=/c", "next=/a;b=1&next=/c",
+		"a=1;next=/x", "next=a+b", "%6Eext=/first&next=/second", "next=/a=b", "=x&next=/a",
+	} {
+		want := ""
+		if q, _ := url.ParseQuery(raw); q != nil {
+			want = q.Get("next")
+		}
+		assert.Equal(t, want, oauthkit.QueryValue(raw, "next"), "%q", raw)
+	}
+}

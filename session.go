@@ -2,8 +2,14 @@ package oauthkit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"strings"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -36,6 +42,17 @@ func (k *Kit) lookup(ctx context.Context, key string) (v any, loaded bool) {
 		}
 	}()
 	return k.sm.Get(ctx, key), true
+}
+
+// sessionStatus is scs's Status of the session in ctx, and false for a
+// context without a session loaded by LoadAndSave (see lookup).
+func (k *Kit) sessionStatus(ctx context.Context) (status scs.Status, loaded bool) {
+	defer func() {
+		if recover() != nil {
+			status, loaded = 0, false
+		}
+	}()
+	return k.sm.Status(ctx), true
 }
 
 // hasSession reports whether ctx carries a loaded session.
@@ -184,4 +201,92 @@ func (k *Kit) putPending(ctx context.Context, list []pendingLogin) {
 		return
 	}
 	k.putJSON(ctx, keyPending, list)
+}
+
+// savePending adds pl to the session and saves the session before the
+// login redirects, so that a store that cannot take it gives an error page
+// and never a trip to the provider that could only end in "no pending
+// login". A session made for the login only has to outlive it (PendingTTL);
+// one that holds anything else (a cart, a preference, a user) keeps its
+// deadline, or abandoning the login would lose that data.
+//
+// scs's LoadAndSave saves a modified session again when the handler writes
+// its header, and scs has no way to mark a session saved: putting pl in the
+// session and committing would write every login start twice. So when
+// nothing else modified the session in this request, the record is written
+// here, as SessionManager.Commit would write it with pl put (same codec,
+// deadline, expiry, token and cookie), and the request's session is left
+// unmodified, so LoadAndSave writes nothing. Otherwise (a session modified
+// earlier in the request, which LoadAndSave saves anyway, an idle timeout
+// on a loaded session, a destroyed one, HashTokenInStore) pl goes into the
+// session and it is committed as usual.
+//
+// The request's own copy of the session then lacks pl: a middleware that
+// modified the session after the login handler and before the response
+// header reached LoadAndSave (one buffering the response) would have
+// LoadAndSave save that copy over the record. scs saves nothing a handler
+// changes after writing the header; changes there are lost either way.
+//
+// status is the session's status as the handler found it (each scs call
+// costs an allocation; the kit changes nothing in between).
+func (k *Kit) savePending(ctx context.Context, w http.ResponseWriter, status scs.Status, pl pendingLogin) error {
+	if status != scs.Unmodified || k.sm.HashTokenInStore {
+		k.addPending(ctx, pl)
+		if k.onlyPending(ctx) {
+			k.sm.SetDeadline(ctx, pl.Created.Add(k.cfg.PendingTTL))
+		}
+		_, _, err := k.sm.Commit(ctx)
+		return err
+	}
+	keys := k.sm.Keys(ctx)
+	values := make(map[string]any, len(keys)+1)
+	onlyPending := true
+	for _, key := range keys {
+		values[key] = k.sm.Get(ctx, key)
+		onlyPending = onlyPending && key == keyPending
+	}
+	deadline := pl.Created.Add(k.cfg.PendingTTL)
+	if !onlyPending {
+		deadline = k.sm.Deadline(ctx)
+	}
+	var list []pendingLogin
+	if s, _ := values[keyPending].(string); s != "" {
+		_ = json.Unmarshal([]byte(s), &list) // as pendingList: unreadable is none
+	}
+	b, _ := json.Marshal(k.withPending(list, pl)) // strings and times: cannot fail
+	values[keyPending] = string(b)
+
+	// What Commit does, in its order.
+	token := k.sm.Token(ctx)
+	if token == "" {
+		token = newSessionToken()
+	}
+	record, err := k.sm.Codec.Encode(deadline, values)
+	if err != nil {
+		return err
+	}
+	expiry := deadline
+	if k.sm.IdleTimeout > 0 {
+		if ie := time.Now().Add(k.sm.IdleTimeout).UTC(); ie.Before(expiry) {
+			expiry = ie
+		}
+	}
+	if cs, ok := k.sm.Store.(scs.CtxStore); ok {
+		err = cs.CommitCtx(ctx, token, record, expiry)
+	} else {
+		err = k.sm.Store.Commit(token, record, expiry)
+	}
+	if err != nil {
+		return err
+	}
+	k.sm.WriteSessionCookie(ctx, w, token, expiry)
+	return nil
+}
+
+// newSessionToken is a token as scs makes one: 32 bytes from crypto/rand,
+// base64url without padding.
+func newSessionToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }

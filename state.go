@@ -50,21 +50,26 @@ func newPendingLogin(provider string, nonce bool, returnTo string, now time.Time
 	return p
 }
 
-// addPending stores p in the session, dropping expired or unreadable entries
-// and evicting the oldest beyond max, so one browser can never grow its
-// session without bound however many logins it starts.
+// addPending stores p in the session (see withPending).
 func (k *Kit) addPending(ctx context.Context, p pendingLogin) {
+	k.putPending(ctx, k.withPending(k.pendingList(ctx), p))
+}
+
+// withPending is list plus p, without the expired entries and without the
+// oldest beyond MaxPending, so one browser can never grow its session
+// without bound however many logins it starts.
+func (k *Kit) withPending(list []pendingLogin, p pendingLogin) []pendingLogin {
 	now := p.Created
-	list := make([]pendingLogin, 0, k.cfg.MaxPending)
-	for _, e := range k.pendingList(ctx) {
+	kept := list[:0]
+	for _, e := range list {
 		if now.Sub(e.Created) <= k.cfg.PendingTTL {
-			list = append(list, e)
+			kept = append(kept, e)
 		}
 	}
-	if over := len(list) - (k.cfg.MaxPending - 1); over > 0 {
-		list = list[over:]
+	if over := len(kept) - (k.cfg.MaxPending - 1); over > 0 {
+		kept = kept[over:]
 	}
-	k.putPending(ctx, append(list, p))
+	return append(kept, p)
 }
 
 // takePending removes and returns the pending login for state, if this

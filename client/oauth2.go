@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // OAuth2 is the port of httpx-oauth's BaseOAuth2: the OAuth2 protocol
@@ -15,6 +17,9 @@ import (
 // client embeds it. It is safe for concurrent use.
 type OAuth2 struct {
 	cfg config
+	// authURL caches the fixed part of the last authorization URL built
+	// (see authCodeURL).
+	authURL atomic.Pointer[authTemplate]
 }
 
 // New validates cfg and the options and returns a generic client. It does
@@ -80,12 +85,141 @@ func (c *OAuth2) AuthCodeURL(redirectURI string, opts AuthURLOptions, params Par
 	return c.authCodeURL(redirectURI, opts, paramValues(params))
 }
 
+// authCodeURL builds the URL from a template of its fixed parameters
+// (endpoint, response type, client, redirect, scope, extras), made once
+// and kept while the calls ask for the same ones, as a login route does:
+// only the per-login values are encoded on each call. The URL is the one
+// authParams and authorizeURL give, byte for byte.
 func (c *OAuth2) authCodeURL(redirectURI string, opts AuthURLOptions, extra url.Values) (string, error) {
-	params, err := c.authParams(redirectURI, opts, extra)
-	if err != nil {
-		return "", err
+	for k := range extra {
+		if reservedParams[k] {
+			return "", fmt.Errorf("%w: extra parameter %q would override a protocol parameter", ErrInvalidConfig, k)
+		}
 	}
-	return c.authorizeURL(params)
+	scopes := opts.Scopes
+	if scopes == nil {
+		scopes = c.cfg.BaseScopes
+	}
+	var extraKey string
+	if len(extra) > 0 {
+		extraKey = extra.Encode()
+	}
+	t := c.authURL.Load()
+	if t == nil || t.redirectURI != redirectURI || !slices.Equal(t.scopes, scopes) || t.extra != extraKey {
+		var err error
+		if t, err = c.newAuthTemplate(redirectURI, scopes, extra, extraKey); err != nil {
+			return "", err
+		}
+		if t == nil {
+			// The endpoint carries a per-login parameter or a fragment.
+			params, err := c.authParams(redirectURI, opts, extra)
+			if err != nil {
+				return "", err
+			}
+			return c.authorizeURL(params)
+		}
+		c.authURL.Store(t)
+	}
+	return t.url(opts), nil
+}
+
+// authTemplate is an authorization URL without its per-login parameters:
+// the encoded fixed parameters, in the order url.Values.Encode writes all
+// of them (by key), split where the per-login keys go.
+type authTemplate struct {
+	redirectURI string
+	scopes      []string
+	extra       string // the extras, encoded
+	base        string // the endpoint up to its "?"
+	// chunks[i] are the fixed parameters sorting between perLoginKeys[i-1]
+	// and perLoginKeys[i].
+	chunks [len(perLoginKeys) + 1]string
+}
+
+// perLoginKeys are the parameters drawn for each login, sorted.
+var perLoginKeys = [...]string{"code_challenge", "code_challenge_method", "nonce", "state"}
+
+// newAuthTemplate returns nil, and no error, for an endpoint whose own
+// query holds a per-login key (authorizeURL lets an empty option keep it)
+// or that has a fragment.
+func (c *OAuth2) newAuthTemplate(redirectURI string, scopes []string, extra url.Values, extraKey string) (*authTemplate, error) {
+	params, err := c.authParams(redirectURI, AuthURLOptions{Scopes: scopes}, extra)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(c.cfg.AuthorizeEndpoint)
+	if err != nil {
+		return nil, fmt.Errorf("%w: authorize endpoint: %v", ErrInvalidConfig, err)
+	}
+	q := u.Query()
+	for _, k := range perLoginKeys {
+		if _, ok := q[k]; ok {
+			return nil, nil
+		}
+	}
+	if u.Fragment != "" || u.RawFragment != "" {
+		return nil, nil
+	}
+	for k, vs := range params {
+		q[k] = vs
+	}
+	t := &authTemplate{redirectURI: redirectURI, scopes: slices.Clone(scopes), extra: extraKey}
+	u.RawQuery, u.ForceQuery = "", false
+	t.base = u.String() + "?"
+	keys := make([]string, 0, len(q))
+	for k := range q {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	i := 0
+	for _, k := range keys {
+		for i < len(perLoginKeys) && k > perLoginKeys[i] {
+			i++
+		}
+		t.chunks[i] = joinQuery(t.chunks[i], url.Values{k: q[k]}.Encode())
+	}
+	return t, nil
+}
+
+// url is the template with the per-login values of opts.
+func (t *authTemplate) url(opts AuthURLOptions) string {
+	values := [len(perLoginKeys)]string{opts.CodeChallenge, opts.CodeChallengeMethod, opts.Nonce, opts.State}
+	var b strings.Builder
+	n := len(t.base) + len(t.chunks)
+	for i, v := range values {
+		n += len(t.chunks[i]) + len(perLoginKeys[i]) + len(v) + 2
+	}
+	b.Grow(n + len(t.chunks[len(perLoginKeys)]) + 16)
+	b.WriteString(t.base)
+	sep := false
+	part := func(s string) {
+		if sep {
+			b.WriteByte('&')
+		}
+		b.WriteString(s)
+		sep = true
+	}
+	for i, v := range values {
+		if t.chunks[i] != "" {
+			part(t.chunks[i])
+		}
+		if v != "" {
+			part(perLoginKeys[i])
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+		}
+	}
+	if last := t.chunks[len(perLoginKeys)]; last != "" {
+		part(last)
+	}
+	return b.String()
+}
+
+func joinQuery(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "&" + b
 }
 
 // authParams builds the parameters of an authorization request, the same

@@ -1008,3 +1008,59 @@ func TestOAuth2UserAgent(t *testing.T) {
 // newOAuth2 builds a generic client from a config literal that sets what
 // the options would, for tests that set many fields at once.
 func newOAuth2(c config) (*OAuth2, error) { return newClient("", c, nil) }
+
+// AuthCodeURL builds from a cached template of the fixed parameters; the
+// URL is byte for byte the one the parameters give written out in full,
+// on the first call, on repeated calls, and when the inputs change.
+func TestAuthURLTemplateMatchesFullBuild(t *testing.T) {
+	endpoints := []string{
+		coreAuthorizeURL,
+		"https://as/authorize?tenant=x&client_id=EVIL",
+		"https://as/authorize?a=1&z=2",
+		"https://as/authorize?nonce=KEPT",     // a per-login key: no template
+		"https://as:8443/o/auth%2Fpath?p=%20", // escapes kept
+	}
+	opts := []AuthURLOptions{
+		{},
+		{State: "S", CodeChallenge: "C", CodeChallengeMethod: "S256", Nonce: "N"},
+		{State: "S t&=", Scopes: []string{"openid", "email"}},
+		{State: "S", Scopes: []string{}},
+		{CodeChallenge: "C", CodeChallengeMethod: "plain", Scopes: []string{"a"}},
+	}
+	extras := []url.Values{nil, {"prompt": {"consent"}}, {"scope": {"override"}, "multi": {"1", "2"}, "zz": {"last"}}, {"a": {""}}}
+	for _, ep := range endpoints {
+		c := coreClient(t, ClientSecretPost, nil, func(cfg *config) {
+			cfg.AuthorizeEndpoint = ep
+			cfg.BaseScopes = []string{"base"}
+		})
+		for round := range 2 {
+			for _, o := range opts {
+				for _, ex := range extras {
+					params, err := c.authParams(coreRedirectURI, o, ex)
+					require.NoError(t, err)
+					want, err := c.authorizeURL(params)
+					require.NoError(t, err)
+					for range 2 { // the second call reuses the template
+						got, err := c.AuthCodeURL(coreRedirectURI, o, Values(ex))
+						require.NoError(t, err)
+						assert.Equal(t, want, got, "round %d %s %+v %v", round, ep, o, ex)
+					}
+					got, err := c.AuthCodeURL("https://other.example/cb", o, Values(ex))
+					require.NoError(t, err)
+					assert.Contains(t, got, "redirect_uri=https%3A%2F%2Fother.example%2Fcb", "a new redirect URI is a new template")
+				}
+			}
+		}
+	}
+}
+
+// Once the template is made, a login's URL costs one allocation, the
+// string itself.
+func TestAuthURLTemplateAllocs(t *testing.T) {
+	c := coreClient(t, ClientSecretPost, nil, func(cfg *config) { cfg.BaseScopes = []string{"openid", "email"} })
+	opts := AuthURLOptions{State: "STATE", CodeChallenge: "CHALLENGE", CodeChallengeMethod: "S256", Nonce: "NONCE"}
+	_, err := c.AuthCodeURL(coreRedirectURI, opts, nil)
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = c.AuthCodeURL(coreRedirectURI, opts, nil) })
+	assert.LessOrEqual(t, allocs, 1.0)
+}

@@ -5,10 +5,12 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 )
 
 // TestPKCERFC7636Vector is RFC 7636 Appendix B.
@@ -87,4 +89,25 @@ func TestPKCEFlow(t *testing.T) {
 			assert.Equal(t, 2, rec.count())
 		})
 	}
+}
+
+// S256Challenge gives what x/oauth2 gives, for verifiers of every length
+// RFC 7636 allows and beyond.
+func TestPKCES256ChallengeMatchesXOAuth2(t *testing.T) {
+	for n := 0; n <= 200; n++ {
+		v := strings.Repeat("v", n)
+		assert.Equal(t, oauth2.S256ChallengeFromVerifier(v), S256Challenge(v), "length %d", n)
+	}
+	v := GenerateVerifier()
+	assert.Equal(t, oauth2.S256ChallengeFromVerifier(v), S256Challenge(v))
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = S256Challenge(v) }), 1.0)
+}
+
+// A login draws a state and a verifier: each costs its string alone.
+func TestPKCEGenerateAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts differ under the race detector")
+	}
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = GenerateVerifier() }), 1.0)
+	assert.LessOrEqual(t, testing.AllocsPerRun(100, func() { _ = GenerateState() }), 1.0)
 }
