@@ -45,7 +45,8 @@ func (f LoginPolicyFunc) CheckLogin(ctx context.Context, a *LoginAttempt) error 
 // after every policy passed.
 type LoginAttempt struct {
 	// User is the user about to be signed in, as OnLogin will receive it
-	// (UserID is not set yet). It is a copy: changes are not kept.
+	// (UserID is not set yet). It is a copy for this policy: changes are
+	// not kept.
 	User *User
 	// Provider is the provider's name, the one the handlers take.
 	Provider string
@@ -88,11 +89,12 @@ func (k *Kit) checkLogin(ctx context.Context, p *providerState, u *User, tok *cl
 	if len(k.cfg.LoginPolicies) == 0 && len(p.LoginPolicies) == 0 {
 		return nil
 	}
-	uc, tc := *u, *tok
-	a := &LoginAttempt{User: &uc, Provider: p.name, Client: p.Client, Token: &tc, Claims: claims}
 	for _, list := range [2][]LoginPolicy{k.cfg.LoginPolicies, p.LoginPolicies} {
 		for _, pol := range list {
-			err := pol.CheckLogin(ctx, a)
+			// Copies for each policy: none can change what is signed in,
+			// nor what the next policy sees.
+			uc, tc := *u, *tok
+			err := pol.CheckLogin(ctx, &LoginAttempt{User: &uc, Provider: p.name, Client: p.Client, Token: &tc, Claims: claims})
 			switch {
 			case err == nil:
 			case errors.Is(err, ErrIdentity), errors.Is(err, ErrInvalidConfig):
