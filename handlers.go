@@ -87,8 +87,8 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 // in this session for this provider, not expired), consumes the pending
 // login, then handles provider errors, checks iss, exchanges the code with
 // the PKCE verifier, reads the identity, runs the login policies and
-// OnLogin, renews the session
-// token, stores the user and tokens, and redirects (302) to the return-to.
+// OnLogin, renews the session token, stores the user and tokens, and
+// redirects (302) to the return-to.
 //
 // Like LoginHandler, it panics when the kit has no such provider.
 func (k *Kit) CallbackHandler(provider string) http.Handler {
