@@ -29,7 +29,7 @@ func ErrorMessage(err error) (title, message string) {
 		return "Login expired", "The login took too long. Please start again."
 	case errors.Is(err, ErrStateNotFound), errors.Is(err, ErrProviderMismatch):
 		return "Login not recognised", "This login was not started here or was already used. Please start again."
-	case errors.Is(err, ErrLoginRefused):
+	case errors.Is(err, ErrLoginRefused), errors.Is(err, ErrPolicyDenied):
 		return "Login refused", "This account cannot sign in to this site."
 	case errors.Is(err, ErrMethodNotAllowed):
 		return "Method not allowed", "This address does not accept that kind of request."

@@ -47,6 +47,9 @@ var (
 	ErrIdentity = errors.New("oauthkit: identity lookup failed")
 	// ErrLoginRefused (403): the OnLogin hook refused the user.
 	ErrLoginRefused = errors.New("oauthkit: login refused")
+	// ErrPolicyDenied (403): a LoginPolicy refused the user; the policy's
+	// error is wrapped inside. No session was created.
+	ErrPolicyDenied = errors.New("oauthkit: login denied by policy")
 	// ErrNoSession (500): the request's context carries no session: the
 	// kit's handler or middleware is mounted outside the session manager's
 	// LoadAndSave. Kit.Token returns it too; Kit.User reports no user.
@@ -98,7 +101,7 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrAccessDenied), errors.Is(err, ErrProvider),
-		errors.Is(err, ErrLoginRefused), errors.Is(err, ErrCrossOrigin):
+		errors.Is(err, ErrLoginRefused), errors.Is(err, ErrPolicyDenied), errors.Is(err, ErrCrossOrigin):
 		return http.StatusForbidden
 	case errors.Is(err, ErrNotSignedIn), errors.Is(err, ErrReauthRequired):
 		return http.StatusUnauthorized

@@ -1,6 +1,7 @@
 package oauthkit_test
 
 import (
+	"context"
 	"fmt"
 	"html"
 	"html/template"
@@ -8,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -154,4 +157,36 @@ func ExampleConfig_errorHandler() {
 	// Output:
 	// 400
 	// <main class=site><h1>Login not recognised</h1><p>This login was not started here or was already used. Please start again.</p></main>
+}
+
+// Login policies run before OnLogin: here only verified addresses at
+// example.com may sign in, and OnLogin maps those who passed to the site's
+// accounts. The same login against a site that allows only acme.com is
+// refused with a 403 page, and its OnLogin never runs.
+func ExampleAllowEmailDomains() {
+	for _, domain := range []string{"example.com", "acme.com"} {
+		var onLogin atomic.Int32
+		cfg := oauthkit.Config{
+			LoginPolicies: []oauthkit.LoginPolicy{oauthkit.AllowEmailDomains(domain)},
+			OnLogin: func(ctx context.Context, u *oauthkit.User) error {
+				onLogin.Add(1)
+				u.UserID = "acct-" + u.ID
+				return nil
+			},
+		}
+		browser, base, done := exampleSite(cfg, 3600, func(w http.ResponseWriter, r *http.Request) {
+			kit := r.Context().Value(exampleKitKey{}).(*oauthkit.Kit)
+			u, _ := kit.User(r.Context())
+			fmt.Fprintf(w, "%s (%s)", u.UserID, u.Email)
+		})
+		page := get(browser, base+"/auth/fake/login?next=/account")
+		done()
+		if status, _, _ := strings.Cut(page, " "); status != "200" {
+			page = status
+		}
+		fmt.Printf("%s: %s, OnLogin ran %d time(s)\n", domain, page, onLogin.Load())
+	}
+	// Output:
+	// example.com: 200 acct-1234567890123456789 (ada@example.com), OnLogin ran 1 time(s)
+	// acme.com: 403, OnLogin ran 0 time(s)
 }

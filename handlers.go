@@ -82,8 +82,9 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 // validates the callback before anything else (state present, sane, pending
 // in this session for this provider, not expired), consumes the pending
 // login, then handles provider errors, checks iss, exchanges the code with
-// the PKCE verifier, reads the identity, runs OnLogin, renews the session
-// token, stores the user and tokens, and redirects (302) to the return-to.
+// the PKCE verifier, reads the identity, runs the login policies and
+// OnLogin, renews the session token, stores the user and tokens, and
+// redirects (302) to the return-to.
 //
 // Like LoginHandler, it panics when the kit has no such provider.
 func (k *Kit) CallbackHandler(provider string) http.Handler {
@@ -199,11 +200,14 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", wrap(ErrExchange, err)
 	}
 	k.stampExpiry(tok)
-	u, ref, err := k.identify(pctx, p, pl, tok)
+	u, ref, claims, err := k.identify(pctx, p, pl, tok)
 	if err != nil {
 		return "", err
 	}
 	u.LoginAt = now
+	if err := k.checkLogin(pctx, p, u, tok, claims); err != nil {
+		return "", err
+	}
 	if k.cfg.OnLogin != nil {
 		if err := k.cfg.OnLogin(ctx, u); err != nil {
 			return "", wrap(ErrLoginRefused, err)
@@ -253,14 +257,15 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 
 // identify asks the client who signed in: the client verifies the ID token
 // with the nonce the kit sent and reads its user API. The loginRef names
-// the provider session for the SessionIndex.
-func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, loginRef, error) {
+// the provider session for the SessionIndex; the claims are the verified ID
+// token's, for the login policies.
+func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, loginRef, map[string]any, error) {
 	id, err := p.Client.Identify(ctx, tok, pl.Nonce)
 	if err != nil {
-		return nil, loginRef{}, wrap(ErrIdentity, err)
+		return nil, loginRef{}, nil, wrap(ErrIdentity, err)
 	}
 	if id == nil || id.Subject == "" {
-		return nil, loginRef{}, wrap(ErrIdentity, client.ErrMissingID)
+		return nil, loginRef{}, nil, wrap(ErrIdentity, client.ErrMissingID)
 	}
 	ref := loginRef{Issuer: id.Issuer, SID: id.SessionID}
 	if ref.Issuer == "" {
@@ -273,7 +278,7 @@ func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, t
 		EmailVerified: id.EmailVerified,
 		Name:          id.Name,
 		AvatarURL:     id.AvatarURL,
-	}, ref, nil
+	}, ref, id.Claims, nil
 }
 
 // checkIssuer applies RFC 9207: a present iss must equal the provider's

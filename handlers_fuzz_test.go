@@ -198,7 +198,7 @@ func kitSentinel(err error) bool {
 		oauthkit.ErrMethodNotAllowed, oauthkit.ErrInvalidCallback,
 		oauthkit.ErrStateNotFound, oauthkit.ErrStateExpired, oauthkit.ErrProviderMismatch,
 		oauthkit.ErrIssuerMismatch, oauthkit.ErrMissingCode, oauthkit.ErrAccessDenied,
-		oauthkit.ErrProvider, oauthkit.ErrExchange, oauthkit.ErrIdentity, oauthkit.ErrLoginRefused,
+		oauthkit.ErrProvider, oauthkit.ErrExchange, oauthkit.ErrIdentity, oauthkit.ErrLoginRefused, oauthkit.ErrPolicyDenied,
 		oauthkit.ErrSession, oauthkit.ErrNotSignedIn, oauthkit.ErrReauthRequired, oauthkit.ErrCrossOrigin,
 	} {
 		if errors.Is(err, s) {

@@ -604,15 +604,30 @@ func kpStatic(v any) kpRoute {
 var kpInputRE = regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
 var kpActionRE = regexp.MustCompile(`<form method="post" action="([^"]*)">`)
 
+// kpNext is the return-to of the logins the harness runs.
+const kpNext = "/profile?tab=providers"
+
 // login runs one full login for row in a fresh browser and returns it
 // signed in.
 func (e *kpEnv) login(t *testing.T, row *kpRow) *http.Client {
+	b, res, body := e.callback(t, row)
+	require.Equal(t, http.StatusFound, res.StatusCode, "callback: %v (%s)", e.a.lastErr(), body)
+	require.Equal(t, kpNext, res.Header.Get("Location"))
+
+	res, body = e.a.do(b, http.MethodGet, kpNext, nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	require.Equal(t, row.name+"|"+row.wantID+"|"+row.wantEmail, body)
+	return b
+}
+
+// callback runs a login for row in a fresh browser up to the kit's answer
+// to the provider's callback, and returns the browser and that answer.
+func (e *kpEnv) callback(t *testing.T, row *kpRow) (*http.Client, *http.Response, string) {
 	a := e.a
 	b := a.browser()
-	const next = "/profile?tab=providers"
 
 	// GET login: 302 to the provider's real authorization endpoint.
-	res, _ := a.do(b, http.MethodGet, "/auth/"+row.name+"/login?next="+url.QueryEscape(next), nil)
+	res, _ := a.do(b, http.MethodGet, "/auth/"+row.name+"/login?next="+url.QueryEscape(kpNext), nil)
 	require.Equal(t, http.StatusFound, res.StatusCode, "login: %v", a.lastErr())
 	authURL, err := url.Parse(res.Header.Get("Location"))
 	require.NoError(t, err)
@@ -677,15 +692,9 @@ func (e *kpEnv) login(t *testing.T, row *kpRow) *http.Client {
 		callback = strings.TrimPrefix(loc, a.srv.URL)
 	}
 
-	// Callback: code exchange, identity, 302 to the return-to.
+	// Callback: code exchange, identity, then the kit's answer.
 	res, body := a.do(b, http.MethodGet, callback, nil)
-	require.Equal(t, http.StatusFound, res.StatusCode, "callback: %v (%s)", a.lastErr(), body)
-	require.Equal(t, next, res.Header.Get("Location"))
-
-	res, body = a.do(b, http.MethodGet, next, nil)
-	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.Equal(t, row.name+"|"+row.wantID+"|"+row.wantEmail, body)
-	return b
+	return b, res, body
 }
 
 // lastTokens returns the tokens most recently issued for row.

@@ -117,6 +117,11 @@ type Provider struct {
 	// even when the provider advertises an end_session_endpoint; by default
 	// the provider's session ends too (RP-Initiated Logout).
 	LocalLogout bool
+	// LoginPolicies must all pass for a login with this provider, after
+	// Config.LoginPolicies (see LoginPolicy): the place for policies that
+	// read one provider's claims or API, such as GoogleHostedDomain,
+	// EntraTenant and GitHubOrganization.
+	LoginPolicies []LoginPolicy
 }
 
 // Config configures a Kit. Sessions and at least one Provider are required.
@@ -145,10 +150,14 @@ type Config struct {
 	// ProviderTimeout bounds each call to a provider (10 s).
 	ProviderTimeout time.Duration
 
-	// OnLogin runs after the provider identity is established and before the
-	// user is signed in. It may fill u.UserID (the application's own id) or
-	// other fields, or return an error to refuse the login (the error is
-	// wrapped in ErrLoginRefused).
+	// LoginPolicies must all pass for every login, before the provider's
+	// own Provider.LoginPolicies and before OnLogin, which never sees a
+	// refused user; a refusal is ErrPolicyDenied (see LoginPolicy).
+	LoginPolicies []LoginPolicy
+	// OnLogin runs after the provider identity is established and the
+	// login policies passed, before the user is signed in. It may fill
+	// u.UserID (the application's own id) or other fields, or return an
+	// error to refuse the login (the error is wrapped in ErrLoginRefused).
 	OnLogin func(ctx context.Context, u *User) error
 	// OnTokenRefresh observes every refreshed provider token.
 	OnTokenRefresh func(ctx context.Context, u *User, t *client.Token)
@@ -245,9 +254,9 @@ type providerState struct {
 // duplicate names or issuers, provider names with ":" or control characters,
 // relative or plain-http (non-loopback) redirect URLs, a SameSite=Strict or
 // non-HttpOnly session cookie, a SameSite=None or Domain cookie without the
-// matching opt-in, a non-Secure cookie with https redirect URLs, or a
+// matching opt-in, a non-Secure cookie with https redirect URLs, a
 // client whose Capabilities report PushedAuthorization but that is no
-// client.AuthorizationPusher.
+// client.AuthorizationPusher, or a nil or badly built login policy.
 //
 // New installs a guard in front of Sessions.Store (see EndedSessions); kits
 // sharing one session manager share the guard.
@@ -292,6 +301,9 @@ func New(cfg Config) (*Kit, error) {
 	if k.tokens != nil && k.locks == nil {
 		k.locks = newMemoryLocks()
 	}
+	if err := checkPolicies("Config.LoginPolicies", cfg.LoginPolicies); err != nil {
+		return nil, err
+	}
 	issuers := map[string]bool{}
 	for i, p := range cfg.Providers {
 		if p.Client == nil {
@@ -316,6 +328,9 @@ func New(cfg Config) (*Kit, error) {
 		k.origins[origin] = true
 		if err := checkLoginParams(p.LoginParams); err != nil {
 			return nil, configError("provider %q: %v", name, err)
+		}
+		if err := checkPolicies(fmt.Sprintf("provider %q", name), p.LoginPolicies); err != nil {
+			return nil, err
 		}
 		if p.PostLogoutRedirectURL != "" {
 			if _, _, err := checkRedirectURL(p.PostLogoutRedirectURL); err != nil {

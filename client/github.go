@@ -15,7 +15,20 @@ const (
 	githubTokenURL     = "https://github.com/login/oauth/access_token"
 	githubUserURL      = "https://api.github.com/user"
 	githubEmailsURL    = "https://api.github.com/user/emails"
+	// githubMembershipURL is followed by the organization's login.
+	githubMembershipURL = "https://api.github.com/user/memberships/orgs/"
 )
+
+// githubLoginRE is GitHub's grammar of user and organization logins:
+// letters, digits and single inner hyphens (at most 39 characters,
+// checked apart). Nothing else may be pasted into an API path.
+var githubLoginRE = regexp.MustCompile(`^[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
+
+// ValidGitHubLogin reports whether s is a well-formed GitHub user or
+// organization login, the only kind OrgMembership accepts.
+func ValidGitHubLogin(s string) bool {
+	return len(s) <= 39 && githubLoginRE.MatchString(s)
+}
 
 // GitHubDefaultAPIVersion is the REST API version sent in
 // X-GitHub-Api-Version unless [WithGitHubAPIVersion] says otherwise; a
@@ -213,6 +226,48 @@ func (c *GitHub) identity(ctx context.Context, accessToken string) (*Identity, e
 		}
 	}
 	return id, nil
+}
+
+// OrgMembership reports whether the user of accessToken is an active member
+// of the GitHub organization org, from GET /user/memberships/orgs/{org}
+// (https://docs.github.com/en/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user).
+// It needs the read:org scope: add it to the client's or the kit
+// provider's scopes. Only state "active" for the organization asked about
+// is membership; a pending invitation is not. A 404 or 403 (not a member,
+// an organization that does not exist or has not approved the OAuth App,
+// or a token without read:org) is "not a member" with no error, because
+// GitHub does not tell them apart. Any other failure (5xx, transport, a
+// body that is not the membership document) is an ErrGetProfile error,
+// never a false: a caller deciding a login must fail closed on it. A
+// malformed org is an ErrInvalidConfig error, before any I/O.
+func (c *GitHub) OrgMembership(ctx context.Context, accessToken, org string) (bool, error) {
+	if !ValidGitHubLogin(org) {
+		return false, fmt.Errorf("%w: %q is not a GitHub organization login", ErrInvalidConfig, sanitize(org, 64))
+	}
+	if accessToken == "" {
+		return false, &RequestError{Op: ErrGetProfile, Err: ErrMissingAccessToken}
+	}
+	var m struct {
+		State        any `json:"state"`
+		Organization struct {
+			Login any `json:"login"`
+		} `json:"organization"`
+	}
+	err := c.apiJSON(ctx, ErrGetProfile, apiRequest{url: githubMembershipURL + org, header: c.githubHeader(accessToken)}, &m)
+	if s := StatusCode(err); s == http.StatusNotFound || s == http.StatusForbidden {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	login, _ := m.Organization.Login.(string)
+	if !strings.EqualFold(login, org) {
+		// GitHub answers for the organization asked about; an answer about
+		// another (or none) is not evidence of membership.
+		return false, &RequestError{Op: ErrGetProfile, Err: fmt.Errorf("%w: membership is not for the organization asked about", ErrInvalidResponse)}
+	}
+	state, _ := m.State.(string)
+	return state == "active", nil
 }
 
 // socialTrue is the only test of a provider's "verified" flags: the string

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/oauthkit/oauthkit/internal/providertest"
 )
 
 // ---- shared fakes for the provider-client tests (GitHub, Google, Discord,
@@ -572,4 +574,88 @@ func TestGitHubAPIVersionOption(t *testing.T) {
 	_, err = New(Config{ClientID: "CID", ClientSecret: "SEC", AuthorizeEndpoint: coreAuthorizeURL, AccessTokenEndpoint: coreTokenURL},
 		WithGitHubAPIVersion("2026-03-10"))
 	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// OrgMembership is true only for an "active" membership in the
+// organization asked about; 404 and 403 are "not a member"; everything
+// else that is not the membership document is an error, never a false
+// that a caller could not tell from "not a member".
+func TestGitHubOrgMembership(t *testing.T) {
+	const route = "GET api.github.com/user/memberships/orgs/acme-corp"
+	member := func(state, org string) socialRoute {
+		return socialRoute{body: `{"url":"https://api.github.com/orgs/` + org + `/memberships/arthur","state":` + state +
+			`,"role":"member","organization":{"login":"` + org + `","id":1},"user":{"login":"arthur","id":42}}`}
+	}
+	for _, tc := range []struct {
+		name   string
+		route  socialRoute
+		member bool
+		err    *socialErr
+	}{
+		{"active", member(`"active"`, "acme-corp"), true, nil},
+		{"active, organization login in another case", member(`"active"`, "ACME-corp"), true, nil},
+		{"pending invitation", member(`"pending"`, "acme-corp"), false, nil},
+		{"state in another case", member(`"ACTIVE"`, "acme-corp"), false, nil},
+		{"state true", member(`true`, "acme-corp"), false, nil},
+		{"state null", member(`null`, "acme-corp"), false, nil},
+		{"404: not a member (or no read:org)", socialRoute{status: 404, body: `{"message":"Not Found"}`}, false, nil},
+		{"403: organization has not approved the app", socialRoute{status: 403, body: `{"message":"Resource protected by organization SAML enforcement"}`}, false, nil},
+		{"500", socialRoute{status: 500, body: `{"message":"Server Error"}`}, false, &socialErr{op: ErrGetProfile, status: 500, httpBody: "Server Error"}},
+		{"502 HTML", socialRoute{status: 502, ctype: "text/html", body: "<html>Bad gateway</html>"}, false, &socialErr{op: ErrGetProfile, status: 502, httpBody: "Bad gateway"}},
+		{"401", social401, false, &socialErr{op: ErrGetProfile, status: 401, httpBody: "Bad credentials"}},
+		{"redirect", socialRoute{status: 302, body: `{}`}, false, &socialErr{op: ErrGetProfile, cause: ErrRedirect, status: 302}},
+		{"connection closed", socialHangUp, false, &socialErr{op: ErrGetProfile}},
+		{"membership of another organization", member(`"active"`, "evil-corp"), false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+		{"no organization", socialRoute{body: `{"state":"active"}`}, false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+		{"organization login not a string", socialRoute{body: `{"state":"active","organization":{"login":["acme-corp"]}}`}, false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+		{"null document", socialRoute{body: `null`}, false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+		{"array", socialRoute{body: `[{"state":"active","organization":{"login":"acme-corp"}}]`}, false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+		{"200 HTML", socialRoute{ctype: "text/html", body: "<html>active</html>"}, false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+		{"truncated JSON", socialRoute{body: `{"state":"active","organization":{"login":"acme-corp"`}, false, &socialErr{op: ErrGetProfile, cause: ErrInvalidResponse}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api, hc := newSocialAPI(t, map[string]socialRoute{route: tc.route})
+			c, err := NewGitHub("CID", "SEC", WithHTTPClient(hc))
+			require.NoError(t, err)
+			ok, err := c.OrgMembership(t.Context(), socialToken, "acme-corp")
+			assert.Equal(t, tc.member, ok)
+			if tc.err != nil {
+				checkSocialErr(t, err, *tc.err)
+				assert.NotContains(t, err.Error(), socialToken)
+			} else {
+				require.NoError(t, err)
+			}
+			reqs := api.requests()
+			require.NotEmpty(t, reqs)
+			for _, r := range reqs {
+				githubCheckReq(t, r)
+				assertRequest(t, r, http.MethodGet, "api.github.com", "/user/memberships/orgs/acme-corp")
+			}
+		})
+	}
+	t.Run("oversized body", func(t *testing.T) {
+		hc := providerServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { providertest.WriteHuge(w) }))
+		c, err := NewGitHub("CID", "SEC", WithHTTPClient(hc))
+		require.NoError(t, err)
+		ok, err := c.OrgMembership(t.Context(), socialToken, "acme-corp")
+		assert.False(t, ok)
+		checkSocialErr(t, err, socialErr{op: ErrGetProfile, cause: ErrResponseTooLarge})
+	})
+	t.Run("malformed organization or no token: no request", func(t *testing.T) {
+		api, hc := newSocialAPI(t, nil)
+		c, err := NewGitHub("CID", "SEC", WithHTTPClient(hc))
+		require.NoError(t, err)
+		for _, org := range []string{"", "acme/../../user", "acme?x=1", "acme%2F..", "-acme", "acme-", "ac--me", "acme corp", "ac.me", strings.Repeat("a", 40)} {
+			ok, err := c.OrgMembership(t.Context(), socialToken, org)
+			assert.False(t, ok)
+			assert.ErrorIs(t, err, ErrInvalidConfig, "%q", org)
+		}
+		ok, err := c.OrgMembership(t.Context(), "", "acme-corp")
+		assert.False(t, ok)
+		assert.ErrorIs(t, err, ErrGetProfile)
+		assert.ErrorIs(t, err, ErrMissingAccessToken)
+		assert.Empty(t, api.requests())
+		assert.True(t, ValidGitHubLogin(strings.Repeat("a", 39)))
+		assert.True(t, ValidGitHubLogin("a-b-c1"))
+	})
 }

@@ -33,6 +33,12 @@ type Identity struct {
 	// Back-Channel Logout), "" when the provider sends none: the provider's
 	// login session, which its logout notifications name.
 	SessionID string
+	// Claims are all the claims of the ID token Identify verified
+	// (signature, iss, aud, exp, nonce), nil when it verified none. Only
+	// these claims can be trusted for authorization decisions such as
+	// Google's "hd" or Entra's "tid"; user-API documents never land here.
+	// The map is the caller's, read-only by convention.
+	Claims map[string]any
 }
 
 // checkSubject reports, as an ErrIDToken error wrapping ErrIDTokenSubject,
@@ -164,6 +170,7 @@ func (o *oidcCore) identify(ctx context.Context, name string, t *Token, nonce st
 		ci := claimsIdentity(m)
 		ci.Subject = claims.Subject
 		ci.Issuer, ci.SessionID = claims.Issuer, str(m["sid"])
+		ci.Claims = m
 		fromToken = &ci
 	}
 	if user == nil {
@@ -200,6 +207,9 @@ func (o *oidcCore) identify(ctx context.Context, name string, t *Token, nonce st
 		id.Name = firstNonEmpty(id.Name, fromToken.Name)
 		id.AvatarURL = firstNonEmpty(id.AvatarURL, fromToken.AvatarURL)
 		id.Issuer, id.SessionID = fromToken.Issuer, fromToken.SessionID
+		id.Claims = fromToken.Claims
+	} else {
+		id.Claims = nil // a user API cannot pose as a verified ID token
 	}
 	return id.checked()
 }

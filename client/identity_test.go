@@ -173,6 +173,17 @@ func TestIdentifyErrors(t *testing.T) {
 	})
 }
 
+// withoutClaims asserts that got carries the claims of the ID token issued
+// by iss and returns a copy without them, for comparing the rest.
+func withoutClaims(t *testing.T, got *Identity, iss string) Identity {
+	t.Helper()
+	require.NotNil(t, got.Claims, "Identify verified an ID token: its claims are kept")
+	assert.Equal(t, iss, got.Claims["iss"])
+	c := *got
+	c.Claims = nil
+	return c
+}
+
 func TestIdentifyOpenID(t *testing.T) {
 	key := newRSAKey(t, "k1")
 	now := time.Now()
@@ -190,7 +201,7 @@ func TestIdentifyOpenID(t *testing.T) {
 		f.json("/userinfo", 200, `{"sub":"user-42","email":"arthur@camelot.bt","email_verified":true,"name":"Arthur","picture":"https://id.example.com/a.png"}`)
 		got, err := o.Identify(context.Background(), signed(func(c map[string]any) { c["sid"] = "S1" }), "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur", AvatarURL: "https://id.example.com/a.png", Issuer: testIssuer, SessionID: "S1"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: true, Name: "Arthur", AvatarURL: "https://id.example.com/a.png", Issuer: testIssuer, SessionID: "S1"}, withoutClaims(t, got, testIssuer))
 		assert.Equal(t, "Bearer AT", f.requests("/userinfo")[0].Header.Get("Authorization"))
 	})
 	t.Run("email_verified false is returned flagged", func(t *testing.T) {
@@ -198,7 +209,16 @@ func TestIdentifyOpenID(t *testing.T) {
 		f.json("/userinfo", 200, `{"sub":"user-42","email":"arthur@camelot.bt","email_verified":false}`)
 		got, err := o.Identify(context.Background(), signed(nil), "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png", Issuer: testIssuer}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png", Issuer: testIssuer}, withoutClaims(t, got, testIssuer))
+	})
+	t.Run("claims are the verified ID token's, never UserInfo's", func(t *testing.T) {
+		o, f := newTestOpenID(t, key)
+		f.json("/userinfo", 200, `{"sub":"user-42","hd":"evil.example","tid":"userinfo-tid","email":"arthur@camelot.bt","email_verified":true}`)
+		got, err := o.Identify(context.Background(), signed(func(c map[string]any) { c["hd"] = "camelot.bt" }), "N")
+		require.NoError(t, err)
+		assert.Equal(t, "camelot.bt", got.Claims["hd"])
+		assert.NotContains(t, got.Claims, "tid")
+		assert.Equal(t, "user-42", got.Claims["sub"])
 	})
 	t.Run("userinfo without email falls back to the ID token", func(t *testing.T) {
 		o, f := newTestOpenID(t, key)
@@ -242,7 +262,7 @@ func TestIdentifyOpenID(t *testing.T) {
 		require.NoError(t, err)
 		got, err := o.Identify(context.Background(), signed(func(c map[string]any) { c["email_verified"] = "false"; c["sid"] = "S2" }), "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png", Issuer: testIssuer, SessionID: "S2"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Token Name", AvatarURL: "https://id.example.com/token.png", Issuer: testIssuer, SessionID: "S2"}, withoutClaims(t, got, testIssuer))
 	})
 }
 
@@ -259,7 +279,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 			require.NoError(t, err)
 			got, err := l.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, idTokenClaims("https://www.linkedin.com/oauth", "CID", "N", now))}, "N")
 			require.NoError(t, err)
-			assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: verified, Name: "Arthur Pendragon", AvatarURL: "https://media.licdn.com/dms/image/p.jpg", Issuer: "https://www.linkedin.com/oauth"}, *got)
+			assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", EmailVerified: verified, Name: "Arthur Pendragon", AvatarURL: "https://media.licdn.com/dms/image/p.jpg", Issuer: "https://www.linkedin.com/oauth"}, withoutClaims(t, got, "https://www.linkedin.com/oauth"))
 		}
 	})
 	t.Run("slack", func(t *testing.T) {
@@ -272,7 +292,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 			require.NoError(t, err)
 			got, err := s.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, idTokenClaims("https://slack.com", "CID", "N", now))}, "N")
 			require.NoError(t, err)
-			assert.Equal(t, Identity{Subject: "user-42", Email: "krane@slack-corp.com", EmailVerified: verified, Name: "krane", AvatarURL: "https://secure.gravatar.com/avatar/x.jpg", Issuer: "https://slack.com"}, *got)
+			assert.Equal(t, Identity{Subject: "user-42", Email: "krane@slack-corp.com", EmailVerified: verified, Name: "krane", AvatarURL: "https://secure.gravatar.com/avatar/x.jpg", Issuer: "https://slack.com"}, withoutClaims(t, got, "https://slack.com"))
 		}
 		f, hc := newFakeServer(t)
 		f.json("/openid/connect/keys", 200, jwksBody(t, key))
@@ -297,7 +317,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 			c["email_verified"] = verified
 			got, err := a.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, c)}, "N")
 			require.NoError(t, err)
-			assert.Equal(t, Identity{Subject: "user-42", Email: "x@privaterelay.appleid.com", EmailVerified: verified == "true", Issuer: "https://appleid.apple.com"}, *got)
+			assert.Equal(t, Identity{Subject: "user-42", Email: "x@privaterelay.appleid.com", EmailVerified: verified == "true", Issuer: "https://appleid.apple.com"}, withoutClaims(t, got, "https://appleid.apple.com"))
 		}
 	})
 	t.Run("franceconnect email is not verified", func(t *testing.T) {
@@ -310,7 +330,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 		delete(c, "email_verified")
 		got, err := fc.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: hs256(t, fcSecret, c)}, "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Arthur Pendragon", Issuer: "https://app.franceconnect.gouv.fr"}, *got)
+		assert.Equal(t, Identity{Subject: "user-42", Email: "arthur@camelot.bt", Name: "Arthur Pendragon", Issuer: "https://app.franceconnect.gouv.fr"}, withoutClaims(t, got, "https://app.franceconnect.gouv.fr"))
 		_, email, err := fc.IDEmail(context.Background(), "AT")
 		require.NoError(t, err)
 		assert.Equal(t, "arthur@camelot.bt", email, "IDEmail keeps returning it, as upstream")
@@ -326,7 +346,7 @@ func TestIdentifyOIDCProviders(t *testing.T) {
 		c["picture"] = "https://lh3.googleusercontent.com/a/tok"
 		got, err := g.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, c)}, "N")
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: "people/user-42", Email: "arthur@camelot.bt", EmailVerified: true, AvatarURL: "https://lh3.googleusercontent.com/a/tok", Issuer: googleIssuer}, *got)
+		assert.Equal(t, Identity{Subject: "people/user-42", Email: "arthur@camelot.bt", EmailVerified: true, AvatarURL: "https://lh3.googleusercontent.com/a/tok", Issuer: googleIssuer}, withoutClaims(t, got, googleIssuer))
 
 		c["sub"] = "someone-else"
 		_, err = g.Identify(context.Background(), &Token{AccessToken: "AT", IDToken: key.sign(t, c)}, "N")
@@ -368,7 +388,8 @@ func TestIdentifyMicrosoft(t *testing.T) {
 	t.Run("mail without xms_edov is not verified", func(t *testing.T) {
 		got, err := identify(t, me, token(tidA, nil))
 		require.NoError(t, err)
-		assert.Equal(t, Identity{Subject: tidA + "/" + oid, Email: "arthur@camelot.bt", Name: "Arthur"}, *got)
+		assert.Equal(t, Identity{Subject: tidA + "/" + oid, Email: "arthur@camelot.bt", Name: "Arthur"}, withoutClaims(t, got, "https://login.microsoftonline.com/"+tidA+"/v2.0"))
+		assert.Equal(t, tidA, got.Claims["tid"], "the verified tid, for tenant policies")
 	})
 	t.Run("xms_edov true verifies the token's email", func(t *testing.T) {
 		got, err := identify(t, me, token(tidA, func(c map[string]any) { c["xms_edov"] = true }))

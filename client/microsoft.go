@@ -241,6 +241,7 @@ func (m *Microsoft) Identify(ctx context.Context, t *Token, nonce string) (*Iden
 		Subject: strings.ToLower(tid) + "/" + claims.Subject,
 		Email:   g.email,
 		Name:    firstNonEmpty(g.name, str(c["name"])),
+		Claims:  c,
 	}
 	id.EmailVerified = socialTrue(c["xms_edov"]) && id.Email != "" && strings.EqualFold(id.Email, str(c["email"]))
 	return id.checked()
