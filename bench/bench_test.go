@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexedwards/scs/v2"
 	"golang.org/x/oauth2"
 )
 
@@ -48,7 +49,7 @@ func protected() work {
 	return work{name: "Protected", refs: []string{"scs-floor"}, contenders: []contender{
 		{"scs-floor", func(b *testing.B) {
 			// LoadAndSave alone with scs's default gob codec.
-			a := newKitApp(b, newMemstore(), redirectURL)
+			a := newKitAppCodec(b, newMemstore(), redirectURL, scs.GobCodec{})
 			runProtected(b, a.floor, newRequest("/profile", a.signedIn(b)))
 		}},
 		{"oauthkit", func(b *testing.B) {

@@ -90,10 +90,20 @@ type kitApp struct {
 	floor     http.Handler // LoadAndSave alone
 }
 
+// newKitApp is the oauthkit site as the README recommends it: sessions
+// encoded with oauthkit.SessionCodec.
 func newKitApp(tb testing.TB, store scs.Store, redirect string) *kitApp {
+	tb.Helper()
+	return newKitAppCodec(tb, store, redirect, oauthkit.SessionCodec{})
+}
+
+// newKitAppCodec is newKitApp with the session manager's codec chosen
+// (scs-floor measures scs's default, gob).
+func newKitAppCodec(tb testing.TB, store scs.Store, redirect string, codec scs.Codec) *kitApp {
 	tb.Helper()
 	sm := scs.New()
 	sm.Store = store
+	sm.Codec = codec
 	sm.Lifetime = 30 * time.Minute
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions:  sm,
