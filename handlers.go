@@ -85,7 +85,8 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 // CallbackHandler completes a login with the named provider: GET only. It
 // validates the callback before anything else (state present, sane, pending
 // in this session for this provider, not expired), consumes the pending
-// login, then handles provider errors, checks iss, exchanges the code with
+// login (saving the session before the code exchange unless
+// Config.StateClaimer is set, see there), then handles provider errors, checks iss, exchanges the code with
 // the PKCE verifier, reads the identity, runs OnLogin, renews the session
 // token, stores the user and tokens, and redirects (302) to the return-to.
 //
@@ -168,10 +169,15 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if !ok {
 		return "", ErrStateNotFound
 	}
-	// Persist the consumption before talking to the provider, so a replay on
-	// another instance sharing the store cannot exchange the code again.
-	if _, _, err := k.sm.Commit(ctx); err != nil {
-		return "", wrap(ErrSession, err)
+	// Without a shared StateClaimer, persist the consumption before talking
+	// to the provider, so a replay reaching another instance sharing the
+	// store after this point finds no pending login and cannot exchange the
+	// code again. A shared claimer has refused such a replay already: the
+	// commit would only cost a round trip.
+	if !k.claimsShared {
+		if _, _, err := k.sm.Commit(ctx); err != nil {
+			return "", wrap(ErrSession, err)
+		}
 	}
 	if pl.Provider != p.name {
 		return "", ErrProviderMismatch
