@@ -114,8 +114,23 @@ func (k *Kit) CallbackHandler(provider string) http.Handler {
 			k.fail(w, r, provider, err)
 			return
 		}
-		http.Redirect(w, r, dest, http.StatusFound)
+		found(w, r, dest)
 	})
+}
+
+// found answers 302 to dest. An ASCII path from the site's root, which the
+// return-to and the default AfterLoginPath are, goes out as it is, without
+// http.Redirect's HTML body (a link for user agents that do not follow
+// redirects, which none in use is): no Content-Type, no body, nothing to
+// escape. Anything else (a relative or absolute AfterLoginPath, non-ASCII
+// bytes) is http.Redirect's to resolve and escape.
+func found(w http.ResponseWriter, r *http.Request, dest string) {
+	if dest == "" || dest[0] != '/' || strings.ContainsFunc(dest, func(c rune) bool { return c >= 0x80 }) {
+		http.Redirect(w, r, dest, http.StatusFound)
+		return
+	}
+	w.Header().Set("Location", dest)
+	w.WriteHeader(http.StatusFound)
 }
 
 // formPostParams are the authorization-response parameters carried over

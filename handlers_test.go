@@ -1471,3 +1471,16 @@ func TestCallbackStoreRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+// The callback's redirect is a bare 302: the Location and no HTML body for
+// user agents that do not follow redirects (http.Redirect's).
+func TestCallbackRedirectIsBare(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.browser()
+	res, body := a.do(b, http.MethodGet, a.approve(a.startLogin(b, "/auth/test/login?next=%2Fwelcome%3Fx%3D1")), nil)
+	require.Equal(t, http.StatusFound, res.StatusCode, "%v", a.lastErr())
+	assert.Equal(t, "/welcome?x=1", res.Header.Get("Location"))
+	assert.Empty(t, body)
+	assert.Empty(t, res.Header.Get("Content-Type"))
+}
