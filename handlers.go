@@ -81,10 +81,11 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 // CallbackHandler completes a login with the named provider: GET only. It
 // validates the callback before anything else (state present, sane, pending
 // in this session for this provider, not expired), consumes the pending
-// login, then handles provider errors, checks iss, exchanges the code with
-// the PKCE verifier, reads the identity, runs the login policies and
-// OnLogin, renews the session token, stores the user and tokens, and
-// redirects (302) to the return-to.
+// login (saving the session before the code exchange unless
+// Config.StateClaimer is set, see there), then handles provider errors,
+// checks iss, exchanges the code with the PKCE verifier, reads the
+// identity, runs the login policies and OnLogin, renews the session token,
+// stores the user and tokens, and redirects (302) to the return-to.
 //
 // Like LoginHandler, it panics when the kit has no such provider.
 func (k *Kit) CallbackHandler(provider string) http.Handler {
@@ -110,8 +111,23 @@ func (k *Kit) CallbackHandler(provider string) http.Handler {
 			k.fail(w, r, provider, err)
 			return
 		}
-		http.Redirect(w, r, dest, http.StatusFound)
+		found(w, r, dest)
 	})
+}
+
+// found answers 302 to dest. An ASCII path from the site's root, which the
+// return-to and the default AfterLoginPath are, goes out as it is, without
+// http.Redirect's HTML body (a link for user agents that do not follow
+// redirects, which none in use is): no Content-Type, no body, nothing to
+// escape. Anything else (a relative or absolute AfterLoginPath, non-ASCII
+// bytes) is http.Redirect's to resolve and escape.
+func found(w http.ResponseWriter, r *http.Request, dest string) {
+	if dest == "" || dest[0] != '/' || strings.ContainsFunc(dest, func(c rune) bool { return c >= 0x80 }) {
+		http.Redirect(w, r, dest, http.StatusFound)
+		return
+	}
+	w.Header().Set("Location", dest)
+	w.WriteHeader(http.StatusFound)
 }
 
 // formPostParams are the authorization-response parameters carried over
@@ -165,10 +181,15 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 	if !ok {
 		return "", ErrStateNotFound
 	}
-	// Persist the consumption before talking to the provider, so a replay on
-	// another instance sharing the store cannot exchange the code again.
-	if _, _, err := k.sm.Commit(ctx); err != nil {
-		return "", wrap(ErrSession, err)
+	// Without a shared StateClaimer, persist the consumption before talking
+	// to the provider, so a replay reaching another instance sharing the
+	// store after this point finds no pending login and cannot exchange the
+	// code again. A shared claimer has refused such a replay already: the
+	// commit would only cost a round trip.
+	if !k.claimsShared {
+		if _, _, err := k.sm.Commit(ctx); err != nil {
+			return "", wrap(ErrSession, err)
+		}
 	}
 	if pl.Provider != p.name {
 		return "", ErrProviderMismatch

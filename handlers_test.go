@@ -1432,3 +1432,70 @@ func TestStoreFaultLogout(t *testing.T) {
 	assert.Equal(t, http.StatusSeeOther, res.StatusCode)
 	assert.False(t, s.signedIn(b))
 }
+
+// TestCallbackStoreRoundTrips counts the session store operations of one
+// successful callback on a real store (memstore behind faultStore's
+// counters), and so what each remaining one buys:
+//   - Find: the session holding the pending login (the state check);
+//   - Commit before the code exchange, with the default in-process
+//     StateClaimer only: a replay reaching another instance sharing the
+//     store after it finds the state consumed. A configured (shared)
+//     StateClaimer refuses that replay itself, so the commit is skipped;
+//   - Delete: RenewToken removes the pre-login session, so its token finds
+//     nothing (session fixation);
+//   - Commit: the signed-in session under its new token.
+func TestCallbackStoreRoundTrips(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name          string
+		shared        bool
+		commits, want int64
+	}{
+		{"default claimer", false, 2, 4},
+		{"shared claimer", true, 1, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			store := newFaultStore()
+			a := newApp(t, func(cfg *oauthkit.Config) {
+				cfg.Sessions.Store = store
+				if c.shared {
+					cfg.StateClaimer = oauthkit.NewMemoryClaims(time.Now)
+				}
+			})
+			b := a.browser()
+			cb := a.approve(a.startLogin(b, "/auth/test/login?next=%2Fwelcome"))
+			before := a.sessionCookie(b)
+			store.finds.Store(0)
+			store.commits.Store(0)
+			store.dels.Store(0)
+			res, body := a.do(b, http.MethodGet, cb, nil)
+			require.Equal(t, http.StatusFound, res.StatusCode, "%s %v", body, a.lastErr())
+			assert.Equal(t, "/welcome", res.Header.Get("Location"))
+			assert.EqualValues(t, 1, store.finds.Load(), "finds")
+			assert.EqualValues(t, c.commits, store.commits.Load(), "commits")
+			assert.EqualValues(t, 1, store.dels.Load(), "deletes")
+			assert.Equal(t, c.want, store.finds.Load()+store.commits.Load()+store.dels.Load(), "round trips")
+			assert.NotEqual(t, before, a.sessionCookie(b), "token renewed")
+			assert.False(t, a.inStore(before), "the pre-login session is gone")
+			assert.True(t, a.signedIn(b))
+
+			// The replay, after the login: refused, no second exchange.
+			res, _ = a.do(b, http.MethodGet, cb, nil)
+			assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+			assert.EqualValues(t, 1, a.as.TokenHits.Load())
+		})
+	}
+}
+
+// The callback's redirect is a bare 302: the Location and no HTML body for
+// user agents that do not follow redirects (http.Redirect's).
+func TestCallbackRedirectIsBare(t *testing.T) {
+	t.Parallel()
+	a := newApp(t)
+	b := a.browser()
+	res, body := a.do(b, http.MethodGet, a.approve(a.startLogin(b, "/auth/test/login?next=%2Fwelcome%3Fx%3D1")), nil)
+	require.Equal(t, http.StatusFound, res.StatusCode, "%v", a.lastErr())
+	assert.Equal(t, "/welcome?x=1", res.Header.Get("Location"))
+	assert.Empty(t, body)
+	assert.Empty(t, res.Header.Get("Content-Type"))
+}

@@ -66,14 +66,24 @@ func indexKey(kind string, parts ...string) string {
 // It uses the wall clock, as scs stamps session deadlines by it.
 type memoryIndex struct {
 	mu   sync.Mutex
-	keys map[string]map[string]time.Time // key -> token -> expiry
+	keys map[string]*tokenSet
 	adds int
+}
+
+// tokenSet is the tokens of one key with their expiries. earliest is at
+// most the earliest expiry in the set (zero: empty), so a write or read
+// before it skips the scan for expired tokens: without it every login of a
+// user with many live sessions (one account shared by a team, a load test)
+// cost time proportional to those sessions.
+type tokenSet struct {
+	tokens   map[string]time.Time
+	earliest time.Time
 }
 
 const sweepEvery = 1024
 
 func newMemoryIndex() *memoryIndex {
-	return &memoryIndex{keys: map[string]map[string]time.Time{}}
+	return &memoryIndex{keys: map[string]*tokenSet{}}
 }
 
 func (m *memoryIndex) Add(_ context.Context, token string, keys []string, expiry time.Time) error {
@@ -83,17 +93,20 @@ func (m *memoryIndex) Add(_ context.Context, token string, keys []string, expiry
 	for _, key := range keys {
 		set := m.keys[key]
 		if set == nil {
-			set = map[string]time.Time{}
+			set = &tokenSet{tokens: map[string]time.Time{}}
 			m.keys[key] = set
 		}
-		if expiry.After(set[token]) {
-			set[token] = expiry
+		if expiry.After(set.tokens[token]) {
+			set.tokens[token] = expiry
+			if set.earliest.IsZero() || expiry.Before(set.earliest) {
+				set.earliest = expiry
+			}
 		}
-		dropExpired(set, now)
+		set.dropExpired(now)
 	}
 	if m.adds++; m.adds%sweepEvery == 0 {
 		for key, set := range m.keys {
-			if dropExpired(set, now); len(set) == 0 {
+			if set.dropExpired(now); len(set.tokens) == 0 {
 				delete(m.keys, key)
 			}
 		}
@@ -106,22 +119,33 @@ func (m *memoryIndex) Tokens(_ context.Context, key string) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	set := m.keys[key]
-	dropExpired(set, now)
-	if len(set) == 0 {
+	if set == nil {
+		return nil, nil
+	}
+	set.dropExpired(now)
+	if len(set.tokens) == 0 {
 		delete(m.keys, key)
 		return nil, nil
 	}
-	tokens := make([]string, 0, len(set))
-	for t := range set {
+	tokens := make([]string, 0, len(set.tokens))
+	for t := range set.tokens {
 		tokens = append(tokens, t)
 	}
 	return tokens, nil
 }
 
-func dropExpired(set map[string]time.Time, now time.Time) {
-	for t, exp := range set {
+// dropExpired removes the tokens expired at now; it scans only once the
+// earliest expiry has passed, and records the new earliest.
+func (s *tokenSet) dropExpired(now time.Time) {
+	if s.earliest.IsZero() || now.Before(s.earliest) {
+		return
+	}
+	s.earliest = time.Time{}
+	for t, exp := range s.tokens {
 		if !now.Before(exp) {
-			delete(set, t)
+			delete(s.tokens, t)
+		} else if s.earliest.IsZero() || exp.Before(s.earliest) {
+			s.earliest = exp
 		}
 	}
 }

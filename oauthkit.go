@@ -168,7 +168,11 @@ type Config struct {
 	RevokeOnLogout bool
 
 	// StateClaimer makes states single-use across concurrent callbacks; the
-	// default works within one process (see StateClaimer).
+	// default works within one process (see StateClaimer). A configured one
+	// is taken to be shared by every instance sharing the session store: its
+	// claim is then what stops a replay on another instance, so the callback
+	// does not also save the consumed state before the code exchange (one
+	// store round trip fewer per login).
 	StateClaimer StateClaimer
 	// EndedSessions records the session tokens ended by logout and login, so
 	// a request that loaded a session before it ended cannot write it back;
@@ -224,16 +228,19 @@ type Kit struct {
 	sm        *scs.SessionManager
 	providers map[string]*providerState
 	claimer   StateClaimer
-	refreshes refreshGroup
-	cop       *http.CrossOriginProtection
-	store     *guardedStore
-	index     SessionIndex
-	tokens    TokenStore         // nil: tokens live in the session only
-	locks     RefreshLocks       // with tokens
-	flights   singleflight.Group // one refresh per stored grant in this process (grant.go)
-	users     userCache          // decoded session users (usercache.go)
-	origins   map[string]bool    // scheme://host of the redirect URLs: the site
-	stats     stats
+	// claimsShared: Config.StateClaimer was set (see its doc), so the
+	// callback skips its commit before the code exchange.
+	claimsShared bool
+	refreshes    refreshGroup
+	cop          *http.CrossOriginProtection
+	store        *guardedStore
+	index        SessionIndex
+	tokens       TokenStore         // nil: tokens live in the session only
+	locks        RefreshLocks       // with tokens
+	flights      singleflight.Group // one refresh per stored grant in this process (grant.go)
+	users        userCache          // decoded session users (usercache.go)
+	origins      map[string]bool    // scheme://host of the redirect URLs: the site
+	stats        stats
 }
 
 type providerState struct {
@@ -287,6 +294,7 @@ func New(cfg Config) (*Kit, error) {
 		claimer:   cfg.StateClaimer,
 		origins:   map[string]bool{},
 	}
+	k.claimsShared = k.claimer != nil
 	if k.claimer == nil {
 		k.claimer = &memoryClaims{now: cfg.Now}
 	}

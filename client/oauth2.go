@@ -411,7 +411,7 @@ func (c *OAuth2) tokenRequest(ctx context.Context, op error, endpoint string, fo
 		}
 		return nil, unusableResponse(op, err, res)
 	}
-	t, err := tokenFromFields(m, c.cfg.Now(), key != nil)
+	t, err := tokenFromFields(m, jsonBody(res.contentType, res.body), c.cfg.Now(), key != nil)
 	if err != nil {
 		return nil, unusableResponse(op, err, res)
 	}

@@ -44,8 +44,11 @@ type Token struct {
 	// gave none (or an absolute expires_at). It lets a caller with a clock
 	// of its own (the kit's Config.Now) stamp Expiry by that clock.
 	ExpiresIn time.Duration
-	// Raw is the response body as JSON (form-encoded responses are converted),
-	// so members this type does not name remain readable through Extra.
+	// Raw is the response body as received when it is JSON (form-encoded
+	// responses are converted to a JSON object), so members this type does
+	// not name remain readable through Extra. Keeping the body spares
+	// re-encoding every response; a body that decodes but is no single
+	// valid JSON value (trailing bytes) is re-encoded from what decoded.
 	Raw json.RawMessage
 	// DPoPKey is the key the token is bound to (token_type DPoP, RFC 9449),
 	// nil for a Bearer token. Store it with the token (it encodes as JSON
@@ -196,9 +199,22 @@ func stringify(v any) string {
 	}
 }
 
-// tokenFromFields builds a Token from a decoded success body; dpop says the
-// client uses DPoP, so the token_type must be DPoP rather than Bearer.
-func tokenFromFields(m map[string]any, now time.Time, dpop bool) (*Token, error) {
+// jsonBody is body when parseTokenBody read it as JSON and it is exactly
+// one valid JSON value, and nil otherwise (form encoding, or trailing bytes
+// json.Decoder stops before): what tokenFromFields can keep as Raw as it is.
+func jsonBody(contentType string, body []byte) json.RawMessage {
+	mt, _, _ := mime.ParseMediaType(contentType)
+	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" || !json.Valid(body) {
+		return nil
+	}
+	return body
+}
+
+// tokenFromFields builds a Token from a decoded success body; raw is the
+// body itself when it is JSON (see jsonBody), nil to encode m as Raw. dpop
+// says the client uses DPoP, so the token_type must be DPoP rather than
+// Bearer.
+func tokenFromFields(m map[string]any, raw json.RawMessage, now time.Time, dpop bool) (*Token, error) {
 	at, ok := m["access_token"].(string)
 	if !ok {
 		if _, present := m["access_token"]; present {
@@ -235,9 +251,11 @@ func tokenFromFields(m map[string]any, now time.Time, dpop bool) (*Token, error)
 	if _, absolute := m["expires_at"]; !absolute && !t.Expiry.IsZero() {
 		t.ExpiresIn = t.Expiry.Sub(now)
 	}
-	raw, err := json.Marshal(m)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+	if raw == nil {
+		var err error
+		if raw, err = json.Marshal(m); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+		}
 	}
 	t.Raw = raw
 	return t, nil

@@ -23,7 +23,7 @@ func coreTokenFrom(t *testing.T, body string) (*Token, error) {
 	t.Helper()
 	m, err := parseTokenBody(http.StatusOK, "application/json", []byte(body))
 	require.NoError(t, err)
-	return tokenFromFields(m, coreNow, false)
+	return tokenFromFields(m, jsonBody("application/json", []byte(body)), coreNow, false)
 }
 
 // Upstream's OAuth2Token tests.
@@ -164,6 +164,36 @@ func TestTokenResponseParsing(t *testing.T) {
 			for k, v := range tt.wantExtra {
 				assert.Equal(t, v, tok.Extra(k), "Extra(%q)", k)
 			}
+		})
+	}
+}
+
+// TestTokenRawIsTheBody: a JSON token response is kept as received (member
+// order, spacing and duplicates included) rather than decoded and encoded
+// again; Extra reads it as the fields were read (the last duplicate wins).
+// A body with bytes after its object, which decoding stops before, and a
+// form body are encoded from what was read, so Raw is always valid JSON.
+func TestTokenRawIsTheBody(t *testing.T) {
+	tests := []struct {
+		name, contentType, body, wantRaw string
+	}{
+		{"json as received", "application/json", `{"z": 1, "access_token":"a", "scope":"x", "scope":"y"}`, `{"z": 1, "access_token":"a", "scope":"x", "scope":"y"}`},
+		{"trailing bytes", "application/json", `{"access_token":"a","scope":"y"} trailing`, `{"access_token":"a","scope":"y"}`},
+		{"form", "application/x-www-form-urlencoded", "scope=y&access_token=a", `{"access_token":"a","scope":"y"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hc, _ := coreServer(t, http.StatusOK, tt.contentType, tt.body)
+			tok, err := coreClient(t, ClientSecretPost, hc).AccessToken(context.Background(), "CODE", coreRedirectURI, "")
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantRaw, string(tok.Raw))
+			assert.Equal(t, "y", tok.Scope)
+			assert.Equal(t, "y", tok.Extra("scope"))
+			stored, err := json.Marshal(tok)
+			require.NoError(t, err, "the token stores as JSON")
+			var back Token
+			require.NoError(t, json.Unmarshal(stored, &back))
+			assert.Equal(t, "y", back.Extra("scope"))
 		})
 	}
 }
