@@ -95,3 +95,13 @@ func NewMemoryClaims(now func() time.Time) StateClaimer { return &memoryClaims{n
 
 // QueryValue is the login route's map-free read of one query parameter.
 var QueryValue = queryValue
+
+// PendingStates are the states of an encoded pending-login list, nil when
+// it is unreadable.
+func PendingStates(v string) []string {
+	var states []string
+	for _, p := range decodePending(v) {
+		states = append(states, p.State)
+	}
+	return states
+}

@@ -388,9 +388,9 @@ func (a *app) pending(b *http.Client) int {
 	if v == "" {
 		return 0
 	}
-	var list []json.RawMessage
-	require.NoError(a.t, json.Unmarshal([]byte(v), &list))
-	return len(list)
+	states := oauthkit.PendingStates(v)
+	require.NotNil(a.t, states, "unreadable pending logins %q", v)
+	return len(states)
 }
 
 // stateOf returns the state of an authorization URL.

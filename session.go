@@ -189,9 +189,8 @@ func (k *Kit) openToken(v, aad string) (*client.Token, error) {
 
 // pendingList is the session's pending logins, oldest first.
 func (k *Kit) pendingList(ctx context.Context) []pendingLogin {
-	var list []pendingLogin
-	k.getJSON(ctx, keyPending, &list)
-	return list
+	s, _ := k.sm.Get(ctx, keyPending).(string)
+	return decodePending(s)
 }
 
 // putPending stores list, removing the key when it is empty.
@@ -200,7 +199,7 @@ func (k *Kit) putPending(ctx context.Context, list []pendingLogin) {
 		k.sm.Remove(ctx, keyPending)
 		return
 	}
-	k.putJSON(ctx, keyPending, list)
+	k.sm.Put(ctx, keyPending, encodePending(list))
 }
 
 // savePending adds pl to the session and saves the session before the
@@ -249,12 +248,8 @@ func (k *Kit) savePending(ctx context.Context, w http.ResponseWriter, status scs
 	if !onlyPending {
 		deadline = k.sm.Deadline(ctx)
 	}
-	var list []pendingLogin
-	if s, _ := values[keyPending].(string); s != "" {
-		_ = json.Unmarshal([]byte(s), &list) // as pendingList: unreadable is none
-	}
-	b, _ := json.Marshal(k.withPending(list, pl)) // strings and times: cannot fail
-	values[keyPending] = string(b)
+	s, _ := values[keyPending].(string)
+	values[keyPending] = encodePending(k.withPending(decodePending(s), pl))
 
 	// What Commit does, in its order.
 	token := k.sm.Token(ctx)
