@@ -32,6 +32,11 @@ type pendingLogin struct {
 	Nonce    string    `json:"n,omitempty"`
 	ReturnTo string    `json:"r,omitempty"`
 	Created  time.Time `json:"c"`
+	// MaxAge and ACR are the max_age and acr_values the login sent to the
+	// provider ("" when it sent none), which the callback checks the ID
+	// token's auth_time and acr against (see checkStepUp).
+	MaxAge string `json:"m,omitempty"`
+	ACR    string `json:"a,omitempty"`
 }
 
 // newPendingLogin draws a fresh state, PKCE verifier and (for OpenID
