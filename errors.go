@@ -101,7 +101,8 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, ErrMethodNotAllowed):
 		return http.StatusMethodNotAllowed
 	case errors.Is(err, ErrAccessDenied), errors.Is(err, ErrProvider),
-		errors.Is(err, ErrLoginRefused), errors.Is(err, ErrPolicyDenied), errors.Is(err, ErrCrossOrigin):
+		errors.Is(err, ErrLoginRefused), errors.Is(err, ErrPolicyDenied), errors.Is(err, ErrCrossOrigin),
+		errors.Is(err, ErrStepUpFailed):
 		return http.StatusForbidden
 	case errors.Is(err, ErrNotSignedIn), errors.Is(err, ErrReauthRequired):
 		return http.StatusUnauthorized

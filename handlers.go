@@ -19,6 +19,10 @@ const maxQueryLen = 16 << 10
 // state, a PKCE verifier (and a nonce for OpenID Connect clients), saves them
 // as a pending login with the "next" return-to (kept only if SafeReturnTo
 // accepts it), commits the session, and redirects (302) to the provider.
+// A login that sends max_age or acr_values (configured in AuthParams,
+// forwarded through LoginParams, or a RequireRecentAuth step-up) has them
+// recorded, and its callback verifies the ID token against them (see
+// ErrStepUpFailed).
 // For a client whose Capabilities report PushedAuthorization, the
 // authorization parameters are pushed to the provider first (RFC 9126) and
 // the redirect carries only the request_uri; a failed push is an error
@@ -46,12 +50,16 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			return
 		}
 		params, returnTo, err := p.loginQuery(r.URL.RawQuery)
+		if err == nil {
+			params, err = stepUpParams(params, r.URL.RawQuery)
+		}
 		if err != nil {
 			k.fail(w, r, provider, err)
 			return
 		}
 		now := k.cfg.Now()
 		pl := newPendingLogin(p.name, p.nonce, returnTo, now)
+		pl.MaxAge, pl.ACR = requested(params)
 		authURL, err := k.authorizationURL(r.Context(), p, client.AuthURLOptions{
 			State:               pl.State,
 			Scopes:              p.Scopes,
@@ -226,6 +234,13 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 		return "", err
 	}
 	u.LoginAt = now
+	if err := checkStepUp(pl, claims, now); err != nil {
+		return "", err
+	}
+	if at, ok := authTime(claims); ok {
+		u.AuthTime = at
+	}
+	u.ACR = loginACR(claims)
 	if err := k.checkLogin(pctx, p, u, tok, claims); err != nil {
 		return "", err
 	}

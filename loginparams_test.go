@@ -47,8 +47,14 @@ func TestLoginParamsForwarded(t *testing.T) {
 	for _, dropped := range []string{"acr_values", "foo", "next"} {
 		assert.False(t, got.Has(dropped), dropped)
 	}
-	// The login still completes with the forwarded parameters.
+	// A forwarded max_age is verified on return: this provider issues no
+	// ID token, so it cannot prove the authentication is recent.
 	res := a.get(b, a.approve(authURL))
+	assert.Equal(t, http.StatusForbidden, res.StatusCode)
+	assert.ErrorIs(t, a.lastErr(), oauthkit.ErrStepUpFailed)
+	// Without it, the login completes with the other forwarded parameters.
+	q.Del("max_age")
+	res = a.get(b, a.approve(a.startLogin(b, "/auth/test/login?"+q.Encode())))
 	assert.Equal(t, http.StatusFound, res.StatusCode)
 	assert.Equal(t, "/account", res.Header.Get("Location"))
 

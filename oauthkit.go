@@ -95,6 +95,11 @@ type Provider struct {
 	// parameter is dropped, and a listed one with a bad value is
 	// ErrInvalidLoginParam (400).
 	LoginParams []string
+	// LoginPath is the path this provider's LoginHandler is mounted at,
+	// where RequireRecentAuth sends a signed-in user of this provider to
+	// log in again (default Config.LoginPath, right with one provider; with
+	// several, set it, or the step-up lands on the page of buttons).
+	LoginPath string
 	// Issuer is compared with the RFC 9207 iss parameter of the callback.
 	// Default: the client's Capabilities().Issuer.
 	Issuer string
@@ -336,6 +341,9 @@ func New(cfg Config) (*Kit, error) {
 		k.origins[origin] = true
 		if err := checkLoginParams(p.LoginParams); err != nil {
 			return nil, configError("provider %q: %v", name, err)
+		}
+		if _, ok := SafeReturnTo(p.LoginPath); p.LoginPath != "" && !ok {
+			return nil, configError("provider %q: LoginPath %q is not a local path", name, p.LoginPath)
 		}
 		if err := checkPolicies(fmt.Sprintf("provider %q", name), p.LoginPolicies); err != nil {
 			return nil, err

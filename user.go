@@ -34,6 +34,15 @@ type User struct {
 	UserID string
 	// LoginAt is when the login completed.
 	LoginAt time.Time
+	// AuthTime is when the provider last authenticated the user, from the
+	// verified ID token's auth_time; zero when the provider gave none (no
+	// ID token, or no auth_time in it). RequireRecentAuth decides by it,
+	// not by LoginAt: a login can complete on a provider session that is
+	// days old.
+	AuthTime time.Time `json:",omitzero"`
+	// ACR is the authentication context class the provider reports for
+	// the login (the verified ID token's acr), or "".
+	ACR string `json:",omitempty"`
 }
 
 // userKey carries the user RequireAuth found into the request context. It
