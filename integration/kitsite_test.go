@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,7 +20,8 @@ import (
 
 // kitSite is one kit instance on loopback in front of one provider, with
 // the routes a site mounts: /login, /callback, /logout, /me (the user's
-// id), /token (Kit.Token as JSON) and /api?url=U (a GET of U through
+// id), /recent (behind RequireRecentAuth(0): the user's auth_time in Unix
+// seconds), /token (Kit.Token as JSON) and /api?url=U (a GET of U through
 // Kit.HTTPClient, answering with U's status and body). The provider's redirect URL is
 // whatever it was registered with: the browser is never sent there, the
 // test carries the authorization response to /callback itself, so one
@@ -69,6 +71,10 @@ func newKitSite(t *testing.T, p oauthkit.Provider, mod func(*oauthkit.Config)) *
 			_, _ = io.WriteString(w, u.ID)
 		}
 	})
+	mux.Handle("/recent", kit.RequireRecentAuth(0)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := kit.User(r.Context())
+		_, _ = io.WriteString(w, strconv.FormatInt(u.AuthTime.Unix(), 10))
+	})))
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {
 		tok, err := kit.Token(r.Context())
 		if err != nil {
