@@ -6,6 +6,7 @@
 //	kit.LoginHandler("github")     GET: new state + PKCE, pending login saved, 302 to the provider
 //	kit.CallbackHandler("github")  GET: checks state, exchanges the code, signs the user in
 //	kit.RequireAuth(next)          signed-in users reach next; others are sent to log in (or get 401)
+//	kit.RequireRecentAuth(d)(next) as RequireAuth, and a login older than d is stepped up (max_age)
 //	kit.LogoutHandler()            POST: optional revocation, session ended, then 303 or the
 //	                               provider's end_session_endpoint (RP-initiated logout)
 //	kit.PostLogoutHandler()        GET: the provider's redirect back after its logout
