@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
 )
 
 // stepUpProvider is the behaviour of the OpenID fake AS of a step-up test:
@@ -259,4 +260,23 @@ func TestStepUpParamsInvalid(t *testing.T) {
 	assert.Panics(t, func() { a.kit.RequireRecentAuth(time.Minute, "a b") })
 	assert.Panics(t, func() { a.kit.RequireRecentAuth(time.Minute, "") })
 	assert.True(t, strings.HasPrefix(a.startLogin(b, "/auth/test/login?step_up_acr_values=urn%3Ax").Query().Get("acr_values"), "urn:x"))
+}
+
+// A max_age configured in AuthParams is verified as a step-up's is.
+func TestStepUpConfiguredMaxAge(t *testing.T) {
+	t.Parallel()
+	a, _ := newStepUpApp(t, func(cfg *oauthkit.Config) {
+		cfg.Providers[0].AuthParams = client.Values{"max_age": {"60"}}
+	})
+	b := a.browser()
+	assert.Equal(t, http.StatusFound, a.login(b, "/auth/test/login").StatusCode)
+	assert.True(t, a.signedIn(b))
+
+	// With the kit's clock ten minutes ahead, the auth_time the provider
+	// reports (it ignores max_age) is ten minutes old.
+	a.clock.Add(10 * time.Minute)
+	other := a.browser()
+	assert.Equal(t, http.StatusForbidden, a.login(other, "/auth/test/login").StatusCode)
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrStepUpFailed)
+	assert.False(t, a.signedIn(other))
 }
