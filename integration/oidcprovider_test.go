@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -68,6 +69,9 @@ type nodeOP struct {
 	Issuer string
 	origin *url.URL
 	logs   *lockedBuffer
+	// loginForms counts the login forms Login has submitted: how often the
+	// provider authenticated a user rather than reusing its session.
+	loginForms atomic.Int64
 }
 
 // lockedBuffer collects the provider's output for the log of a failed test.
@@ -253,6 +257,7 @@ func (op *nodeOP) Login(t *testing.T, hc *http.Client, authURL, accountID string
 	return op.drive(t, hc, req, func(f htmlForm) (url.Values, bool) {
 		switch f.Values.Get("prompt") {
 		case "login":
+			op.loginForms.Add(1)
 			f.Values.Set("login", accountID)
 			f.Values.Set("password", "any")
 			return f.Values, true

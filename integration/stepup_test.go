@@ -37,27 +37,9 @@ func TestKitStepUpOIDCProvider(t *testing.T) {
 	}
 	s := newKitSite(t, oauthkit.Provider{Client: o, RedirectURL: redirect, LocalLogout: true}, nil)
 	b := browserClient(t)
-	logins := 0
-	authorize := func(authURL string) *url.URL {
-		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, authURL, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return op.drive(t, b, req, func(f htmlForm) (url.Values, bool) {
-			switch f.Values.Get("prompt") {
-			case "login":
-				logins++
-				f.Values.Set("login", "alice")
-				f.Values.Set("password", "any")
-				return f.Values, true
-			case "consent":
-				return f.Values, true
-			}
-			return nil, false
-		})
-	}
-	if id := s.login(t, b, authorize); id != "alice" || logins != 1 {
-		t.Fatalf("first login: user %q, %d login forms", id, logins)
+	authorize := func(authURL string) *url.URL { return op.Login(t, b, authURL, "alice") }
+	if id := s.login(t, b, authorize); id != "alice" || op.loginForms.Load() != 1 {
+		t.Fatalf("first login: user %q, %d login forms", id, op.loginForms.Load())
 	}
 	// oidc-provider puts auth_time in an ID token only when asked (max_age,
 	// prompt=login): without it no login is recent, however fresh.
@@ -89,8 +71,8 @@ func TestKitStepUpOIDCProvider(t *testing.T) {
 	if errs := s.errors(); len(errs) != 1 || !errors.Is(errs[0], oauthkit.ErrStepUpFailed) {
 		t.Fatalf("kit errors %v, want one ErrStepUpFailed", errs)
 	}
-	if logins != 2 {
-		t.Fatalf("%d login forms: max_age=0 must make the provider authenticate again", logins)
+	if op.loginForms.Load() != 2 {
+		t.Fatalf("%d login forms: max_age=0 must make the provider authenticate again", op.loginForms.Load())
 	}
 	if s.me(t, b) != "alice" {
 		t.Fatal("a failed step-up signed the user out")
@@ -106,8 +88,8 @@ func TestKitStepUpOIDCProvider(t *testing.T) {
 	if res.StatusCode != http.StatusFound || res.Header.Get("Location") != "/recent" {
 		t.Fatalf("step-up callback: %s to %q; kit errors %v", res.Status, res.Header.Get("Location"), s.errors())
 	}
-	if logins != 3 {
-		t.Fatalf("%d login forms, want 3", logins)
+	if op.loginForms.Load() != 3 {
+		t.Fatalf("%d login forms, want 3", op.loginForms.Load())
 	}
 	res = s.do(t, b, http.MethodGet, "/recent", nil)
 	body, _ := io.ReadAll(res.Body)
