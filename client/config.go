@@ -132,6 +132,8 @@ type config struct {
 	githubAPIVersion         string
 	discordAPIVersion        int
 	microsoftGraphVersion    string
+	microsoftTenants         []string
+	microsoftAnyTenant       bool
 	franceConnectIntegration bool
 	// scoped records the provider-specific options given, so another
 	// provider's constructor can refuse them.

@@ -381,11 +381,11 @@ func TestConfigProviderOptions(t *testing.T) {
 		_, err := NewDiscord("CID", "SEC", WithDiscordAPIVersion(v))
 		assert.ErrorIs(t, err, ErrInvalidConfig, v)
 	}
-	m, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftGraphVersion("beta"))
+	m, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftAnyTenant(), WithMicrosoftGraphVersion("beta"))
 	require.NoError(t, err)
 	assert.Equal(t, "https://graph.microsoft.com/beta/me", m.graphMe)
 	for _, v := range []string{"v2.0", "../v1.0", "beta/x"} {
-		_, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftGraphVersion(v))
+		_, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftAnyTenant(), WithMicrosoftGraphVersion(v))
 		assert.ErrorIs(t, err, ErrInvalidConfig, v)
 	}
 }

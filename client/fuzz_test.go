@@ -202,7 +202,7 @@ func fuzzUserAPIProviders(f *testing.F, hc *http.Client, issuer string) []userAP
 	add(NewTwitch("cid", "CS-MARK-3", opt))
 	add(NewSlack("cid", "CS-MARK-3", opt))
 	add(NewLinkedIn("cid", "CS-MARK-3", opt))
-	add(NewMicrosoft("common", "cid", "CS-MARK-3", opt))
+	add(NewMicrosoft("common", "cid", "CS-MARK-3", opt, WithMicrosoftAnyTenant()))
 	add(NewShopify("fuzz-shop", "cid", "CS-MARK-3", opt))
 	add(NewFranceConnect("cid", "CS-MARK-3", WithFranceConnectIntegration(), opt))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -381,7 +381,7 @@ func TestIdentifyMicrosoft(t *testing.T) {
 		f, hc := newFakeServer(t)
 		f.json("/common/discovery/v2.0/keys", 200, jwksBody(t, key))
 		f.json("/v1.0/me", 200, graph)
-		m, err := NewMicrosoft("common", "CID", "SEC", WithHTTPClient(hc))
+		m, err := NewMicrosoft("common", "CID", "SEC", WithHTTPClient(hc), WithMicrosoftAnyTenant())
 		require.NoError(t, err)
 		return m.Identify(context.Background(), tok, "N")
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -105,7 +106,10 @@ func (p MicrosoftParams) AuthParams() url.Values {
 type Microsoft struct {
 	*OAuth2
 	oidcCore
-	tenant  string
+	tenant string
+	// allowed are the tenant ids WithMicrosoftTenants lists; nil allows
+	// every tenant the endpoint serves.
+	allowed []string
 	graphMe string
 }
 
@@ -122,9 +126,41 @@ func WithMicrosoftGraphVersion(version string) Option {
 	return scoped("WithMicrosoftGraphVersion", "microsoft", func(c *config) { c.microsoftGraphVersion = version })
 }
 
+// WithMicrosoftTenants limits a multi-tenant Microsoft client ("common",
+// "organizations" or a domain tenant) to the tenants whose ids (GUIDs)
+// are listed: an ID token of any other tenant is refused (ErrIDTokenIssuer),
+// before any user data is read. A multi-tenant app that serves known
+// customer tenants lists them here; one open to every Entra tenant says so
+// with WithMicrosoftAnyTenant. A malformed id, an empty list, the option on
+// a GUID or "consumers" tenant (already pinned) or together with
+// WithMicrosoftAnyTenant is ErrInvalidConfig. Other constructors refuse the
+// option.
+func WithMicrosoftTenants(tenantIDs ...string) Option {
+	ids := append([]string(nil), tenantIDs...)
+	return scoped("WithMicrosoftTenants", "microsoft", func(c *config) {
+		c.microsoftTenants = append(c.microsoftTenants, ids...)
+		if len(ids) == 0 {
+			c.microsoftTenants = append(c.microsoftTenants, "") // refused: an empty list allows no one
+		}
+	})
+}
+
+// WithMicrosoftAnyTenant accepts ID tokens of every Entra tenant (and, for
+// "common", personal accounts) at the multi-tenant endpoints: the explicit
+// choice of an app open to any organization. Without it, or
+// WithMicrosoftTenants, NewMicrosoft refuses "common" and "organizations"
+// (ErrInvalidConfig), because accepting any tenant's tokens is the
+// mistake behind most multi-tenant account takeovers. Other constructors
+// refuse the option.
+func WithMicrosoftAnyTenant() Option {
+	return scoped("WithMicrosoftAnyTenant", "microsoft", func(c *config) { c.microsoftAnyTenant = true })
+}
+
 // NewMicrosoft returns a client for tenant: a tenant GUID, a verified
 // domain ("contoso.onmicrosoft.com"), or "common" (the default when empty),
 // "organizations" or "consumers". Anything else is ErrInvalidConfig.
+// "common" and "organizations" accept tokens from many tenants and need
+// WithMicrosoftTenants or WithMicrosoftAnyTenant.
 func NewMicrosoft(tenant, clientID, clientSecret string, opts ...Option) (*Microsoft, error) {
 	if tenant == "" {
 		tenant = "common"
@@ -158,7 +194,11 @@ func NewMicrosoft(tenant, clientID, clientSecret string, opts ...Option) (*Micro
 	if graph != "v1.0" && graph != "beta" {
 		return nil, fmt.Errorf("%w: Microsoft Graph version %q must be v1.0 or beta", ErrInvalidConfig, sanitize(graph, 64))
 	}
-	m := &Microsoft{OAuth2: b, tenant: tenant, graphMe: microsoftGraph + graph + "/me"}
+	allowed, err := microsoftAllowList(tenant, b.cfg.microsoftTenants, b.cfg.microsoftAnyTenant)
+	if err != nil {
+		return nil, err
+	}
+	m := &Microsoft{OAuth2: b, tenant: tenant, allowed: allowed, graphMe: microsoftGraph + graph + "/me"}
 	m.oidcCore = newOIDCCoreAlgs(&b.cfg, microsoftLogin+"{tenantid}/v2.0", "",
 		remoteKeySet(&b.cfg, microsoftLogin+tenant+"/discovery/v2.0/keys"), []string{"RS256"}, true)
 	m.checkIssuer = m.checkTenant
@@ -190,10 +230,33 @@ func (m *Microsoft) checkTenant(iss string, claims map[string]any) error {
 	switch {
 	case m.tenant == "consumers" && tid != microsoftMSATenant,
 		m.tenant == "organizations" && tid == microsoftMSATenant,
-		guidRE.MatchString(m.tenant) && tid != m.tenant:
+		guidRE.MatchString(m.tenant) && tid != m.tenant,
+		m.allowed != nil && !slices.Contains(m.allowed, tid):
 		return fmt.Errorf("tenant %q is not allowed for this client", tid)
 	}
 	return nil
+}
+
+// microsoftAllowList checks the tenant options against tenant and returns
+// the allowed tenant ids (nil: every tenant the endpoint serves).
+func microsoftAllowList(tenant string, ids []string, anyTenant bool) ([]string, error) {
+	multi := tenant == "common" || tenant == "organizations"
+	switch {
+	case len(ids) > 0 && anyTenant:
+		return nil, fmt.Errorf("%w: WithMicrosoftTenants and WithMicrosoftAnyTenant contradict each other", ErrInvalidConfig)
+	case len(ids) > 0 && (tenant == "consumers" || guidRE.MatchString(tenant)):
+		return nil, fmt.Errorf("%w: WithMicrosoftTenants is for multi-tenant endpoints; tenant %q is already pinned", ErrInvalidConfig, tenant)
+	case multi && len(ids) == 0 && !anyTenant:
+		return nil, fmt.Errorf("%w: Microsoft tenant %q accepts any tenant's tokens: list the allowed ones with WithMicrosoftTenants, or choose WithMicrosoftAnyTenant", ErrInvalidConfig, tenant)
+	}
+	var allowed []string
+	for _, id := range ids {
+		if !guidRE.MatchString(id) {
+			return nil, fmt.Errorf("%w: Microsoft tenant id %q must be a GUID", ErrInvalidConfig, sanitize(id, 100))
+		}
+		allowed = append(allowed, strings.ToLower(id))
+	}
+	return allowed, nil
 }
 
 // Profile returns the Graph /me document.

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,7 +21,7 @@ func TestMicrosoftConfig(t *testing.T) {
 		{"72F988BF-86F1-41AF-91AB-2D7CD011DB47", "72f988bf-86f1-41af-91ab-2d7cd011db47"},
 	}
 	for _, tc := range cases {
-		m, err := NewMicrosoft(tc.tenant, "CID", "SEC")
+		m, err := NewMicrosoft(tc.tenant, "CID", "SEC", WithMicrosoftAnyTenant())
 		require.NoError(t, err)
 		cfg := m.cfg
 		base := "https://login.microsoftonline.com/" + tc.want + "/oauth2/v2.0/"
@@ -39,7 +40,7 @@ func TestMicrosoftConfig(t *testing.T) {
 }
 
 func TestMicrosoftAuthorizationURL(t *testing.T) {
-	m, err := NewMicrosoft("common", "CID", "SEC")
+	m, err := NewMicrosoft("common", "CID", "SEC", WithMicrosoftAnyTenant())
 	require.NoError(t, err)
 	u, err := m.AuthCodeURL("https://app/cb", AuthURLOptions{State: "S", CodeChallenge: "CC", CodeChallengeMethod: "S256"}, nil)
 	require.NoError(t, err)
@@ -92,7 +93,7 @@ func TestMicrosoftIDEmail(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, hc := newFakeServer(t)
 			f.json("/v1.0/me", tc.status, tc.body)
-			m, err := NewMicrosoft("common", "CID", "SEC", WithHTTPClient(hc))
+			m, err := NewMicrosoft("common", "CID", "SEC", WithHTTPClient(hc), WithMicrosoftAnyTenant())
 			require.NoError(t, err)
 			id, email, err := m.IDEmail(context.Background(), "TOKEN")
 			reqs := f.requests("/v1.0/me")
@@ -127,12 +128,18 @@ func TestMicrosoftIDToken(t *testing.T) {
 		delete(c, "email_verified")
 		return c
 	}
+	const tidB = "11111111-1111-1111-1111-111111111111"
 	cases := []struct {
 		name, tenant string
+		opts         []Option // WithMicrosoftAnyTenant when nil
 		mod          func(map[string]any)
 		want         error
 	}{
 		{name: "common any tenant", tenant: "common"},
+		{name: "common, listed tenant", tenant: "common", opts: []Option{WithMicrosoftTenants(tidB, strings.ToUpper(tidA))}},
+		{name: "common, unlisted tenant", tenant: "common", opts: []Option{WithMicrosoftTenants(tidB)}, want: ErrIDTokenIssuer},
+		{name: "organizations, unlisted tenant", tenant: "organizations", opts: []Option{WithMicrosoftTenants(tidB)}, want: ErrIDTokenIssuer},
+		{name: "domain tenant, unlisted tenant", tenant: "contoso.onmicrosoft.com", opts: []Option{WithMicrosoftTenants(tidB)}, want: ErrIDTokenIssuer},
 		{name: "pinned tenant", tenant: tidA},
 		{name: "pinned tenant, other tid", tenant: "11111111-1111-1111-1111-111111111111", want: ErrIDTokenIssuer},
 		{name: "consumers requires MSA tenant", tenant: "consumers", want: ErrIDTokenIssuer},
@@ -157,7 +164,11 @@ func TestMicrosoftIDToken(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f, hc := newFakeServer(t)
 			f.json("/"+tc.tenant+"/discovery/v2.0/keys", 200, jwksBody(t, key))
-			m, err := NewMicrosoft(tc.tenant, "CID", "SEC", WithHTTPClient(hc))
+			opts := tc.opts
+			if opts == nil {
+				opts = []Option{WithMicrosoftAnyTenant()}
+			}
+			m, err := NewMicrosoft(tc.tenant, "CID", "SEC", append(opts, WithHTTPClient(hc))...)
 			require.NoError(t, err)
 			c := claims(tidA)
 			if tc.mod != nil {
@@ -177,5 +188,45 @@ func TestMicrosoftIDToken(t *testing.T) {
 			assert.Equal(t, "login.microsoftonline.com", reqs[0].Host)
 			assert.NoError(t, checkSubject(got, "00000000-0000-0000-66f3-3332eca7ea81"))
 		})
+	}
+}
+
+// TestMicrosoftTenantOptions: the multi-tenant endpoints need an explicit
+// choice of who may sign in, and contradictory or malformed choices are
+// configuration errors.
+func TestMicrosoftTenantOptions(t *testing.T) {
+	const tid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+	for _, tc := range []struct {
+		tenant string
+		opts   []Option
+		ok     bool
+	}{
+		{"", nil, false},
+		{"common", nil, false},
+		{"organizations", nil, false},
+		{"consumers", nil, true},
+		{tid, nil, true},
+		{"contoso.onmicrosoft.com", nil, true},
+		{"common", []Option{WithMicrosoftAnyTenant()}, true},
+		{"common", []Option{WithMicrosoftTenants(tid)}, true},
+		{"organizations", []Option{WithMicrosoftTenants(strings.ToUpper(tid))}, true},
+		{"contoso.onmicrosoft.com", []Option{WithMicrosoftTenants(tid)}, true},
+		{"common", []Option{WithMicrosoftTenants(tid), WithMicrosoftAnyTenant()}, false},
+		{"common", []Option{WithMicrosoftTenants()}, false},
+		{"common", []Option{WithMicrosoftTenants("contoso.com")}, false},
+		{"common", []Option{WithMicrosoftTenants(tid, "")}, false},
+		{tid, []Option{WithMicrosoftTenants(tid)}, false},
+		{"consumers", []Option{WithMicrosoftTenants(tid)}, false},
+	} {
+		_, err := NewMicrosoft(tc.tenant, "CID", "SEC", tc.opts...)
+		if tc.ok {
+			assert.NoError(t, err, "%q %d options", tc.tenant, len(tc.opts))
+		} else {
+			assert.ErrorIs(t, err, ErrInvalidConfig, "%q %d options", tc.tenant, len(tc.opts))
+		}
+	}
+	for _, opt := range []Option{WithMicrosoftTenants(tid), WithMicrosoftAnyTenant()} {
+		_, err := NewGitHub("CID", "SEC", opt)
+		assert.ErrorIs(t, err, ErrInvalidConfig, "another constructor refuses the Microsoft options")
 	}
 }

@@ -47,7 +47,7 @@ func TestProviderCapabilities(t *testing.T) {
 		{"kakao", func() (Provider, error) { return NewKakao("CID", "SEC") }, Capabilities{Refresh: true, Revoke: true}},
 		{"linkedin", func() (Provider, error) { return NewLinkedIn("CID", "SEC") },
 			Capabilities{Issuer: "https://www.linkedin.com/oauth", Nonce: true, Refresh: true}},
-		{"microsoft", func() (Provider, error) { return NewMicrosoft("common", "CID", "SEC") }, Capabilities{Nonce: true, Refresh: true}},
+		{"microsoft", func() (Provider, error) { return NewMicrosoft("common", "CID", "SEC", WithMicrosoftAnyTenant()) }, Capabilities{Nonce: true, Refresh: true}},
 		{"naver", func() (Provider, error) { return NewNaver("CID", "SEC") }, Capabilities{Refresh: true, Revoke: true}},
 		{"reddit", func() (Provider, error) { return NewReddit("CID", "SEC") }, Capabilities{Refresh: true, Revoke: true}},
 		{"shopify", func() (Provider, error) { return NewShopify("my-shop", "CID", "SEC") }, Capabilities{}},
