@@ -68,6 +68,21 @@ type policyValidator interface {
 	validate() error
 }
 
+// builtin is what every built-in policy holds besides its values: the
+// error its constructor found in its arguments, which New reports and
+// CheckLogin returns for a policy New never saw (one called from inside
+// an application's own policy).
+type builtin struct{ err error }
+
+func (b *builtin) validate() error { return b.err }
+
+func (b *builtin) misconfigured() error {
+	if b.err != nil {
+		return wrap(ErrInvalidConfig, b.err)
+	}
+	return nil
+}
+
 // checkPolicies is New's check of one list of policies.
 func checkPolicies(where string, ps []LoginPolicy) error {
 	for i, pol := range ps {
@@ -165,20 +180,18 @@ func isASCII(s string) bool {
 // there. Prefer GoogleHostedDomain or EntraTenant where they apply.
 func AllowEmailDomains(domains ...string) LoginPolicy {
 	set, err := domainSet("AllowEmailDomains", domains)
-	return &emailDomains{set: set, err: err}
+	return &emailDomains{set: set, builtin: builtin{err}}
 }
 
 type emailDomains struct {
 	set map[string]bool
-	err error
+	builtin
 }
-
-func (p *emailDomains) validate() error { return p.err }
 
 // CheckLogin implements LoginPolicy.
 func (p *emailDomains) CheckLogin(_ context.Context, a *LoginAttempt) error {
-	if p.err != nil {
-		return wrap(ErrInvalidConfig, p.err)
+	if err := p.misconfigured(); err != nil {
+		return err
 	}
 	if a.User == nil || !a.User.EmailVerified || a.User.Email == "" {
 		return denial("the provider gave no verified email")
@@ -226,20 +239,18 @@ var googleIssuers = map[string]bool{"https://accounts.google.com": true, "accoun
 // name it.
 func GoogleHostedDomain(domains ...string) LoginPolicy {
 	set, err := domainSet("GoogleHostedDomain", domains)
-	return &hostedDomain{set: set, err: err}
+	return &hostedDomain{set: set, builtin: builtin{err}}
 }
 
 type hostedDomain struct {
 	set map[string]bool
-	err error
+	builtin
 }
-
-func (p *hostedDomain) validate() error { return p.err }
 
 // CheckLogin implements LoginPolicy.
 func (p *hostedDomain) CheckLogin(_ context.Context, a *LoginAttempt) error {
-	if p.err != nil {
-		return wrap(ErrInvalidConfig, p.err)
+	if err := p.misconfigured(); err != nil {
+		return err
 	}
 	if a.Claims == nil {
 		return denial("no verified ID token, so no hosted domain")
@@ -286,15 +297,13 @@ func EntraTenant(tenantIDs ...string) LoginPolicy {
 
 type entraTenant struct {
 	set map[string]bool
-	err error
+	builtin
 }
-
-func (p *entraTenant) validate() error { return p.err }
 
 // CheckLogin implements LoginPolicy.
 func (p *entraTenant) CheckLogin(_ context.Context, a *LoginAttempt) error {
-	if p.err != nil {
-		return wrap(ErrInvalidConfig, p.err)
+	if err := p.misconfigured(); err != nil {
+		return err
 	}
 	if a.Claims == nil {
 		return denial("no verified ID token, so no tenant")
@@ -349,15 +358,13 @@ func GitHubOrganization(orgs ...string) LoginPolicy {
 
 type githubOrgs struct {
 	orgs []string
-	err  error
+	builtin
 }
-
-func (p *githubOrgs) validate() error { return p.err }
 
 // CheckLogin implements LoginPolicy.
 func (p *githubOrgs) CheckLogin(ctx context.Context, a *LoginAttempt) error {
-	if p.err != nil {
-		return wrap(ErrInvalidConfig, p.err)
+	if err := p.misconfigured(); err != nil {
+		return err
 	}
 	m, ok := a.Client.(orgMember)
 	if !ok {

@@ -35,24 +35,26 @@ const (
 
 // lookup is scs's Get that reports, instead of panicking as scs does, a
 // context without a session loaded by the session manager's LoadAndSave.
-func (k *Kit) lookup(ctx context.Context, key string) (v any, loaded bool) {
-	defer func() {
-		if recover() != nil {
-			v, loaded = nil, false
-		}
-	}()
-	return k.sm.Get(ctx, key), true
+func (k *Kit) lookup(ctx context.Context, key string) (any, bool) {
+	return guarded(func() any { return k.sm.Get(ctx, key) })
 }
 
 // sessionStatus is scs's Status of the session in ctx, and false for a
 // context without a session loaded by LoadAndSave (see lookup).
-func (k *Kit) sessionStatus(ctx context.Context) (status scs.Status, loaded bool) {
+func (k *Kit) sessionStatus(ctx context.Context) (scs.Status, bool) {
+	return guarded(func() scs.Status { return k.sm.Status(ctx) })
+}
+
+// guarded runs one scs call, turning the panic scs raises for a context
+// without a loaded session into loaded == false.
+func guarded[T any](call func() T) (v T, loaded bool) {
 	defer func() {
 		if recover() != nil {
-			status, loaded = 0, false
+			var zero T
+			v, loaded = zero, false
 		}
 	}()
-	return k.sm.Status(ctx), true
+	return call(), true
 }
 
 // hasSession reports whether ctx carries a loaded session.
