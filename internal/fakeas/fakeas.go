@@ -593,11 +593,15 @@ func (s *Server) SessionID(userID string) string {
 
 // EndSessionRequests returns the parameters of every end_session_endpoint
 // request so far (query and form merged), oldest first.
-func (s *Server) EndSessionRequests() []url.Values {
+func (s *Server) EndSessionRequests() []url.Values { return s.recorded(&s.endSessions) }
+
+// recorded returns a copy of one of the server's request records, taken
+// under its lock.
+func (s *Server) recorded(list *[]url.Values) []url.Values {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]url.Values, len(s.endSessions))
-	for i, v := range s.endSessions {
+	out := make([]url.Values, len(*list))
+	for i, v := range *list {
 		out[i] = maps.Clone(v)
 	}
 	return out
@@ -993,15 +997,7 @@ func (s *Server) par(w http.ResponseWriter, r *http.Request) {
 
 // Pushed returns the parameters of every accepted push, in order, without
 // the client secret.
-func (s *Server) Pushed() []url.Values {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]url.Values, len(s.pushes))
-	for i, p := range s.pushes {
-		out[i] = maps.Clone(p)
-	}
-	return out
-}
+func (s *Server) Pushed() []url.Values { return s.recorded(&s.pushes) }
 
 // PAR is p (a Client of a Server) with pushed authorization requests on:
 // the server's PAR endpoint configured and client.WithPushedAuthorization
