@@ -27,6 +27,11 @@ var (
 	ErrInvalidConfig = newKind("invalid client configuration", true)
 )
 
+// ErrProviderUnavailable is matched by the errors of a Resolver (Lazy) that
+// has no usable provider: its issuer is unreachable, slow, or serves
+// metadata that cannot be used. The error also wraps the cause.
+var ErrProviderUnavailable = newKind("provider unavailable", true)
+
 // Operation errors: each failed request returns a *RequestError whose Op is
 // one of these, so errors.Is(err, ErrGetAccessToken) tells which step failed.
 var (

@@ -90,3 +90,15 @@ type IDClaims struct {
 }
 
 var _ Provider = (*OAuth2)(nil)
+
+// Resolver is implemented by clients built without I/O whose provider is
+// known only after a fetch, such as [Lazy]: the kit calls Resolve (with
+// the request's context) before it uses the client, and uses the Provider
+// it returns. An error matches ErrProviderUnavailable while the provider
+// cannot be reached or its metadata is unusable.
+type Resolver interface {
+	Provider
+	// Resolve returns the provider to use now, fetching its metadata when
+	// none is cached.
+	Resolve(ctx context.Context) (Provider, error)
+}
