@@ -37,8 +37,7 @@ const maxLogoutBody = 64 << 10
 // client cannot verify logout tokens or has no issuer.
 func (k *Kit) BackChannelLogoutHandler(provider string) http.Handler {
 	p := k.mustProvider("BackChannelLogoutHandler", provider)
-	lo, ok := p.Client.(client.Logout)
-	if !ok || p.Issuer == "" {
+	if _, ok := p.Client.(client.Logout); p.lazy == nil && (!ok || p.Issuer == "") {
 		panic(fmt.Sprintf("oauthkit: BackChannelLogoutHandler(%q): the provider is not an OpenID Connect provider with an issuer", provider))
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +64,17 @@ func (k *Kit) BackChannelLogoutHandler(provider string) http.Handler {
 		ctx := r.Context()
 		pctx, cancel := context.WithTimeout(ctx, k.cfg.ProviderTimeout)
 		defer cancel()
+		p, err := k.live(pctx, p)
+		if err != nil {
+			k.logoutError(w, r, provider, err)
+			return
+		}
+		// Static clients were checked above; a discovered one only now.
+		lo, ok := p.Client.(client.Logout)
+		if !ok || p.Issuer == "" {
+			k.logoutError(w, r, provider, wrap(ErrLogoutToken, errors.New("the provider cannot verify logout tokens")))
+			return
+		}
 		lt, err := lo.VerifyLogoutToken(pctx, raws[0])
 		if err != nil {
 			k.logoutError(w, r, provider, wrap(ErrLogoutToken, err))
@@ -162,12 +172,24 @@ func logoutDescription(err error) string {
 // It panics when the kit has no such provider, or the provider has no issuer.
 func (k *Kit) FrontChannelLogoutHandler(provider string) http.Handler {
 	p := k.mustProvider("FrontChannelLogoutHandler", provider)
-	iu, err := url.Parse(p.Issuer)
-	if p.Issuer == "" || err != nil || iu.Host == "" {
+	frame, ok := frameAncestors(p.Issuer)
+	if !ok && p.lazy == nil {
 		panic(fmt.Sprintf("oauthkit: FrontChannelLogoutHandler(%q): the provider has no issuer", provider))
 	}
-	frame := "frame-ancestors " + iu.Scheme + "://" + iu.Host
+	static := p
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, frame := static, frame
+		if p.lazy != nil {
+			var err error
+			if p, err = k.live(r.Context(), p); err != nil {
+				k.fail(w, r, provider, err)
+				return
+			}
+			if frame, ok = frameAncestors(p.Issuer); !ok {
+				k.fail(w, r, provider, wrap(ErrInvalidCallback, errors.New("the provider has no issuer")))
+				return
+			}
+		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-cache, no-store")
 		h.Set("Content-Security-Policy", frame)
@@ -198,7 +220,7 @@ func (k *Kit) FrontChannelLogoutHandler(provider string) http.Handler {
 			k.fail(w, r, provider, wrap(ErrInvalidCallback, errors.New("iss and sid come together")))
 			return
 		default:
-			if _, sp, err := k.signedIn(ctx); err == nil && sp == p {
+			if _, sp, err := k.signedIn(ctx); err == nil && sp.name == p.name {
 				if _, err := k.endSession(ctx, k.sm.Token(ctx)); err != nil {
 					k.fail(w, r, provider, wrap(ErrSession, err))
 					return
@@ -208,4 +230,14 @@ func (k *Kit) FrontChannelLogoutHandler(provider string) http.Handler {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte("<!doctype html><title>Signed out</title>\n"))
 	})
+}
+
+// frameAncestors is the CSP directive that lets only issuer's origin frame
+// the front-channel logout page.
+func frameAncestors(issuer string) (string, bool) {
+	iu, err := url.Parse(issuer)
+	if issuer == "" || err != nil || iu.Host == "" {
+		return "", false
+	}
+	return "frame-ancestors " + iu.Scheme + "://" + iu.Host, true
 }

@@ -37,6 +37,10 @@ func ErrorMessage(err error) (title, message string) {
 		return "Request refused", "Cross-site requests are not allowed here."
 	case errors.Is(err, ErrLogoutToken), errors.Is(err, ErrLogoutReplay):
 		return "Logout refused", "This logout notification could not be verified."
+	case errors.Is(err, ErrProviderUnavailable):
+		return "Login unavailable", "The login provider cannot be reached right now. Please try again in a few minutes."
+	case errors.Is(err, ErrUnknownProvider):
+		return "Login not found", "There is no login here. Check the address and try again."
 	case errors.Is(err, ErrNotSignedIn), errors.Is(err, ErrReauthRequired):
 		return "Please log in", "Your login has ended. Please log in again."
 	}

@@ -108,6 +108,10 @@ func HTTPStatus(err error) int {
 		return http.StatusUnauthorized
 	case errors.Is(err, ErrSession):
 		return http.StatusInternalServerError
+	case errors.Is(err, ErrProviderUnavailable):
+		return http.StatusServiceUnavailable
+	case errors.Is(err, ErrUnknownProvider):
+		return http.StatusNotFound
 	case errors.Is(err, ErrExchange), errors.Is(err, ErrIdentity), errors.Is(err, ErrPushAuthorization):
 		if errors.Is(err, context.DeadlineExceeded) {
 			return http.StatusGatewayTimeout

@@ -16,8 +16,9 @@ import (
 // (singleflight), and flights of different processes take turns on a
 // RefreshLocks lease; the others wait for the stored grant to become valid.
 
-// ErrUnknownProvider is returned by Kit.TokenFor for a provider name the
-// kit does not have.
+// ErrUnknownProvider (404) is returned by Kit.TokenFor for a provider name
+// the kit does not have, and answers a request whose tenant a
+// ProviderResolver does not know.
 var ErrUnknownProvider = errors.New("oauthkit: no such provider")
 
 // grantKey is the TokenStore key of userID's grant at provider.
@@ -147,7 +148,7 @@ func (k *Kit) refreshLocked(ctx context.Context, key string, p *providerState, o
 	stop := k.keepLease(ctx, key, owner)
 	defer stop()
 	pctx, cancel := context.WithTimeout(refreshContext(ctx, t), k.cfg.ProviderTimeout)
-	nt, err := p.Client.RefreshToken(pctx, t.RefreshToken)
+	nt, err := k.refreshWith(pctx, p, t.RefreshToken)
 	cancel()
 	if err != nil {
 		if grantEnded(err) {
@@ -209,9 +210,9 @@ func (k *Kit) keepLease(ctx context.Context, key, owner string) (stop func()) {
 // OnTokenRefresh sees a refresh made here with a User holding only UserID
 // and Provider.
 func (k *Kit) TokenFor(ctx context.Context, userID, provider string) (*client.Token, error) {
-	p, ok := k.providers[provider]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownProvider, provider)
+	p, err := k.byName(ctx, provider)
+	if err != nil {
+		return nil, err
 	}
 	if k.tokens == nil {
 		return nil, configError("TokenFor needs Config.TokenStore")
@@ -221,4 +222,15 @@ func (k *Kit) TokenFor(ctx context.Context, userID, provider string) (*client.To
 		onRefresh = func(t *client.Token) { k.cfg.OnTokenRefresh(ctx, &User{UserID: userID, Provider: p.name}, t) }
 	}
 	return k.freshGrant(ctx, grantKey(userID, p.name), p, onRefresh)
+}
+
+// refreshWith refreshes with p's client, resolved first (see live): a
+// provider that cannot be reached is ErrProviderUnavailable, which, like
+// any failure that is not invalid_grant, keeps the grant.
+func (k *Kit) refreshWith(ctx context.Context, p *providerState, refreshToken string) (*client.Token, error) {
+	lp, err := k.live(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return lp.Client.RefreshToken(ctx, refreshToken)
 }

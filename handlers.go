@@ -32,7 +32,7 @@ const maxQueryLen = 16 << 10
 // bad pattern: a route that could only ever answer 404 is a configuration
 // mistake to find at start-up.
 func (k *Kit) LoginHandler(provider string) http.Handler {
-	p := k.mustProvider("LoginHandler", provider)
+	rt := k.mustRoute("LoginHandler", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		status, loaded := k.sessionStatus(r.Context())
@@ -49,6 +49,11 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			k.fail(w, r, provider, wrap(ErrInvalidLoginParam, errors.New("query too long")))
 			return
 		}
+		p, err := k.provider(r, rt)
+		if err != nil {
+			k.fail(w, r, provider, err)
+			return
+		}
 		params, returnTo, err := p.loginQuery(r.URL.RawQuery)
 		if err == nil {
 			params, err = stepUpParams(params, r.URL.RawQuery)
@@ -58,7 +63,7 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 			return
 		}
 		now := k.cfg.Now()
-		pl := newPendingLogin(p.name, p.nonce, returnTo, now)
+		pl := newPendingLogin(p.pendingKey, p.nonce, returnTo, now)
 		pl.MaxAge, pl.ACR = requested(params)
 		authURL, err := k.authorizationURL(r.Context(), p, client.AuthURLOptions{
 			State:               pl.State,
@@ -97,12 +102,19 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 //
 // Like LoginHandler, it panics when the kit has no such provider.
 func (k *Kit) CallbackHandler(provider string) http.Handler {
-	p := k.mustProvider("CallbackHandler", provider)
+	rt := k.mustRoute("CallbackHandler", provider)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		if !k.hasSession(r.Context()) {
 			k.fail(w, r, provider, ErrNoSession)
+			return
+		}
+		// Resolved before the pending login is read, so a provider that
+		// is unavailable leaves the login in flight for a retry.
+		p, err := k.provider(r, rt)
+		if err != nil {
+			k.fail(w, r, provider, err)
 			return
 		}
 		if r.Method == http.MethodPost && p.FormPost {
@@ -199,7 +211,7 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 			return "", wrap(ErrSession, err)
 		}
 	}
-	if pl.Provider != p.name {
+	if pl.Provider != p.pendingKey {
 		return "", ErrProviderMismatch
 	}
 	if now.Sub(pl.Created) > k.cfg.PendingTTL {
@@ -332,9 +344,12 @@ func checkIssuer(p *providerState, ar *client.AuthorizationResponse) error {
 	return nil
 }
 
-// mustProvider returns the named provider or panics with a message naming
-// the configured ones.
-func (k *Kit) mustProvider(handler, name string) *providerState {
+// mustRoute returns the named provider or resolver, or panics with a
+// message naming the configured ones.
+func (k *Kit) mustRoute(handler, name string) route {
+	if res, ok := k.resolvers[name]; ok {
+		return route{res: res}
+	}
 	p, ok := k.providers[name]
 	if !ok {
 		names := make([]string, 0, len(k.providers))
@@ -343,9 +358,19 @@ func (k *Kit) mustProvider(handler, name string) *providerState {
 		}
 		panic(fmt.Sprintf("oauthkit: %s(%q): no such provider (configured: %s)", handler, name, strings.Join(names, ", ")))
 	}
-	return p
+	return route{p: p}
 }
 
 func noStore(w http.ResponseWriter) {
 	w.Header().Set("Cache-Control", "no-store")
+}
+
+// mustProvider returns the named configured provider (not a resolver) or
+// panics, for the handlers a resolver's tenants cannot have.
+func (k *Kit) mustProvider(handler, name string) *providerState {
+	rt := k.mustRoute(handler, name)
+	if rt.p == nil {
+		panic(fmt.Sprintf("oauthkit: %s(%q): a resolver's providers are not supported here", handler, name))
+	}
+	return rt.p
 }

@@ -106,6 +106,11 @@ func (k *Kit) endSessionRequest(ctx context.Context) (*client.EndSessionRequest,
 	if err != nil || p.LocalLogout {
 		return nil, ""
 	}
+	// A provider that cannot be reached now ends only the local session:
+	// a logout must never fail because of it.
+	if p, err = k.live(ctx, p); err != nil {
+		return nil, ""
+	}
 	lo, ok := p.Client.(client.Logout)
 	if !ok {
 		return nil, ""
@@ -228,7 +233,11 @@ func (k *Kit) revoke(ctx context.Context) {
 	defer cancel()
 	// The client chooses the token that ends the grant (refresh token, or
 	// the access token for providers that revoke only those).
-	err = p.Client.Revoke(rctx, t)
+	if lp, lerr := k.live(rctx, p); lerr != nil {
+		err = lerr
+	} else {
+		err = lp.Client.Revoke(rctx, t)
+	}
 	if err == nil && grant != "" {
 		// The grant has ended: no background job may find it.
 		_ = k.tokens.Delete(rctx, grant)

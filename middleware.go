@@ -2,6 +2,7 @@ package oauthkit
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -31,8 +32,8 @@ func (k *Kit) RequireAuth(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), userKey{k}, u)))
 			return
 		}
-		if err == ErrNoSession {
-			k.fail(w, r, "", ErrNoSession)
+		if err == ErrNoSession || errors.Is(err, ErrProviderUnavailable) {
+			k.fail(w, r, "", err)
 			return
 		}
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r) {

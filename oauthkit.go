@@ -60,6 +60,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -138,6 +140,9 @@ type Config struct {
 	// Providers are the login options; their client names are the names
 	// the handlers take.
 	Providers []Provider
+	// Resolvers supply providers per request, for a provider per tenant
+	// (see ProviderResolver); their names are the names the handlers take.
+	Resolvers []ProviderResolver
 
 	// AfterLoginPath is where a login without a valid return-to lands ("/").
 	AfterLoginPath string
@@ -246,6 +251,10 @@ type Kit struct {
 	flights      singleflight.Group // one refresh per stored grant in this process (grant.go)
 	users        userCache          // decoded session users (usercache.go)
 	origins      map[string]bool    // scheme://host of the redirect URLs: the site
+	resolvers    map[string]*resolverState
+	// tenantOrigins are the origins of resolved tenants' redirect URLs,
+	// also the site's.
+	tenantOrigins sync.Map
 	stats        stats
 }
 
@@ -260,6 +269,18 @@ type providerState struct {
 	// pusher pushes the authorization requests (RFC 9126) of a client
 	// whose Capabilities say so; nil otherwise.
 	pusher client.AuthorizationPusher
+	// pendingKey is what a pending login records of the provider it was
+	// started with, compared at the callback: the name, and for a
+	// resolver's provider also the issuer and client id (mix-up defence
+	// across tenants).
+	pendingKey string
+	origin     string // scheme://host of RedirectURL
+	tenant     bool   // a ProviderResolver's provider, named resolver:tenant
+	// lazy is the client when it is a client.Resolver: Client and the
+	// fields derived from its Capabilities are set on the states live
+	// returns, not on this one.
+	lazy    client.Resolver
+	current *atomic.Pointer[providerState] // lazy: the state of the last resolved client
 }
 
 // New validates cfg and returns a Kit. It fails, with an error matching
@@ -277,8 +298,8 @@ func New(cfg Config) (*Kit, error) {
 	if cfg.Sessions == nil {
 		return nil, configError("Config.Sessions is required")
 	}
-	if len(cfg.Providers) == 0 {
-		return nil, configError("at least one provider is required")
+	if len(cfg.Providers) == 0 && len(cfg.Resolvers) == 0 {
+		return nil, configError("at least one provider or resolver is required")
 	}
 	setDefaults(&cfg)
 	ck := cfg.Sessions.Cookie
@@ -324,62 +345,27 @@ func New(cfg Config) (*Kit, error) {
 			return nil, configError("provider %d has no Client", i)
 		}
 		name := p.Client.Name()
-		// ":" is refused so that the default UserID, name + ":" + id, is
-		// unambiguous: ("openid:x", "1") cannot pose as ("openid", "x:1").
-		if name == "" || strings.ContainsFunc(name, isControl) || strings.Contains(name, ":") {
-			return nil, configError("provider %d has an empty name or one with ':' or control characters", i)
+		if err := checkName(name); err != nil {
+			return nil, configError("provider %d: %v", i, err)
 		}
 		if _, dup := k.providers[name]; dup {
 			return nil, configError("two providers are named %q", name)
 		}
-		secure, origin, err := checkRedirectURL(p.RedirectURL)
+		ps, err := k.newProviderState(name, p)
 		if err != nil {
-			return nil, configError("provider %q: %v", name, err)
-		}
-		if secure && !ck.Secure {
-			return nil, configError("provider %q has an https redirect URL but the session cookie is not Secure", name)
-		}
-		k.origins[origin] = true
-		if err := checkLoginParams(p.LoginParams); err != nil {
-			return nil, configError("provider %q: %v", name, err)
-		}
-		if _, ok := SafeReturnTo(p.LoginPath); p.LoginPath != "" && !ok {
-			return nil, configError("provider %q: LoginPath %q is not a local path", name, p.LoginPath)
-		}
-		if err := checkPolicies(fmt.Sprintf("provider %q", name), p.LoginPolicies); err != nil {
 			return nil, err
 		}
-		if p.PostLogoutRedirectURL != "" {
-			if _, _, err := checkRedirectURL(p.PostLogoutRedirectURL); err != nil {
-				return nil, configError("provider %q: post-logout %v", name, err)
+		if ps.Issuer != "" {
+			if issuers[ps.Issuer] {
+				return nil, configError("two providers have issuer %q", ps.Issuer)
 			}
+			issuers[ps.Issuer] = true
 		}
-		caps := p.Client.Capabilities()
-		if p.Issuer == "" {
-			p.Issuer = caps.Issuer
-		}
-		if p.Issuer != "" {
-			if issuers[p.Issuer] {
-				return nil, configError("two providers have issuer %q", p.Issuer)
-			}
-			issuers[p.Issuer] = true
-		}
-		if caps.IssParameter {
-			// RFC 9207 §2.4: a client that knows the server sends iss must
-			// refuse a response without it.
-			p.RequireIssuer = true
-		}
-		if p.RequireIssuer && p.Issuer == "" {
-			return nil, configError("provider %q requires iss but has no issuer", name)
-		}
-		if caps.FormPost {
-			p.FormPost = true
-		}
-		ps := &providerState{Provider: p, name: name, binding: name + " " + p.RedirectURL, nonce: caps.Nonce}
-		if ps.pusher, err = pusherOf(p.Client, caps); err != nil {
-			return nil, configError("provider %q: %v", name, err)
-		}
+		k.origins[ps.origin] = true
 		k.providers[name] = ps
+	}
+	if err := k.addResolvers(cfg.Resolvers); err != nil {
+		return nil, err
 	}
 	store, err := guardStore(cfg.Sessions, cfg.EndedSessions)
 	if err != nil {
@@ -397,6 +383,81 @@ func New(cfg Config) (*Kit, error) {
 		k.fail(w, r, "", ErrCrossOrigin)
 	}))
 	return k, nil
+}
+
+// checkName refuses provider and resolver names that would make the
+// default UserID ambiguous or break logs: ":" is refused so that
+// name + ":" + id is unambiguous (("openid:x", "1") cannot pose as
+// ("openid", "x:1")), and a resolver's providers are named name:tenant.
+func checkName(name string) error {
+	if name == "" || strings.ContainsFunc(name, isControl) || strings.Contains(name, ":") {
+		return fmt.Errorf("name %q is empty or has ':' or control characters", name)
+	}
+	return nil
+}
+
+// newProviderState validates p, named name, and derives how the kit runs
+// its flow. A client that is a client.Resolver is not asked for its
+// Capabilities here: they are known after its first Resolve (see live).
+func (k *Kit) newProviderState(name string, p Provider) (*providerState, error) {
+	ck := k.cfg.Sessions.Cookie
+	secure, origin, err := checkRedirectURL(p.RedirectURL)
+	if err != nil {
+		return nil, configError("provider %q: %v", name, err)
+	}
+	if secure && !ck.Secure {
+		return nil, configError("provider %q has an https redirect URL but the session cookie is not Secure", name)
+	}
+	if err := checkLoginParams(p.LoginParams); err != nil {
+		return nil, configError("provider %q: %v", name, err)
+	}
+	if _, ok := SafeReturnTo(p.LoginPath); p.LoginPath != "" && !ok {
+		return nil, configError("provider %q: LoginPath %q is not a local path", name, p.LoginPath)
+	}
+	if err := checkPolicies(fmt.Sprintf("provider %q", name), p.LoginPolicies); err != nil {
+		return nil, err
+	}
+	if p.PostLogoutRedirectURL != "" {
+		if _, _, err := checkRedirectURL(p.PostLogoutRedirectURL); err != nil {
+			return nil, configError("provider %q: post-logout %v", name, err)
+		}
+	}
+	ps := &providerState{Provider: p, name: name, binding: name + " " + p.RedirectURL, pendingKey: name, origin: origin}
+	if r, ok := p.Client.(client.Resolver); ok {
+		ps.lazy, ps.current = r, new(atomic.Pointer[providerState])
+		return ps, nil
+	}
+	if err := ps.useClient(p.Client); err != nil {
+		return nil, err
+	}
+	return ps, nil
+}
+
+// useClient derives from c's Capabilities what the flow needs: the issuer
+// to check, whether iss is required, form_post, the nonce and pushing.
+func (ps *providerState) useClient(c client.Provider) error {
+	caps := c.Capabilities()
+	ps.Client = c
+	if ps.Issuer == "" {
+		ps.Issuer = caps.Issuer
+	}
+	if caps.IssParameter {
+		// RFC 9207 §2.4: a client that knows the server sends iss must
+		// refuse a response without it.
+		ps.RequireIssuer = true
+	}
+	if ps.RequireIssuer && ps.Issuer == "" {
+		return configError("provider %q requires iss but has no issuer", ps.name)
+	}
+	if caps.FormPost {
+		ps.FormPost = true
+	}
+	ps.nonce = caps.Nonce
+	var err error
+	if ps.pusher, err = pusherOf(c, caps); err != nil {
+		return configError("provider %q: %v", ps.name, err)
+	}
+	return nil
 }
 
 func setDefaults(cfg *Config) {
@@ -452,7 +513,7 @@ func checkRedirectURL(raw string) (secure bool, origin string, err error) {
 }
 
 // Providers returns the configured providers' names and display names, in
-// configuration order, for rendering login buttons.
+// configuration order and then the resolvers', for rendering login buttons.
 func (k *Kit) Providers() []ProviderInfo {
 	out := make([]ProviderInfo, 0, len(k.cfg.Providers))
 	for _, cp := range k.cfg.Providers {
@@ -460,6 +521,9 @@ func (k *Kit) Providers() []ProviderInfo {
 		_, lo := p.Client.(client.Logout)
 		out = append(out, ProviderInfo{Name: p.name, DisplayName: p.Client.DisplayName(),
 			LogoutNotifications: lo && p.Issuer != ""})
+	}
+	for _, r := range k.cfg.Resolvers {
+		out = append(out, ProviderInfo{Name: r.Name, DisplayName: k.resolvers[r.Name].DisplayName, Resolver: true})
 	}
 	return out
 }
@@ -474,4 +538,7 @@ type ProviderInfo struct {
 	// FrontChannelLogoutHandler can serve this provider (an OpenID Connect
 	// client with an issuer), so a loop over Providers can mount them.
 	LogoutNotifications bool
+	// Resolver reports a ProviderResolver: its handlers serve the tenant
+	// each request names, so its login link belongs on a tenant's pages.
+	Resolver bool
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -114,7 +115,19 @@ func (k *Kit) signedInBinding(ctx context.Context) (*User, *providerState, strin
 		return nil, nil, "", ErrNotSignedIn
 	}
 	p, ok := k.providers[u.Provider]
-	if !ok || b != p.binding {
+	if !ok {
+		// A resolver's tenant, named resolver:tenant. A tenant the
+		// resolver no longer knows is a session that no longer belongs
+		// here; a resolver that fails says so (503), signing nobody out.
+		var err error
+		if p, err = k.byName(ctx, u.Provider); err != nil {
+			if errors.Is(err, ErrProviderUnavailable) {
+				return nil, nil, "", err
+			}
+			return nil, nil, "", ErrNotSignedIn
+		}
+	}
+	if b != p.binding {
 		return nil, nil, "", ErrNotSignedIn
 	}
 	return u, p, value, nil

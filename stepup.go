@@ -94,7 +94,7 @@ func (k *Kit) RequireRecentAuth(maxAge time.Duration, acr ...string) func(http.H
 				return
 			}
 			target := k.cfg.LoginPath
-			if p, ok := k.providers[u.Provider]; ok && p.LoginPath != "" {
+			if p, err := k.byName(r.Context(), u.Provider); err == nil && p.LoginPath != "" {
 				target = p.LoginPath
 			}
 			sep := "?"

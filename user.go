@@ -113,7 +113,7 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	nt, err := k.refreshes.do(t.RefreshToken, now, func(refreshToken string) (*client.Token, error) {
 		rctx, cancel := context.WithTimeout(refreshContext(context.WithoutCancel(ctx), t), k.cfg.ProviderTimeout)
 		defer cancel()
-		nt, err := p.Client.RefreshToken(rctx, refreshToken)
+		nt, err := k.refreshWith(rctx, p, refreshToken)
 		if err == nil {
 			k.stampExpiry(nt)
 		}
