@@ -255,7 +255,7 @@ type Kit struct {
 	// tenantOrigins are the origins of resolved tenants' redirect URLs,
 	// also the site's.
 	tenantOrigins sync.Map
-	stats        stats
+	stats         stats
 }
 
 type providerState struct {
