@@ -112,14 +112,6 @@ type route struct {
 	res *resolverState
 }
 
-// name is the route's name, for logs.
-func (rt route) name() string {
-	if rt.res != nil {
-		return rt.res.Name
-	}
-	return rt.p.name
-}
-
 // provider returns the provider to serve r with, resolved (see live).
 func (k *Kit) provider(r *http.Request, rt route) (*providerState, error) {
 	p := rt.p
@@ -151,20 +143,27 @@ func (k *Kit) tenant(ctx context.Context, res *resolverState, tenant string) (*p
 	if tenant == "" || len(tenant) > maxTenantLen || strings.ContainsFunc(tenant, isControl) || strings.Contains(tenant, ":") {
 		return nil, fmt.Errorf("%w: bad tenant key", ErrUnknownProvider)
 	}
-	now := k.cfg.Now()
-	res.mu.Lock()
-	e, ok := res.tenants[tenant]
-	res.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.p, nil
+	if p, ok := res.cached(tenant, k.cfg.Now()); ok {
+		return p, nil
 	}
 	ch := res.flights.DoChan(tenant, func() (any, error) {
+		// A flight that ended just before this one began has filled
+		// the cache: one call per tenant per TTL, however the callers
+		// interleave.
+		if p, ok := res.cached(tenant, k.cfg.Now()); ok {
+			return p, nil
+		}
 		// Detached from the first caller, so its going away does not
 		// fail the others; bounded like every provider call.
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), k.cfg.ProviderTimeout)
 		defer cancel()
 		pv, err := res.Provider(rctx, tenant)
 		if err != nil {
+			if errors.Is(err, ErrUnknownProvider) {
+				res.mu.Lock()
+				delete(res.tenants, tenant)
+				res.mu.Unlock()
+			}
 			return nil, tenantError(err)
 		}
 		if err := rctx.Err(); err != nil {
@@ -239,4 +238,12 @@ func clientID(c client.Provider) string {
 		return cc.Config().ClientID
 	}
 	return ""
+}
+
+// cached returns tenant's provider state when it has not expired at now.
+func (res *resolverState) cached(tenant string, now time.Time) (*providerState, bool) {
+	res.mu.Lock()
+	e, ok := res.tenants[tenant]
+	res.mu.Unlock()
+	return e.p, ok && now.Before(e.expires)
 }
