@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -130,8 +131,9 @@ type Server struct {
 	sessions    map[string]string // user id → provider session id, guarded by mu
 	endSessions []url.Values      // end_session parameters, guarded by mu
 
-	// EndSessionHits counts the requests to the end_session_endpoint.
-	EndSessionHits atomic.Int64
+	// EndSessionHits counts the requests to the end_session_endpoint;
+	// DiscoveryHits and JWKSHits those of the metadata and the key set.
+	EndSessionHits, DiscoveryHits, JWKSHits atomic.Int64
 	// IDTokenClaims, when set, edits the claims of every ID token before it
 	// is signed, for tests of ID tokens the client must refuse (or of
 	// claims the server does not issue).
@@ -144,7 +146,7 @@ type Server struct {
 // New starts a server closed at the end of t.
 func New(t testing.TB) *Server {
 	s := Start()
-	t.Cleanup(s.Srv.Close)
+	t.Cleanup(func() { s.Srv.Close() }) // the server Restart made, if any
 	return s
 }
 
@@ -187,6 +189,28 @@ func Start() *Server {
 	s.Srv = httptest.NewServer(mux)
 	s.URL = s.Srv.URL
 	return s
+}
+
+// Stop takes the server down, as an outage does: its port refuses
+// connections until Restart. The issuer URL stays the same.
+func (s *Server) Stop() {
+	s.Srv.CloseClientConnections()
+	_ = s.Srv.Listener.Close()
+	s.Srv.Close()
+}
+
+// Restart brings a stopped server back on the same address, with its
+// state (users, grants, keys, counters) as it was.
+func (s *Server) Restart() error {
+	l, err := net.Listen("tcp", s.Srv.Listener.Addr().String())
+	if err != nil {
+		return err
+	}
+	srv := httptest.NewUnstartedServer(s.Srv.Config.Handler)
+	srv.Listener = l
+	srv.Start()
+	s.Srv = srv
+	return nil
 }
 
 // SetUser changes the user approved when a request names none.
@@ -624,8 +648,14 @@ func (s *Server) openIDRoutes(mux *http.ServeMux) {
 			h(w, r)
 		}
 	}
-	mux.HandleFunc("GET "+DiscoveryPath, only(s.discovery))
-	mux.HandleFunc("GET "+JWKSPath, only(s.jwks))
+	mux.HandleFunc("GET "+DiscoveryPath, func(w http.ResponseWriter, r *http.Request) {
+		s.DiscoveryHits.Add(1)
+		only(s.discovery)(w, r)
+	})
+	mux.HandleFunc("GET "+JWKSPath, func(w http.ResponseWriter, r *http.Request) {
+		s.JWKSHits.Add(1)
+		only(s.jwks)(w, r)
+	})
 	mux.HandleFunc("GET "+UserinfoPath, only(s.oidcUserinfo))
 	mux.HandleFunc("GET "+EndSessionPath, only(s.endSession))
 	mux.HandleFunc("POST "+EndSessionPath, only(s.endSession))
