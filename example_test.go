@@ -190,3 +190,48 @@ func ExampleAllowEmailDomains() {
 	// example.com: 200 acct-1234567890123456789 (ada@example.com), OnLogin ran 1 time(s)
 	// acme.com: 403, OnLogin ran 0 time(s)
 }
+
+// One route name serves every tenant: the resolver picks the tenant from
+// the path and returns its IdP, cached for TTL. An unknown tenant is 404.
+func ExampleProviderResolver() {
+	sm := scs.New()
+	sm.Cookie.Secure = true
+	// The customers' IdPs, as a database would hold them.
+	idps := map[string]client.Config{
+		"acme": {ClientID: "app-at-acme", ClientSecret: "s3cret",
+			AuthorizeEndpoint:   "https://login.acme.example/authorize",
+			AccessTokenEndpoint: "https://login.acme.example/token"},
+	}
+	kit, err := oauthkit.New(oauthkit.Config{
+		Sessions: sm,
+		Resolvers: []oauthkit.ProviderResolver{{
+			Name:   "sso",
+			Tenant: func(r *http.Request) (string, error) { return r.PathValue("tenant"), nil },
+			Provider: func(ctx context.Context, tenant string) (oauthkit.Provider, error) {
+				cfg, ok := idps[tenant]
+				if !ok {
+					return oauthkit.Provider{}, oauthkit.ErrUnknownProvider
+				}
+				c, err := client.New(cfg, client.WithName("corp"))
+				return oauthkit.Provider{Client: c, RedirectURL: "https://app.example/t/" + tenant + "/callback"}, err
+			},
+		}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /t/{tenant}/login", kit.LoginHandler("sso"))
+	mux.Handle("GET /t/{tenant}/callback", kit.CallbackHandler("sso"))
+	handler := sm.LoadAndSave(mux)
+
+	for _, tenant := range []string{"acme", "nobody"} {
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, httptest.NewRequest("GET", "/t/"+tenant+"/login", nil))
+		loc, _, _ := strings.Cut(rec.Header().Get("Location"), "?")
+		fmt.Println(tenant, rec.Code, loc)
+	}
+	// Output:
+	// acme 302 https://login.acme.example/authorize
+	// nobody 404
+}
