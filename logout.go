@@ -81,7 +81,7 @@ func (k *Kit) LogoutHandler() http.Handler {
 		// only, and without the scheme, when Sec-Fetch-Site is absent
 		// (older browsers): compare it with the site's configured origins.
 		if r.Header.Get("Sec-Fetch-Site") == "" {
-			if o := r.Header.Get("Origin"); o != "" && !k.origins[o] {
+			if o := r.Header.Get("Origin"); o != "" && !k.siteOrigin(o) {
 				noStore(w)
 				k.fail(w, r, "", ErrCrossOrigin)
 				return
@@ -252,4 +252,14 @@ func (k *Kit) revoke(ctx context.Context) {
 		k.cfg.Logger.WarnContext(ctx, "oauthkit: token revocation failed; local logout continues",
 			"provider", u.Provider, "oauth_error", code, "error", err.Error())
 	}
+}
+
+// siteOrigin reports whether o is the origin of a configured redirect URL
+// or of a resolved tenant's.
+func (k *Kit) siteOrigin(o string) bool {
+	if k.origins[o] {
+		return true
+	}
+	_, ok := k.tenantOrigins.Load(o)
+	return ok
 }

@@ -202,7 +202,13 @@ func (k *Kit) tenantState(res *resolverState, tenant string, pv Provider) (*prov
 	}
 	p.tenant = true
 	p.setPendingKey()
-	k.tenantOrigins.Store(p.origin, true)
+	if _, known := k.tenantOrigins.LoadOrStore(p.origin, true); !known {
+		// The tenant's site is the site: its same-site logout POSTs
+		// pass the cross-origin check (safe to add while serving).
+		if err := k.cop.AddTrustedOrigin(p.origin); err != nil {
+			return nil, configError("tenant %q redirect URL origin %q: %v", tenant, p.origin, err)
+		}
+	}
 	return p, nil
 }
 

@@ -324,3 +324,21 @@ func TestResolverBadProvider(t *testing.T) {
 	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrInvalidConfig)
 	assert.Zero(t, ts.as["a"].AuthorizeHits.Load())
 }
+
+func TestResolverTenantOriginMayLogOut(t *testing.T) {
+	a, ts := tenantApp(t)
+	// Tenant c is served on its own host.
+	ts.set(func(ts *tenants) { ts.as["c"] = ts.as["a"] })
+	logout := func() int {
+		res, _ := a.do(a.browser(), http.MethodPost, "/logout", http.Header{"Origin": {"https://c.example"}})
+		return res.StatusCode
+	}
+	// An older browser (no Sec-Fetch-Site) posting from an origin the site
+	// does not have is refused ...
+	assert.Equal(t, http.StatusForbidden, logout())
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrCrossOrigin)
+	// ... and accepted once the tenant whose redirect URL is there resolved.
+	ts.set(func(ts *tenants) { ts.base = "https://c.example" })
+	a.startLogin(a.browser(), "/t/c/login")
+	assert.Equal(t, http.StatusSeeOther, logout())
+}
