@@ -342,3 +342,26 @@ func TestResolverTenantOriginMayLogOut(t *testing.T) {
 	a.startLogin(a.browser(), "/t/c/login")
 	assert.Equal(t, http.StatusSeeOther, logout())
 }
+
+func TestResolverTokenFor(t *testing.T) {
+	a, ts := tenantApp(t, func(cfg *oauthkit.Config) { cfg.TokenStore = oauthkit.NewMemoryTokenStore() })
+	b := a.browser()
+	a.login(b, "/t/b/login")
+	u := a.sessionUser(b)
+	require.NotNil(t, u)
+	ctx := context.Background()
+	tok, err := a.kit.TokenFor(ctx, u.UserID, "sso:b")
+	require.NoError(t, err)
+	assert.NotEmpty(t, tok.RefreshToken)
+	// Expired: refreshed at tenant b's IdP, outside any request.
+	a.clock.Add(2 * time.Hour)
+	_, err = a.kit.TokenFor(ctx, u.UserID, "sso:b")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, ts.as["b"].RefreshHits.Load())
+	assert.Zero(t, ts.as["a"].RefreshHits.Load())
+	// Another tenant's grant of the same subject is not this one.
+	_, err = a.kit.TokenFor(ctx, u.UserID, "sso:a")
+	assert.ErrorIs(t, err, oauthkit.ErrReauthRequired)
+	_, err = a.kit.TokenFor(ctx, u.UserID, "sso:nobody")
+	assert.ErrorIs(t, err, oauthkit.ErrUnknownProvider)
+}
