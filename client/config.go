@@ -112,6 +112,8 @@ type config struct {
 	Now func() time.Time
 	// jwksRefetch is WithJWKSRefetchInterval's (0: the default).
 	jwksRefetch time.Duration
+	// lazy are WithLazy's options, read by LazyOpenID only.
+	lazy []LazyOption
 
 	// client assertions (private_key_jwt): a key, or a source of
 	// assertions made elsewhere; the *Set fields record that the option
