@@ -110,6 +110,10 @@ type config struct {
 	UserAgent string
 	// Now is the clock for token expiry and ID-token iat; default time.Now.
 	Now func() time.Time
+	// jwksRefetch is WithJWKSRefetchInterval's (0: the default).
+	jwksRefetch time.Duration
+	// lazy are WithLazy's options, read by LazyOpenID only.
+	lazy []LazyOption
 
 	// client assertions (private_key_jwt): a key, or a source of
 	// assertions made elsewhere; the *Set fields record that the option
@@ -358,6 +362,9 @@ func (c *config) validate() error {
 	}
 	if err := c.checkAssertion(); err != nil {
 		return err
+	}
+	if c.jwksRefetch < 0 {
+		return fmt.Errorf("%w: JWKS refetch interval %v is negative", ErrInvalidConfig, c.jwksRefetch)
 	}
 	if c.Name == "" {
 		c.Name = "oauth2"

@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -12,6 +13,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/oauthkit/oauthkit/client"
 )
@@ -261,4 +263,37 @@ func ExampleOAuth2_PushAuthCodeURL() {
 	// Output:
 	// true
 	// /authorize?client_id=my-client&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Abwc4JK-ESC0w8acc191e-Y1LTC2
+}
+
+// A client discovered on first use: LazyOpenID does no I/O, so the server
+// starts while the issuer is down, and the kit resolves the client at the
+// first login. Here the issuer is a local test server.
+func ExampleLazyOpenID() {
+	var issuer string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q}`,
+			issuer, issuer+"/authorize", issuer+"/token", issuer+"/jwks")
+	}))
+	defer srv.Close()
+	issuer = srv.URL
+
+	c, err := client.LazyOpenID(issuer, "my-client", "my-secret",
+		client.WithName("corp"), client.WithDisplayName("Corp SSO"),
+		client.WithLazy(client.WithLazyRefresh(6*time.Hour)))
+	if err != nil {
+		log.Fatal(err) // only a bad configuration fails here
+	}
+	fmt.Println(c.Name(), c.DisplayName(), c.Capabilities().Issuer == "")
+
+	// What the kit does for each login: resolve with the request's context.
+	p, err := c.Resolve(context.Background())
+	if errors.Is(err, client.ErrProviderUnavailable) {
+		log.Print("login temporarily unavailable: ", err) // answer 503, retry later
+		return
+	}
+	fmt.Println(p.Name(), p.Capabilities().Issuer == issuer)
+	// Output:
+	// corp Corp SSO true
+	// corp true
 }

@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -130,10 +128,14 @@ func (p OpenIDParams) AuthParams() url.Values {
 // The id is the UserInfo "sub"; IDEmail returns the UserInfo "email" only
 // when "email_verified" is true, Identify returns it with that flag.
 //
-// ID tokens are verified with github.com/coreos/go-oidc (signature through
-// the issuer's JWKS, iss, aud, exp, nbf) rather than hand-written JWT code;
-// this file adds the nonce and subject checks and maps the failures to the
-// typed errors below.
+// ID tokens are verified with github.com/coreos/go-oidc (iss, aud, exp,
+// nbf) and go-jose (the signature) rather than hand-written JWT code; this
+// file adds the nonce and subject checks and maps the failures to the
+// typed errors below. The issuer's JWKS is fetched on the first
+// verification and cached; a token signed by a key it does not know
+// refetches it, at most once per WithJWKSRefetchInterval, and keys the
+// client cannot use (unknown types, encryption keys) are skipped rather
+// than failing the whole set.
 type OpenID struct {
 	*OAuth2
 	oidcCore
@@ -753,68 +755,6 @@ func (o *oidcCore) idEmailFrom(m map[string]any) (string, string, error) {
 	}
 	return id, email, nil
 }
-
-// remoteKeySet returns go-oidc's caching JWKS client for jwksURL, using the
-// client's HTTP client, User-Agent and body cap. go-oidc takes the HTTP
-// client from a context and fetches in the background, so the context only
-// carries configuration.
-func remoteKeySet(cfg *config, jwksURL string) *oidc.RemoteKeySet {
-	hc := &http.Client{
-		Transport:     &jwksTransport{hc: withoutRedirects(cfg.HTTPClient), ua: cfg.UserAgent},
-		CheckRedirect: stopRedirects,
-	}
-	return oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), hc), jwksURL)
-}
-
-// jwksTransport sends go-oidc's JWKS requests through the client's own HTTP
-// client (never following redirects: a redirect fails with ErrRedirect),
-// with our User-Agent, and caps the body at MaxResponseBytes (go-oidc reads
-// it whole).
-type jwksTransport struct {
-	hc *http.Client
-	ua string
-}
-
-func (t *jwksTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	r := req.Clone(req.Context())
-	r.Header.Set("User-Agent", t.ua)
-	r.Header.Set("Accept", "application/json")
-	resp, err := t.hc.Do(r)
-	if err != nil {
-		return nil, redactURLError(err)
-	}
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		_ = resp.Body.Close()
-		return nil, fmt.Errorf("%w: JWKS answered HTTP %d", ErrRedirect, resp.StatusCode)
-	}
-	resp.Body = &cappedBody{rc: resp.Body, left: MaxResponseBytes}
-	return resp, nil
-}
-
-// cappedBody fails with ErrResponseTooLarge past its limit.
-type cappedBody struct {
-	rc   io.ReadCloser
-	left int64
-}
-
-func (b *cappedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		var one [1]byte
-		n, err := b.rc.Read(one[:])
-		if n > 0 {
-			return 0, ErrResponseTooLarge
-		}
-		return 0, err
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.rc.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *cappedBody) Close() error { return b.rc.Close() }
 
 // newStaticOIDC builds an OIDC provider client whose endpoints and keys are
 // documented rather than discovered (LinkedIn, Slack, FranceConnect, ...):
