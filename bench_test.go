@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 )
 
 // Benchmarks of the kit's handlers, driven in-process with
@@ -373,5 +376,46 @@ func BenchmarkToken(b *testing.B) {
 				b.ReportMetric(float64(store.ops.Load())/float64(b.N), "store-ops/op")
 			})
 		}
+	}
+}
+
+// BenchmarkColdProviderLogins: each iteration is 100 concurrent first
+// logins (start, approval, callback) on a new kit whose provider is a
+// client.LazyOpenID nobody has asked yet. It reports the issuer's metadata
+// and JWKS fetches per iteration, which must be one each: the logins
+// share the discovery and the key set.
+func BenchmarkColdProviderLogins(b *testing.B) {
+	const logins = 100
+	var discoveries, jwks int64
+	for b.Loop() {
+		b.StopTimer()
+		as := newFakeAS(b)
+		as.EnableOpenID()
+		c, err := client.LazyOpenID(as.URL, fakeas.ClientID, fakeas.ClientSecret, fakeas.OpenIDOptions("test", nil)...)
+		require.NoError(b, err)
+		e := newBenchEnv(b, func(cfg *oauthkit.Config) { cfg.Providers[0].Client = c })
+		e.as = as
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for range logins {
+			wg.Go(func() {
+				cookie, authURL := e.startLogin()
+				e.callback(e.approve(authURL, cookie))
+			})
+		}
+		wg.Wait()
+		b.StopTimer()
+		if as.TokenOK.Load() != logins {
+			b.Fatalf("%d logins completed, want %d", as.TokenOK.Load(), logins)
+		}
+		discoveries += as.DiscoveryHits.Load()
+		jwks += as.JWKSHits.Load()
+		as.Srv.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(discoveries)/float64(b.N), "metadata-fetches/op")
+	b.ReportMetric(float64(jwks)/float64(b.N), "jwks-fetches/op")
+	if discoveries != int64(b.N) || jwks != int64(b.N) {
+		b.Fatalf("%d metadata and %d JWKS fetches in %d iterations, want one each per iteration", discoveries, jwks, b.N)
 	}
 }
