@@ -71,9 +71,10 @@ func (p *Provider) SetNextLogin(user string) error {
 // LoginAs logs user (a Subject, or an Email) in to the application whose
 // login URL is loginURL, through the real flow: the application's login
 // handler, the provider's authorize and login steps (no form: the login
-// carries a ticket only this provider reads), the application's callback
-// and whatever it redirects to. It returns once the chain of redirects
-// ends, with the application's session cookie in hc's jar.
+// carries a ticket only this provider reads) and the application's
+// callback. It returns once the callback has answered, with the
+// application's session cookie in hc's jar; the page the callback
+// redirects to is not requested.
 //
 // hc is the test's browser: it needs a cookie jar; its Transport and
 // Timeout are used, its CheckRedirect is not (LoginAs follows redirects
@@ -101,7 +102,10 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 	c.Transport = ticketTransport{base: base, host: p.host, ticket: ticket}
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-	next := loginURL
+	// Follow the redirects up to the application's callback: the first
+	// request to another host after an answer of the provider. Its answer
+	// ends the login (the page it redirects to is the application's own).
+	next, fromProvider := loginURL, false
 	for hops := 0; ; hops++ {
 		if hops == 20 {
 			return &LoginError{URL: next, Reason: "more than 20 redirects"}
@@ -110,18 +114,20 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 		if err != nil {
 			return fmt.Errorf("oauthkittest: LoginAs: %w", err)
 		}
+		callback := fromProvider && req.URL.Host != p.host
+		fromProvider = req.URL.Host == p.host
 		res, err := c.Do(req)
 		if err != nil {
 			return fmt.Errorf("oauthkittest: LoginAs: %w", err)
 		}
-		body, _ := io.ReadAll(io.LimitReader(res.Body, 512))
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 200))
 		_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
 		_ = res.Body.Close()
 		if res.StatusCode >= 400 {
 			return &LoginError{URL: next, Status: res.StatusCode, Reason: "error answer", Body: strings.TrimSpace(string(body))}
 		}
 		loc := res.Header.Get("Location")
-		if res.StatusCode < 300 || res.StatusCode >= 400 || loc == "" {
+		if callback || res.StatusCode < 300 || loc == "" {
 			break
 		}
 		target, err := req.URL.Parse(loc)

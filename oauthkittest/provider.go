@@ -223,6 +223,7 @@ func Start(opts ...Option) (*Provider, error) {
 		DefaultLogoutRedirectURI: p.issuer + loggedOutPath,
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
+		AuthMethodPrivateKeyJWT:  true, // advertised; assertions are verified by authenticateClients
 		GrantTypeRefreshToken:    true,
 		SupportedClaims:          append(append([]string(nil), op.DefaultSupportedClaims...), "groups"),
 		SupportedScopes:          []string{"openid", "profile", "email", "offline_access", "groups"},
