@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -21,9 +23,13 @@ import (
 // /callback, /logout, /me (the user, 401 when anonymous) and /token
 // (Kit.Token's access token).
 type kitSite struct {
-	url string
-	kit *oauthkit.Kit
+	url   string
+	kit   *oauthkit.Kit
+	later atomic.Int64 // how far the site's clock is ahead, in nanoseconds
 }
+
+// advance moves the site's clock d ahead: its tokens expire.
+func (s *kitSite) advance(d time.Duration) { s.later.Add(int64(d)) }
 
 // newKitSite registers c at p with the site's callback and starts the site.
 func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, opts ...client.Option) *kitSite {
@@ -42,12 +48,14 @@ func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, o
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &kitSite{url: base}
 	sm := scs.New()
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions:       sm,
 		Providers:      []oauthkit.Provider{{Client: oc, RedirectURL: base + "/callback"}},
 		Logger:         slog.New(slog.DiscardHandler),
 		RevokeOnLogout: true,
+		Now:            func() time.Time { return time.Now().Add(time.Duration(s.later.Load())) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -75,7 +83,8 @@ func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, o
 	srv.Config.Handler = sm.LoadAndSave(mux)
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return &kitSite{url: base, kit: kit}
+	s.kit = kit
+	return s
 }
 
 // browser is a test's browser: a cookie jar, no redirects followed.
