@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -120,28 +121,50 @@ func errorJSON(code, description string) string {
 	return string(b)
 }
 
-// FailNext queues faults for endpoint e: each of the next requests to e
-// gets one, in order; later requests are answered normally.
-func (p *Provider) FailNext(e Endpoint, faults ...Fault) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.faults[e] = append(p.faults[e], faults...)
+// faultBox holds the queued faults and the request counts of one fake
+// server, and the middleware that applies them.
+type faultBox struct {
+	mu      sync.Mutex
+	faults  map[Endpoint][]Fault
+	counts  map[Endpoint]int
+	closing chan struct{} // closed when the server closes: hanging faults return
+	// rewriteIDToken applies IDTokenClaims faults; nil where there are no
+	// ID tokens (the fault then answers normally).
+	rewriteIDToken func(body []byte, mutate func(map[string]any)) ([]byte, error)
 }
 
-// ClearFaults drops every fault not yet used.
-func (p *Provider) ClearFaults() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.faults = map[Endpoint][]Fault{}
+func newFaultBox() faultBox {
+	return faultBox{faults: map[Endpoint][]Fault{}, counts: map[Endpoint]int{}, closing: make(chan struct{})}
 }
+
+func (b *faultBox) failNext(e Endpoint, faults []Fault) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.faults[e] = append(b.faults[e], faults...)
+}
+
+func (b *faultBox) clear() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.faults = map[Endpoint][]Fault{}
+}
+
+func (b *faultBox) requests(e Endpoint) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.counts[e]
+}
+
+// FailNext queues faults for endpoint e: each of the next requests to e
+// gets one, in order; later requests are answered normally.
+func (p *Provider) FailNext(e Endpoint, faults ...Fault) { p.fb.failNext(e, faults) }
+
+// ClearFaults drops every fault not yet used.
+func (p *Provider) ClearFaults() { p.fb.clear() }
 
 // Requests is how many requests endpoint e has received so far, faulted
 // or not: assert that a cached session made no Token or UserInfo request.
-func (p *Provider) Requests(e Endpoint) int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.counts[e]
-}
+func (p *Provider) Requests(e Endpoint) int { return p.fb.requests(e) }
 
 // endpointOf classifies a request; "" is none of the endpoints. The token
 // endpoint's form is read (and its body restored) to tell Refresh.
@@ -195,24 +218,24 @@ func (p *Provider) track(next http.Handler) http.Handler {
 	})
 }
 
-// injectFaults counts every request per endpoint and applies the next
-// queued fault of its endpoint.
-func (p *Provider) injectFaults(next http.Handler) http.Handler {
+// middleware counts every request per endpoint (as classify names it)
+// and applies the next queued fault of its endpoint.
+func (b *faultBox) middleware(classify func(*http.Request) Endpoint, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e := p.endpointOf(r)
+		e := classify(r)
 		if e == "" {
 			next.ServeHTTP(w, r)
 			return
 		}
-		p.mu.Lock()
-		p.counts[e]++
-		q := p.faults[e]
+		b.mu.Lock()
+		b.counts[e]++
+		q := b.faults[e]
 		var f *Fault
 		if len(q) > 0 {
 			f = &q[0]
-			p.faults[e] = q[1:]
+			b.faults[e] = q[1:]
 		}
-		p.mu.Unlock()
+		b.mu.Unlock()
 		if f == nil {
 			next.ServeHTTP(w, r)
 			return
@@ -230,7 +253,7 @@ func (p *Provider) injectFaults(next http.Handler) http.Handler {
 		case faultHang:
 			select {
 			case <-r.Context().Done():
-			case <-p.closing:
+			case <-b.closing:
 			}
 		case faultDelay:
 			t := time.NewTimer(f.delay)
@@ -238,18 +261,22 @@ func (p *Provider) injectFaults(next http.Handler) http.Handler {
 			select {
 			case <-r.Context().Done():
 				return
-			case <-p.closing:
+			case <-b.closing:
 				return
 			case <-t.C:
 			}
 			next.ServeHTTP(w, r)
 		case faultIDToken:
+			if b.rewriteIDToken == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
 			rec := httptest.NewRecorder()
 			next.ServeHTTP(rec, r)
 			body := rec.Body.Bytes()
 			if rec.Code == http.StatusOK {
-				if b, err := p.rewriteIDToken(body, f.mutate); err == nil {
-					body = b
+				if rewritten, err := b.rewriteIDToken(body, f.mutate); err == nil {
+					body = rewritten
 				}
 			}
 			for k, v := range rec.Header() {

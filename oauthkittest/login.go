@@ -99,12 +99,33 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.Transport = ticketTransport{base: base, host: p.host, ticket: ticket}
-	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.Transport = ticketTransport{base: base, hosts: []string{p.host}, ticket: ticket}
+	if err := followLogin(ctx, &c, loginURL, func(host string) bool { return host == p.host }); err != nil {
+		return err
+	}
 
-	// Follow the redirects up to the application's callback: the first
-	// request to another host after an answer of the provider. Its answer
-	// ends the login (the page it redirects to is the application's own).
+	p.mu.Lock()
+	id := p.tickets[ticket].requestID
+	p.mu.Unlock()
+	if id == "" {
+		return &LoginError{URL: loginURL, Reason: "the flow never reached the provider's login step (is loginURL the application's login handler?)"}
+	}
+	p.st.mu.Lock()
+	_, exchanged := p.st.grants[id]
+	p.st.mu.Unlock()
+	if !exchanged {
+		return &LoginError{URL: loginURL, Reason: "the application did not exchange the authorization code"}
+	}
+	return nil
+}
+
+// followLogin GETs loginURL with c and follows the redirects up to the
+// application's callback: the first request to a host that is not the
+// provider's after an answer of the provider. Its answer ends the login
+// (the page it redirects to is the application's own). An answer of 400
+// or more on the way is a *LoginError.
+func followLogin(ctx context.Context, c *http.Client, loginURL string, isProvider func(host string) bool) error {
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	next, fromProvider := loginURL, false
 	for hops := 0; ; hops++ {
 		if hops == 20 {
@@ -114,8 +135,8 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 		if err != nil {
 			return fmt.Errorf("oauthkittest: LoginAs: %w", err)
 		}
-		callback := fromProvider && req.URL.Host != p.host
-		fromProvider = req.URL.Host == p.host
+		callback := fromProvider && !isProvider(req.URL.Host)
+		fromProvider = isProvider(req.URL.Host)
 		res, err := c.Do(req)
 		if err != nil {
 			return fmt.Errorf("oauthkittest: LoginAs: %w", err)
@@ -128,7 +149,7 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 		}
 		loc := res.Header.Get("Location")
 		if callback || res.StatusCode < 300 || loc == "" {
-			break
+			return nil
 		}
 		target, err := req.URL.Parse(loc)
 		if err != nil {
@@ -136,31 +157,18 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 		}
 		next = target.String()
 	}
-
-	p.mu.Lock()
-	id := p.tickets[ticket].requestID
-	p.mu.Unlock()
-	if id == "" {
-		return &LoginError{URL: next, Reason: "the flow never reached the provider's login step (is loginURL the application's login handler?)"}
-	}
-	p.st.mu.Lock()
-	_, exchanged := p.st.grants[id]
-	p.st.mu.Unlock()
-	if !exchanged {
-		return &LoginError{URL: next, Reason: "the application did not exchange the authorization code"}
-	}
-	return nil
 }
 
-// ticketTransport adds the LoginAs ticket to requests for the provider.
+// ticketTransport adds the LoginAs ticket to requests for the provider's
+// hosts.
 type ticketTransport struct {
 	base   http.RoundTripper
-	host   string
+	hosts  []string
 	ticket string
 }
 
 func (t ticketTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Host == t.host {
+	if slices.Contains(t.hosts, r.URL.Host) {
 		r = r.Clone(r.Context())
 		r.Header.Set(ticketHeader, t.ticket)
 	}

@@ -146,13 +146,11 @@ type Provider struct {
 	ln     net.Listener
 
 	served   chan struct{} // closed when Serve returns
-	closing  chan struct{} // closed by Close: hanging faults return
 	inflight sync.WaitGroup
 	once     sync.Once
+	fb       faultBox
 
 	mu      sync.Mutex
-	faults  map[Endpoint][]Fault
-	counts  map[Endpoint]int
 	tickets map[string]*loginTicket // LoginAs tickets
 	next    []string                // subjects of SetNextLogin
 	jtis    map[string]time.Time    // private_key_jwt assertion ids seen
@@ -188,9 +186,7 @@ func Start(opts ...Option) (*Provider, error) {
 	p := &Provider{
 		opts:    o,
 		served:  make(chan struct{}),
-		closing: make(chan struct{}),
-		faults:  map[Endpoint][]Fault{},
-		counts:  map[Endpoint]int{},
+		fb:      newFaultBox(),
 		tickets: map[string]*loginTicket{},
 		jtis:    map[string]time.Time{},
 	}
@@ -199,6 +195,7 @@ func Start(opts ...Option) (*Provider, error) {
 		return nil, err
 	}
 	p.st = st
+	p.fb.rewriteIDToken = p.rewriteIDToken
 	for _, c := range o.clients {
 		if err := p.AddClient(c); err != nil {
 			return nil, err
@@ -241,7 +238,7 @@ func Start(opts ...Option) (*Provider, error) {
 	})
 	mux.Handle("/", p.op)
 	p.srv = &http.Server{
-		Handler:           p.track(p.injectFaults(p.authenticateClients(mux))),
+		Handler:           p.track(p.fb.middleware(p.endpointOf, p.authenticateClients(mux))),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}
@@ -256,7 +253,7 @@ func Start(opts ...Option) (*Provider, error) {
 // and Close waits for every handler to finish. It is safe to call twice.
 func (p *Provider) Close() {
 	p.once.Do(func() {
-		close(p.closing)
+		close(p.fb.closing)
 		_ = p.srv.Close()
 		<-p.served
 		p.inflight.Wait()
