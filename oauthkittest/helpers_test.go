@@ -144,3 +144,8 @@ func oauthCode(err error) string {
 	}
 	return ""
 }
+
+// contextWithClient makes x/oauth2 use hc.
+func contextWithClient(ctx context.Context, hc *http.Client) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, hc)
+}
