@@ -192,7 +192,7 @@ func (p *Provider) endpointOf(r *http.Request) Endpoint {
 	case p.op.EndSessionEndpoint().Relative():
 		return EndSession
 	}
-	return ""
+	return p.extra[r.URL.Path]
 }
 
 // peekForm parses a form body without consuming it.

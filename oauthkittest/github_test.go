@@ -3,18 +3,13 @@ package oauthkittest_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 
-	"github.com/alexedwards/scs/v2"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/endpoints"
 
-	"github.com/oauthkit/oauthkit"
 	"github.com/oauthkit/oauthkit/client"
 	"github.com/oauthkit/oauthkit/oauthkittest"
 )
@@ -28,36 +23,19 @@ var octocat = oauthkittest.GitHubUser{
 }
 
 // githubSite is a kit site with the kit's own GitHub client, whose HTTP
-// client reaches the fake; it shows "id email" at /me.
+// client reaches the fake.
 func githubSite(t *testing.T, gh *oauthkittest.GitHub, opts ...client.Option) string {
 	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	base := "http://" + srv.Listener.Addr().String()
-	if err := gh.AddClient(oauthkittest.Client{ID: "gh-app", Secret: "gh-secret", RedirectURIs: []string{base + "/callback"}}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.NewGitHub("gh-app", "gh-secret", append([]client.Option{client.WithHTTPClient(gh.HTTPClient())}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sm := scs.New()
-	kit, err := oauthkit.New(oauthkit.Config{Sessions: sm, Providers: []oauthkit.Provider{{Client: c, RedirectURL: base + "/callback"}},
-		Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/login", kit.LoginHandler("github"))
-	mux.Handle("/callback", kit.CallbackHandler("github"))
-	mux.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
-		if u, ok := kit.User(r.Context()); ok {
-			fmt.Fprintf(w, "%s %s", u.ID, u.Email)
+	return newSite(t, func(callback string) client.Provider {
+		if err := gh.AddClient(oauthkittest.Client{ID: "gh-app", Secret: "gh-secret", RedirectURIs: []string{callback}}); err != nil {
+			t.Fatal(err)
 		}
-	})
-	srv.Config.Handler = sm.LoadAndSave(mux)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return base
+		c, err := client.NewGitHub("gh-app", "gh-secret", append([]client.Option{client.WithHTTPClient(gh.HTTPClient())}, opts...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}).url
 }
 
 // The kit's GitHub client against the fake: the numeric id and the
@@ -69,7 +47,7 @@ func TestGitHubLoginAsKitSite(t *testing.T) {
 	if err := gh.LoginAs(t.Context(), b, site+"/login", "octocat"); err != nil {
 		t.Fatal(err)
 	}
-	if _, body := get(t, b, site+"/me"); body != "583231 octocat@example.com" {
+	if _, body := get(t, b, site+"/me"); body != "583231 octocat@example.com true" {
 		t.Fatalf("/me = %q", body)
 	}
 	if gh.Requests(oauthkittest.Token) != 1 || gh.Requests(oauthkittest.UserInfo) != 1 || gh.Requests(oauthkittest.Emails) != 1 {
@@ -86,7 +64,7 @@ func TestGitHubEmailsNeedScope(t *testing.T) {
 	if err := gh.LoginAs(t.Context(), b, site+"/login", "octocat"); err != nil {
 		t.Fatal(err)
 	}
-	if _, body := get(t, b, site+"/me"); body != "583231 " {
+	if _, body := get(t, b, site+"/me"); body != "583231  false" {
 		t.Fatalf("/me = %q", body)
 	}
 }
@@ -187,8 +165,8 @@ func TestGitHubFaultFailsLogin(t *testing.T) {
 	if err := gh.LoginAs(t.Context(), b, site+"/login", "octocat"); !errors.As(err, &le) || le.Status < 400 {
 		t.Fatalf("LoginAs: %v, want the callback's error answer", err)
 	}
-	if _, body := get(t, b, site+"/me"); body != "" {
-		t.Fatalf("signed in: %q", body)
+	if code, _ := get(t, b, site+"/me"); code != http.StatusUnauthorized {
+		t.Fatalf("signed in: %d", code)
 	}
 	if err := gh.LoginAs(t.Context(), b, site+"/login", "nobody"); !errors.Is(err, oauthkittest.ErrUnknownUser) {
 		t.Fatalf("unknown login: %v", err)

@@ -34,20 +34,30 @@ func (s *kitSite) advance(d time.Duration) { s.later.Add(int64(d)) }
 // newKitSite registers c at p with the site's callback and starts the site.
 func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, opts ...client.Option) *kitSite {
 	t.Helper()
+	return newSite(t, func(callback string) client.Provider {
+		c.RedirectURIs = []string{callback}
+		if err := p.AddClient(c); err != nil {
+			t.Fatal(err)
+		}
+		opts = append([]client.Option{client.WithName("test"), client.WithScopes("openid", "email", "profile", "offline_access")}, opts...)
+		if c.AuthMethod != "" {
+			opts = append(opts, client.WithTokenEndpointAuthMethod(client.AuthMethod(c.AuthMethod)))
+		}
+		oc, err := client.DiscoverOpenID(t.Context(), p.Issuer(), c.ID, c.Secret, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return oc
+	})
+}
+
+// newSite starts a kit site signing in with the client mk makes for the
+// site's callback URL.
+func newSite(t *testing.T, mk func(callback string) client.Provider) *kitSite {
+	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
-	c.RedirectURIs = []string{base + "/callback"}
-	if err := p.AddClient(c); err != nil {
-		t.Fatal(err)
-	}
-	opts = append([]client.Option{client.WithName("test"), client.WithScopes("openid", "email", "profile", "offline_access")}, opts...)
-	if c.AuthMethod != "" {
-		opts = append(opts, client.WithTokenEndpointAuthMethod(client.AuthMethod(c.AuthMethod)))
-	}
-	oc, err := client.DiscoverOpenID(t.Context(), p.Issuer(), c.ID, c.Secret, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oc := mk(base + "/callback")
 	s := &kitSite{url: base}
 	sm := scs.New()
 	kit, err := oauthkit.New(oauthkit.Config{
@@ -61,8 +71,8 @@ func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, o
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/login", kit.LoginHandler("test"))
-	mux.Handle("/callback", kit.CallbackHandler("test"))
+	mux.Handle("/login", kit.LoginHandler(oc.Name()))
+	mux.Handle("/callback", kit.CallbackHandler(oc.Name()))
 	mux.Handle("/logout", kit.LogoutHandler())
 	mux.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
 		u, ok := kit.User(r.Context())

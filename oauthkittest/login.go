@@ -99,8 +99,11 @@ func (p *Provider) LoginAs(ctx context.Context, hc *http.Client, loginURL, user 
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	c.Transport = ticketTransport{base: base, hosts: []string{p.host}, ticket: ticket}
-	if err := followLogin(ctx, &c, loginURL, func(host string) bool { return host == p.host }); err != nil {
+	if p.route != nil {
+		base = p.route(base)
+	}
+	c.Transport = ticketTransport{base: base, hosts: p.hosts, ticket: ticket}
+	if err := followLogin(ctx, &c, loginURL, func(host string) bool { return slices.Contains(p.hosts, host) }); err != nil {
 		return err
 	}
 

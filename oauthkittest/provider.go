@@ -139,11 +139,16 @@ func WithUser(u User) Option { return func(o *options) { o.users = append(o.user
 type Provider struct {
 	opts   options
 	issuer string
-	host   string // host:port of the issuer
-	op     *op.Provider
-	st     *storage
-	srv    *http.Server
-	ln     net.Listener
+	host   string // host:port of the loopback listener
+	// hosts are the hosts of the provider's URLs: the listener's, or for a
+	// provider-shaped fake the real provider's names, which route reaches.
+	hosts []string
+	route func(base http.RoundTripper) http.RoundTripper
+	extra map[string]Endpoint // paths of shape routes
+	op    *op.Provider
+	st    *storage
+	srv   *http.Server
+	ln    net.Listener
 
 	served   chan struct{} // closed when Serve returns
 	inflight sync.WaitGroup
@@ -173,7 +178,25 @@ func NewProvider(t testing.TB, opts ...Option) *Provider {
 //
 // zitadel/oidc logs failed requests through slog's default logger; tests
 // that want quiet output set slog.SetDefault to a discarding logger.
-func Start(opts ...Option) (*Provider, error) {
+func Start(opts ...Option) (*Provider, error) { return start(opts, shape{}) }
+
+// shape makes a Provider answer as a particular provider: its issuer, the
+// hosts of its URLs (reached through routeTransport) and a front handler
+// mapping its paths to the op's.
+type shape struct {
+	issuer string
+	hosts  []string
+	front  func(p *Provider, next http.Handler) http.Handler
+	// routes are extra handlers (a user API) and the endpoints they count as.
+	routes map[string]shapeRoute
+}
+
+type shapeRoute struct {
+	endpoint Endpoint
+	handler  func(p *Provider) http.HandlerFunc
+}
+
+func start(opts []Option, sh shape) (*Provider, error) {
 	o := options{
 		addr:                 "127.0.0.1:0",
 		accessTokenLifetime:  time.Hour,
@@ -212,7 +235,16 @@ func Start(opts ...Option) (*Provider, error) {
 	}
 	p.ln = ln
 	p.host = ln.Addr().String()
-	p.issuer = "http://" + p.host
+	p.issuer, p.hosts = "http://"+p.host, []string{p.host}
+	if sh.issuer != "" {
+		p.issuer, p.hosts = sh.issuer, sh.hosts
+		p.route = func(base http.RoundTripper) http.RoundTripper {
+			if base == nil {
+				base = http.DefaultTransport
+			}
+			return routeTransport{base: base, hosts: sh.hosts, to: p.host}
+		}
+	}
 	var key [32]byte
 	_, _ = rand.Read(key[:])
 	cfg := &op.Config{
@@ -237,8 +269,17 @@ func Start(opts ...Option) (*Provider, error) {
 		_, _ = io.WriteString(w, "signed out\n")
 	})
 	mux.Handle("/", p.op)
+	p.extra = map[string]Endpoint{}
+	for path, rt := range sh.routes {
+		mux.HandleFunc(path, rt.handler(p))
+		p.extra[path] = rt.endpoint
+	}
+	var h http.Handler = p.fb.middleware(p.endpointOf, p.authenticateClients(mux))
+	if sh.front != nil {
+		h = sh.front(p, h)
+	}
 	p.srv = &http.Server{
-		Handler:           p.track(p.fb.middleware(p.endpointOf, p.authenticateClients(mux))),
+		Handler:           p.track(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          log.New(io.Discard, "", 0),
 	}

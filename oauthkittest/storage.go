@@ -500,9 +500,9 @@ func (s *storage) fillUserinfo(info *oidc.UserInfo, subject string, scopes []str
 	info.Subject = u.Subject
 	for _, sc := range scopes {
 		switch sc {
-		case oidc.ScopeProfile:
+		case oidc.ScopeProfile, googleProfileScope:
 			info.Name = u.Name
-		case oidc.ScopeEmail:
+		case oidc.ScopeEmail, googleEmailScope:
 			info.Email = u.Email
 			info.EmailVerified = oidc.Bool(u.EmailVerified)
 			if u.Email != "" && !u.EmailVerified {
