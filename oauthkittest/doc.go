@@ -20,6 +20,13 @@
 //     wrong audience, nonce or expiry; Provider.Requests counts requests
 //     per endpoint; Provider.RotateSigningKey changes the signing key.
 //
+// Provider-shaped fakes stand in for built-in providers whose wire shapes
+// differ from plain OpenID Connect: GitHub (its OAuth web flow, GET /user
+// and GET /user/emails), Google (Google's URLs, issuer and People API) and
+// Microsoft (the identity platform's tenant issuers and Graph /me). Each
+// answers on loopback for the real hostnames through its Transport, so an
+// application's provider-specific code runs unchanged.
+//
 // zitadel/oidc logs failed requests through slog's default logger. A test
 // binary that wants quiet output sets slog.SetDefault to a discarding
 // logger in TestMain.
