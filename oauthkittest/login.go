@@ -42,6 +42,7 @@ type LoginError struct {
 	Body   string
 }
 
+// Error says what went wrong and, for an error answer, where.
 func (e *LoginError) Error() string {
 	s := "oauthkittest: login did not complete: " + e.Reason
 	if e.Status != 0 {
