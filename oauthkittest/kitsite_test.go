@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,7 +22,8 @@ import (
 // kitSite is an application built on the kit (oauthkit.New, a client from
 // client.DiscoverOpenID, scs sessions in memory) signing in at p: /login,
 // /callback, /logout, /me (the user, 401 when anonymous) and /token
-// (Kit.Token's access token).
+// (Kit.Token's access token), and for discovered OpenID Connect clients POST
+// /backchannel (the back-channel logout URI).
 type kitSite struct {
 	url   string
 	kit   *oauthkit.Kit
@@ -31,11 +33,13 @@ type kitSite struct {
 // advance moves the site's clock d ahead: its tokens expire.
 func (s *kitSite) advance(d time.Duration) { s.later.Add(int64(d)) }
 
-// newKitSite registers c at p with the site's callback and starts the site.
+// newKitSite registers c at p with the site's callback and back-channel
+// logout URI, and starts the site.
 func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, opts ...client.Option) *kitSite {
 	t.Helper()
 	return newSite(t, func(callback string) client.Provider {
 		c.RedirectURIs = []string{callback}
+		c.BackChannelLogoutURI = strings.TrimSuffix(callback, "/callback") + "/backchannel"
 		if err := p.AddClient(c); err != nil {
 			t.Fatal(err)
 		}
@@ -74,6 +78,9 @@ func newSite(t *testing.T, mk func(callback string) client.Provider) *kitSite {
 	mux.Handle("/login", kit.LoginHandler(oc.Name()))
 	mux.Handle("/callback", kit.CallbackHandler(oc.Name()))
 	mux.Handle("/logout", kit.LogoutHandler())
+	if _, ok := oc.(*client.OpenID); ok {
+		mux.Handle("POST /backchannel", kit.BackChannelLogoutHandler(oc.Name()))
+	}
 	mux.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
 		u, ok := kit.User(r.Context())
 		if !ok {

@@ -50,6 +50,9 @@ type Client struct {
 	// AuthMethod is the one method the client may use; the zero value is
 	// AuthMethodBasic.
 	AuthMethod AuthMethod
+	// BackChannelLogoutURI receives logout tokens when LogoutUser logs a
+	// user out (OpenID Connect Back-Channel Logout 1.0).
+	BackChannelLogoutURI string
 	// PublicKey verifies the assertions of a private_key_jwt client (an
 	// *rsa.PublicKey, *ecdsa.PublicKey or ed25519.PublicKey).
 	PublicKey crypto.PublicKey
@@ -254,8 +257,11 @@ func start(opts []Option, sh shape) (*Provider, error) {
 		AuthMethodPost:           true,
 		AuthMethodPrivateKeyJWT:  true, // advertised; assertions are verified by authenticateClients
 		GrantTypeRefreshToken:    true,
-		SupportedClaims:          append(append([]string(nil), op.DefaultSupportedClaims...), "groups"),
-		SupportedScopes:          []string{"openid", "profile", "email", "offline_access", "groups"},
+		// Sent by LogoutUser; ID tokens carry the sid logout tokens name.
+		BackChannelLogoutSupported:        true,
+		BackChannelLogoutSessionSupported: true,
+		SupportedClaims:                   append(append([]string(nil), op.DefaultSupportedClaims...), "groups"),
+		SupportedScopes:                   []string{"openid", "profile", "email", "offline_access", "groups"},
 	}
 	p.op, err = op.NewProvider(cfg, st, op.StaticIssuer(p.issuer), op.WithAllowInsecure())
 	if err != nil {

@@ -449,9 +449,19 @@ func (s *storage) SetUserinfoFromScopes(context.Context, *oidc.UserInfo, string,
 	return nil
 }
 
-// SetUserinfoFromRequest fills the ID token's claims.
+// SetUserinfoFromRequest fills the ID token's claims, and its "sid": the
+// grant, which back-channel logout tokens name.
 func (s *storage) SetUserinfoFromRequest(_ context.Context, info *oidc.UserInfo, req op.IDTokenRequest, scopes []string) error {
-	return s.fillUserinfo(info, req.GetSubject(), scopes)
+	if err := s.fillUserinfo(info, req.GetSubject(), scopes); err != nil {
+		return err
+	}
+	switch r := req.(type) {
+	case *authRequest:
+		info.AppendClaims("sid", r.id)
+	case *refreshRequest:
+		info.AppendClaims("sid", r.rt.grantID)
+	}
+	return nil
 }
 
 // SetUserinfoFromToken answers UserInfo for a live access token.
