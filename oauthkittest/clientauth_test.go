@@ -7,12 +7,15 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/coreos/go-oidc/v3/oidc"
 	jose "github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
+	"github.com/oauthkit/oauthkit/client"
 	"github.com/oauthkit/oauthkit/oauthkittest"
 )
 
@@ -107,5 +110,44 @@ func TestProviderPrivateKeyJWT(t *testing.T) {
 	g := r.authorize(t, "ada")
 	if _, err := r.cfg.Exchange(t.Context(), g.resp.Get("code"), oauth2.VerifierOption(g.verifier)); oauthCode(err) != "invalid_client" {
 		t.Fatalf("secret instead of an assertion: %v, want invalid_client", err)
+	}
+}
+
+// The kit's private_key_jwt client (assertions with the token endpoint as
+// audience) logs in, refreshes and revokes at the provider.
+func TestKitPrivateKeyJWT(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p := oauthkittest.NewProvider(t, oauthkittest.WithUser(ada))
+	s := newKitSite(t, p, oauthkittest.Client{ID: "pk", AuthMethod: oauthkittest.AuthMethodPrivateKeyJWT, PublicKey: &key.PublicKey},
+		client.WithClientAssertionKey(key, "k1"))
+	b := browser(t)
+	if err := p.LoginAs(t.Context(), b, s.url+"/login", "ada"); err != nil {
+		t.Fatal(err)
+	}
+	s.advance(2 * time.Hour)
+	code, at := get(t, b, s.url+"/token")
+	if code != http.StatusOK || p.Requests(oauthkittest.Refresh) != 1 {
+		t.Fatalf("refresh through the kit: %d %q, %d refresh requests", code, at, p.Requests(oauthkittest.Refresh))
+	}
+	op, err := oidc.NewProvider(t.Context(), p.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.UserInfo(t.Context(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: at})); err != nil {
+		t.Fatalf("the refreshed token: %v", err)
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, s.url+"/logout", strings.NewReader(""))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	res, err := b.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if p.Requests(oauthkittest.Revocation) != 1 {
+		t.Fatalf("Requests(Revocation) = %d", p.Requests(oauthkittest.Revocation))
+	}
+	if _, err := op.UserInfo(t.Context(), oauth2.StaticTokenSource(&oauth2.Token{AccessToken: at})); err == nil {
+		t.Fatal("the token still answers UserInfo after the kit revoked with an assertion")
 	}
 }
