@@ -30,13 +30,16 @@ type kitSite struct {
 	srv   *httptest.Server
 	kit   *oauthkit.Kit
 	clock *skewClock
+	// mux is the site's router, for tests that mount more routes.
+	mux *http.ServeMux
 
 	mu   sync.Mutex
 	errs []error // what the kit's ErrorHandler saw
 }
 
-// newKitSite starts a site for p. mod, when not nil, adjusts the
-// configuration before New.
+// newKitSite starts a site for p (none when p has no Client: a site of
+// Config.Resolvers only). mod, when not nil, adjusts the configuration
+// before New.
 func newKitSite(t *testing.T, p oauthkit.Provider, mod func(*oauthkit.Config)) *kitSite {
 	t.Helper()
 	s := &kitSite{clock: &skewClock{}}
@@ -54,6 +57,9 @@ func newKitSite(t *testing.T, p oauthkit.Provider, mod func(*oauthkit.Config)) *
 			oauthkit.DefaultErrorHandler(w, r, err)
 		},
 	}
+	if p.Client == nil {
+		cfg.Providers = nil
+	}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -61,10 +67,12 @@ func newKitSite(t *testing.T, p oauthkit.Provider, mod func(*oauthkit.Config)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	name := p.Client.Name()
 	mux := http.NewServeMux()
-	mux.Handle("/login", kit.LoginHandler(name))
-	mux.Handle("/callback", kit.CallbackHandler(name))
+	if p.Client != nil {
+		name := p.Client.Name()
+		mux.Handle("/login", kit.LoginHandler(name))
+		mux.Handle("/callback", kit.CallbackHandler(name))
+	}
 	mux.Handle("/logout", kit.LogoutHandler())
 	mux.HandleFunc("/me", func(w http.ResponseWriter, r *http.Request) {
 		if u, ok := kit.User(r.Context()); ok {
@@ -98,7 +106,7 @@ func newKitSite(t *testing.T, p oauthkit.Provider, mod func(*oauthkit.Config)) *
 		w.WriteHeader(res.StatusCode)
 		_, _ = io.Copy(w, res.Body)
 	})
-	s.kit = kit
+	s.kit, s.mux = kit, mux
 	s.srv = httptest.NewServer(sm.LoadAndSave(mux))
 	t.Cleanup(s.srv.Close)
 	return s

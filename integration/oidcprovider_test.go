@@ -72,7 +72,13 @@ type nodeOP struct {
 	// loginForms counts the login forms Login has submitted: how often the
 	// provider authenticated a user rather than reusing its session.
 	loginForms atomic.Int64
+	stop       func()
+	stopped    sync.Once
 }
+
+// Stop ends the provider process now (an outage); the test's cleanup
+// would otherwise.
+func (op *nodeOP) Stop() { op.stopped.Do(op.stop) }
 
 // lockedBuffer collects the provider's output for the log of a failed test.
 type lockedBuffer struct {
@@ -176,13 +182,22 @@ func oidcProviderInstalled(dir string) bool {
 // output (warnings, errors, back-channel logout outcomes).
 func startOIDCProvider(t *testing.T, clients ...opClient) *nodeOP {
 	t.Helper()
+	return startOIDCProviderOn(t, 0, clients...)
+}
+
+// startOIDCProviderOn is startOIDCProvider on a given loopback port (0: any
+// free one), so that a test can name the issuer before the provider runs,
+// or start it again where it was. Each start has new signing keys and no
+// grants.
+func startOIDCProviderOn(t *testing.T, port int, clients ...opClient) *nodeOP {
+	t.Helper()
 	dir, node := oidcProviderDir(t)
 	for i := range clients {
 		if len(clients[i].GrantTypes) == 0 {
 			clients[i].GrantTypes = []string{"authorization_code", "refresh_token"}
 		}
 	}
-	cfg, err := json.Marshal(map[string]any{"port": 0, "clients": clients})
+	cfg, err := json.Marshal(map[string]any{"port": port, "clients": clients})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,13 +242,14 @@ func startOIDCProvider(t *testing.T, clients ...opClient) *nodeOP {
 		stop()
 		t.Fatalf("oidc-provider issuer %q: %v", ready.Issuer, err)
 	}
+	op := &nodeOP{Issuer: ready.Issuer, origin: origin, logs: logs, stop: stop}
 	t.Cleanup(func() {
-		stop()
+		op.Stop()
 		if t.Failed() {
 			t.Logf("oidc-provider at %s:\n%s", ready.Issuer, logs)
 		}
 	})
-	return &nodeOP{Issuer: ready.Issuer, origin: origin, logs: logs}
+	return op
 }
 
 // Login completes at the provider the authorization request authURL (which
