@@ -83,6 +83,7 @@ func (k *Kit) logFailure(r *http.Request, msg, provider string, err error) int {
 // fail logs err (kind and provider; client errors never carry secrets) and
 // hands it to the error handler.
 func (k *Kit) fail(w http.ResponseWriter, r *http.Request, provider string, err error) {
+	failed(r.Context(), err)
 	k.logFailure(r, "oauthkit: request failed", provider, err)
 	if k.cfg.ErrorHandler != nil {
 		k.cfg.ErrorHandler(w, r, err)

@@ -1,6 +1,12 @@
 package oauthkit
 
-import "time"
+import (
+	"context"
+	"net/http"
+	"reflect"
+	"testing"
+	"time"
+)
 
 // Hooks for the external tests (package oauthkit_test), which can import
 // internal/indextest where this package's own tests cannot (indextest
@@ -104,4 +110,27 @@ func PendingStates(v string) []string {
 		states = append(states, p.State)
 	}
 	return states
+}
+
+// ObserveCost is what starting and ending an op costs k: the allocations,
+// and whether the op runs with the caller's own context.
+func ObserveCost(k *Kit) (allocs float64, sameContext bool) {
+	ctx := context.WithValue(context.Background(), observeCostKey{}, 1)
+	sameContext = true
+	allocs = testing.AllocsPerRun(100, func() {
+		octx, end := k.observe(ctx, OpRefresh, "test")
+		end(nil)
+		sameContext = sameContext && octx == ctx
+	})
+	return allocs, sameContext
+}
+
+type observeCostKey struct{}
+
+// HandlerObserved reports whether k's login handler for provider is
+// wrapped for an Observer.
+func HandlerObserved(k *Kit, provider string) bool {
+	h := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
+	wrapped := k.observed(OpLogin, provider, h)
+	return reflect.ValueOf(wrapped).Pointer() != reflect.ValueOf(h).Pointer()
 }

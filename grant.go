@@ -148,7 +148,9 @@ func (k *Kit) refreshLocked(ctx context.Context, key string, p *providerState, o
 	stop := k.keepLease(ctx, key, owner)
 	defer stop()
 	pctx, cancel := context.WithTimeout(refreshContext(ctx, t), k.cfg.ProviderTimeout)
+	pctx, end := k.observe(pctx, OpRefresh, p.name)
 	nt, err := k.refreshWith(pctx, p, t.RefreshToken)
+	end(err)
 	cancel()
 	if err != nil {
 		if grantEnded(err) {

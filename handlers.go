@@ -33,7 +33,7 @@ const maxQueryLen = 16 << 10
 // mistake to find at start-up.
 func (k *Kit) LoginHandler(provider string) http.Handler {
 	rt := k.mustRoute("LoginHandler", provider)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return k.observed(OpLogin, provider, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		status, loaded := k.sessionStatus(r.Context())
 		if !loaded {
@@ -88,7 +88,7 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 		// URL on every login.
 		w.Header().Set("Location", authURL)
 		w.WriteHeader(http.StatusFound)
-	})
+	}))
 }
 
 // CallbackHandler completes a login with the named provider: GET only. It
@@ -103,7 +103,7 @@ func (k *Kit) LoginHandler(provider string) http.Handler {
 // Like LoginHandler, it panics when the kit has no such provider.
 func (k *Kit) CallbackHandler(provider string) http.Handler {
 	rt := k.mustRoute("CallbackHandler", provider)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return k.observed(OpCallback, provider, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noStore(w)
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		if !k.hasSession(r.Context()) {
@@ -132,7 +132,7 @@ func (k *Kit) CallbackHandler(provider string) http.Handler {
 			return
 		}
 		found(w, r, dest)
-	})
+	}))
 }
 
 // found answers 302 to dest. An ASCII path from the site's root, which the
@@ -236,7 +236,9 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 
 	pctx, cancel := context.WithTimeout(ctx, k.cfg.ProviderTimeout)
 	defer cancel()
-	tok, err := p.Client.AccessToken(pctx, code, p.RedirectURL, pl.Verifier)
+	xctx, end := k.observe(pctx, OpTokenExchange, p.name)
+	tok, err := p.Client.AccessToken(xctx, code, p.RedirectURL, pl.Verifier)
+	end(err)
 	if err != nil {
 		return "", wrap(ErrExchange, err)
 	}
@@ -308,7 +310,9 @@ func (k *Kit) callback(ctx context.Context, p *providerState, rawQuery string) (
 // the provider session for the SessionIndex; the claims are the verified ID
 // token's, for the login policies.
 func (k *Kit) identify(ctx context.Context, p *providerState, pl pendingLogin, tok *client.Token) (*User, loginRef, map[string]any, error) {
-	id, err := p.Client.Identify(ctx, tok, pl.Nonce)
+	ictx, end := k.observe(ctx, OpUserAPI, p.name)
+	id, err := p.Client.Identify(ictx, tok, pl.Nonce)
+	end(err)
 	if err != nil {
 		return nil, loginRef{}, nil, wrap(ErrIdentity, err)
 	}

@@ -233,11 +233,13 @@ func (k *Kit) revoke(ctx context.Context) {
 	defer cancel()
 	// The client chooses the token that ends the grant (refresh token, or
 	// the access token for providers that revoke only those).
+	rctx, end := k.observe(rctx, OpRevoke, p.name)
 	if lp, lerr := k.live(rctx, p); lerr != nil {
 		err = lerr
 	} else {
 		err = lp.Client.Revoke(rctx, t)
 	}
+	end(revokeOutcome(err))
 	if err == nil && grant != "" {
 		// The grant has ended: no background job may find it.
 		_ = k.tokens.Delete(rctx, grant)

@@ -227,6 +227,10 @@ type Config struct {
 	// strings (default: slog.Default(), as net/http logs to the standard
 	// logger). Use slog.New(slog.DiscardHandler) to silence it.
 	Logger *slog.Logger
+	// Observer is told of every login, callback, code exchange, user API
+	// call, refresh and revocation, for tracing and metrics (package
+	// otelkit is an OpenTelemetry one); nil observes nothing, at no cost.
+	Observer Observer
 	// Now is the clock (default time.Now); tests inject one. It is the only
 	// clock to set: the kit stamps provider token expiry (from expires_in)
 	// by it too, whatever clock the client has.

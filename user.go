@@ -113,7 +113,9 @@ func (k *Kit) Token(ctx context.Context) (*client.Token, error) {
 	nt, err := k.refreshes.do(t.RefreshToken, now, func(refreshToken string) (*client.Token, error) {
 		rctx, cancel := context.WithTimeout(refreshContext(context.WithoutCancel(ctx), t), k.cfg.ProviderTimeout)
 		defer cancel()
+		rctx, end := k.observe(rctx, OpRefresh, p.name)
 		nt, err := k.refreshWith(rctx, p, refreshToken)
+		end(err)
 		if err == nil {
 			k.stampExpiry(nt)
 		}

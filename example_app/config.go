@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"slices"
@@ -43,8 +44,15 @@ type Config struct {
 	// nil stores them in the clear.
 	TokenKeys *oauthkit.TokenKeys
 
+	// OTel (OAUTHKIT_OTEL) exports the kit's OpenTelemetry spans and
+	// counters (package otelkit): "stdout" prints them as JSON; empty
+	// exports nothing.
+	OTel string
+
 	// now is the clock of the kit and the provider clients (tests move it).
 	now func() time.Time
+	// otelOut is where OTel=stdout writes (nil: os.Stdout); tests read it.
+	otelOut io.Writer
 }
 
 // Credentials are an OAuth client's id and secret.
@@ -80,6 +88,7 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 		BaseURL:     strings.TrimSuffix(env("BASE_URL"), "/"),
 		RedisURL:    env("REDIS_URL"),
 		DatabaseURL: env("DATABASE_URL"),
+		OTel:        env("OAUTHKIT_OTEL"),
 	}
 	if cfg.Addr == "" {
 		cfg.Addr = ":8080"
@@ -133,6 +142,9 @@ func configFromEnv(getenv func(string) string) (Config, error) {
 			errs = append(errs, err)
 		}
 		cfg.TokenKeys = tk
+	}
+	if cfg.OTel != "" && cfg.OTel != otelStdout {
+		errs = append(errs, fmt.Errorf("OAUTHKIT_OTEL %q: the only exporter is %q (or leave it empty)", cfg.OTel, otelStdout))
 	}
 	if cfg.RedisURL != "" && cfg.DatabaseURL != "" {
 		errs = append(errs, errors.New("REDIS_URL and DATABASE_URL are both set: choose one session store"))

@@ -33,7 +33,13 @@ func TestConfigFromEnv(t *testing.T) {
 				assert.False(t, c.SecureCookies())
 				assert.Empty(t, c.RedisURL)
 				assert.Empty(t, c.DatabaseURL)
+				assert.Empty(t, c.OTel, "no telemetry unless asked")
 			},
+		},
+		{
+			name:  "OpenTelemetry to stdout",
+			env:   map[string]string{"OAUTHKIT_OTEL": "stdout"},
+			check: func(t *testing.T, c Config) { assert.Equal(t, "stdout", c.OTel) },
 		},
 		{
 			name: "GitHub and Google",
@@ -89,6 +95,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "two session stores", env: map[string]string{"REDIS_URL": "redis://h:1/0", "DATABASE_URL": "postgres://h/db"},
 			errs: []string{"REDIS_URL and DATABASE_URL are both set"}},
 		{name: "bad REDIS_URL", env: map[string]string{"REDIS_URL": "127.0.0.1:6379"}, errs: []string{"REDIS_URL must look like redis://"}},
+		{name: "unknown OAUTHKIT_OTEL", env: map[string]string{"OAUTHKIT_OTEL": "otlp"}, errs: []string{`OAUTHKIT_OTEL "otlp"`, `"stdout"`}},
 		{name: "bad DATABASE_URL", env: map[string]string{"DATABASE_URL": "mysql://h/db"}, errs: []string{"DATABASE_URL must look like postgres://"}},
 		{
 			name: "every problem at once",

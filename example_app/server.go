@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -94,6 +95,17 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err e
 	if err != nil {
 		return nil, err
 	}
+	otelOut := cfg.otelOut
+	if otelOut == nil {
+		otelOut = os.Stdout
+	}
+	observer, stopTelemetry, err := newTelemetry(cfg.OTel, otelOut)
+	if err != nil {
+		return nil, err
+	}
+	if stopTelemetry != nil {
+		a.closers = append(a.closers, stopTelemetry)
+	}
 	a.kit, err = oauthkit.New(oauthkit.Config{
 		Sessions:        a.sessions,
 		Providers:       providers,
@@ -110,6 +122,7 @@ func newApp(ctx context.Context, cfg Config, logger *slog.Logger) (_ *app, err e
 		ErrorHandler:    a.renderError,
 		Logger:          logger.With("component", "oauthkit"),
 		Now:             a.now,
+		Observer:        observer,
 		OnTokenRefresh: func(ctx context.Context, u *oauthkit.User, t *client.Token) {
 			if f, ok := ctx.Value(refreshedKey{}).(*atomic.Bool); ok {
 				f.Store(true)
