@@ -540,7 +540,10 @@ type ProviderInfo struct {
 	DisplayName string
 	// LogoutNotifications reports that BackChannelLogoutHandler and
 	// FrontChannelLogoutHandler can serve this provider (an OpenID Connect
-	// client with an issuer), so a loop over Providers can mount them.
+	// client with an issuer), so a loop over Providers can mount them. A
+	// client discovered on first use (a client.Resolver such as
+	// client.Lazy) is not known to be one before its first request, so it
+	// reports false; its handlers, mounted by name, check at each request.
 	LogoutNotifications bool
 	// Resolver reports a ProviderResolver: its handlers serve the tenant
 	// each request names, so its login link belongs on a tenant's pages.
