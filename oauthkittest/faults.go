@@ -271,22 +271,29 @@ func (b *faultBox) middleware(classify func(*http.Request) Endpoint, next http.H
 				next.ServeHTTP(w, r)
 				return
 			}
-			rec := httptest.NewRecorder()
-			next.ServeHTTP(rec, r)
-			body := rec.Body.Bytes()
-			if rec.Code == http.StatusOK {
-				if rewritten, err := b.rewriteIDToken(body, f.mutate); err == nil {
-					body = rewritten
-				}
-			}
-			for k, v := range rec.Header() {
-				w.Header()[k] = v
-			}
-			w.Header().Del("Content-Length")
-			w.WriteHeader(rec.Code)
-			_, _ = w.Write(body)
+			serveRewritten(w, r, next, func(body []byte) ([]byte, error) { return b.rewriteIDToken(body, f.mutate) })
 		}
 	})
+}
+
+// serveRewritten serves r with next, passing a 200's body through rewrite
+// (a failed rewrite keeps the body as it was), for faults and fakes that
+// change the ID token of a token response.
+func serveRewritten(w http.ResponseWriter, r *http.Request, next http.Handler, rewrite func([]byte) ([]byte, error)) {
+	rec := httptest.NewRecorder()
+	next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	if rec.Code == http.StatusOK {
+		if rewritten, err := rewrite(body); err == nil {
+			body = rewritten
+		}
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(body)
 }
 
 // rewriteIDToken changes the claims of the id_token in a token response

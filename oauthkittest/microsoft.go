@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"regexp"
 	"testing"
 )
@@ -97,20 +96,7 @@ func microsoftFront(p *Provider, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		rec := httptest.NewRecorder()
-		next.ServeHTTP(rec, r)
-		body := rec.Body.Bytes()
-		if rec.Code == http.StatusOK {
-			if b, err := p.rewriteIDToken(body, p.microsoftClaims); err == nil {
-				body = b
-			}
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.Header().Del("Content-Length")
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(body)
+		serveRewritten(w, r, next, func(body []byte) ([]byte, error) { return p.rewriteIDToken(body, p.microsoftClaims) })
 	})
 }
 
