@@ -32,7 +32,8 @@ type GitHubUser struct {
 	// Login is the user's handle, which LoginAs and SetNextLogin take.
 	Login string
 	// ID is the numeric user id (the kit's subject); zero picks one.
-	ID        int64
+	ID int64
+	// Name and AvatarURL are GET /user's name and avatar_url.
 	Name      string
 	AvatarURL string
 	// Email is the public profile email of GET /user ("" is null).
@@ -43,6 +44,8 @@ type GitHubUser struct {
 
 // GitHubEmail is one address of GET /user/emails.
 type GitHubEmail struct {
+	// Email is the address; Primary and Verified are GitHub's flags, which
+	// the kit's GitHub client needs both of to trust the address.
 	Email    string
 	Primary  bool
 	Verified bool

@@ -36,6 +36,7 @@ const (
 // Client is a client registration: what an administrator enters at a
 // real provider for the application under test.
 type Client struct {
+	// ID is the client_id.
 	ID string
 	// Secret is the client secret of client_secret_basic and
 	// client_secret_post clients.
