@@ -267,7 +267,7 @@ body{margin:0;min-height:100vh;display:flex;align-items:center;justify-content:c
 main{width:min(440px,100% - 32px);margin:32px 0;background:var(--card);border:1px solid var(--line);border-radius:14px;padding:28px;box-shadow:0 8px 28px rgba(0,0,0,.08)}
 .badge{display:inline-block;font-size:12px;font-weight:600;letter-spacing:.04em;text-transform:uppercase;color:var(--accent);border:1px solid var(--accent);border-radius:999px;padding:2px 10px}
 h1{font-size:22px;margin:14px 0 4px}
-.sub{color:var(--muted);margin:0 0 20px;word-break:break-all}
+.sub{color:var(--muted);margin:0 0 20px;overflow-wrap:anywhere}
 .sub b{color:var(--fg);font-weight:600}
 .users{list-style:none;margin:0;padding:0;display:grid;gap:8px}
 .users form{margin:0}
