@@ -8,6 +8,8 @@ replace github.com/oauthkit/oauthkit/redisclaim => ../redisclaim
 
 replace github.com/oauthkit/oauthkit/pgclaim => ../pgclaim
 
+replace github.com/oauthkit/oauthkit/oauthkittest => ../oauthkittest
+
 require (
 	github.com/alexedwards/scs/postgresstore v0.0.0-20251002162104-209de6e426de
 	github.com/alexedwards/scs/redisstore v0.0.0-20251002162104-209de6e426de
@@ -16,10 +18,10 @@ require (
 	github.com/gomodule/redigo v1.9.3
 	github.com/lib/pq v1.12.3
 	github.com/oauthkit/oauthkit v0.0.0-00010101000000-000000000000
+	github.com/oauthkit/oauthkit/oauthkittest v0.0.0-00010101000000-000000000000
 	github.com/oauthkit/oauthkit/pgclaim v0.0.0-00010101000000-000000000000
 	github.com/oauthkit/oauthkit/redisclaim v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
-	github.com/zitadel/oidc/v3 v3.52.0
 )
 
 require (
@@ -37,6 +39,7 @@ require (
 	github.com/muhlemmer/gu v0.3.1 // indirect
 	github.com/muhlemmer/httpforwarded v0.1.0 // indirect
 	github.com/rs/cors v1.11.1 // indirect
+	github.com/zitadel/oidc/v3 v3.52.0 // indirect
 	github.com/zitadel/schema v1.3.2 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.46.0 // indirect
@@ -44,5 +47,6 @@ require (
 	go.opentelemetry.io/otel/trace v1.46.0 // indirect
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/oauth2 v0.38.0 // indirect
+	golang.org/x/sync v0.25.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
