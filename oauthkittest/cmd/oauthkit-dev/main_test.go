@@ -219,10 +219,9 @@ func TestRunSignsInTheREADMESite(t *testing.T) {
 	}
 }
 
-// -client-id, -client-secret and -users replace the defaults: the printed
-// credentials are the ones the provider accepts, and the file's users (a
-// password one, a click-only one) are the ones who sign in.
-func TestRunFlags(t *testing.T) {
+// -users replaces the demo users: the file's users (one with a password,
+// one click-only) are the ones listed and the ones who sign in.
+func TestRunUsersFile(t *testing.T) {
 	users := filepath.Join(t.TempDir(), "users.json")
 	if err := os.WriteFile(users, []byte(`[
 		{"sub": "ada", "email": "ada@example.com", "email_verified": true, "name": "Ada", "groups": ["admins"], "password": "pw1", "claims": {"tenant": "t1"}},
@@ -230,20 +229,12 @@ func TestRunFlags(t *testing.T) {
 	]`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := startDev(t, "-client-id", "my-app", "-client-secret", "my-secret", "-users", users)
-	if d.clientID != "my-app" || d.secret != "my-secret" {
-		t.Fatalf("printed client %q / %q", d.clientID, d.secret)
-	}
+	d := startDev(t, "-users", users)
 	out := strings.Join(d.out, "\n")
 	if strings.Contains(out, "test-user") || !strings.Contains(out, "ada") || !strings.Contains(out, "no password") {
 		t.Errorf("the output does not list the file's users:\n%s", out)
 	}
-	// The README's site has the default client id: refused.
-	if at, status, _ := page(t, newBrowser(t), startSite(t, d)+"/settings", nil); status != http.StatusBadRequest || at.Path != "/authorize" {
-		t.Errorf("the default client id: %s %d, want the provider refusing it", at, status)
-	}
-	d.clientID, d.secret = "my-app", "my-secret"
-	base := startSiteWith(t, d)
+	base := startSite(t, d)
 	if _, _, body := signIn(t, base, url.Values{"username": {"ada"}, "password": {"pw1"}}); body != "Hello ada@example.com" {
 		t.Errorf("ada with her password: %q", body)
 	}
@@ -253,35 +244,43 @@ func TestRunFlags(t *testing.T) {
 	if _, status, _ := signIn(t, base, url.Values{"username": {"bob"}, "password": {""}}); status != http.StatusUnauthorized {
 		t.Errorf("bob has no password, yet: %d", status)
 	}
+	if _, _, body := signIn(t, base, url.Values{"username": {"test-user"}, "password": {"verysecure"}}); strings.HasPrefix(body, "Hello") {
+		t.Errorf("a demo user signed in although -users replaced them: %q", body)
+	}
 }
 
-// startSiteWith is startSite with d's client id and secret instead of the
-// README's.
-func startSiteWith(t *testing.T, d *devCommand) string {
-	t.Helper()
-	srv := httptest.NewUnstartedServer(nil)
-	_, port, _ := strings.Cut(srv.Listener.Addr().String(), ":")
-	base := "http://localhost:" + port
-	dev, err := client.LazyOpenID(d.issuer, d.clientID, d.secret, client.WithName("dev"))
-	if err != nil {
-		t.Fatal(err)
+// -client-id and -client-secret replace the defaults: the printed
+// credentials are the ones the revocation endpoint authenticates (200 for
+// a token it does not know, RFC 7009), the default ones are refused.
+func TestRunClientFlags(t *testing.T) {
+	d := startDev(t, "-client-id", "my-app", "-client-secret", "my-secret")
+	if d.clientID != "my-app" || d.secret != "my-secret" {
+		t.Fatalf("printed client %q / %q", d.clientID, d.secret)
 	}
-	sm := scs.New()
-	kit, err := oauthkit.New(oauthkit.Config{Sessions: sm, Providers: []oauthkit.Provider{{Client: dev, RedirectURL: base + "/auth/dev/callback"}}, LoginPath: "/auth/dev/login"})
-	if err != nil {
-		t.Fatal(err)
+	revoke := func(id, secret string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, d.issuer+"/revoke", strings.NewReader(url.Values{"token": {"unknown"}}.Encode()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(id, secret)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /auth/dev/login", kit.LoginHandler("dev"))
-	mux.Handle("GET /auth/dev/callback", kit.CallbackHandler("dev"))
-	mux.Handle("GET /settings", kit.RequireAuth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := kit.User(r.Context())
-		fmt.Fprintf(w, "Hello %s", u.Email)
-	})))
-	srv.Config.Handler = sm.LoadAndSave(mux)
-	srv.Start()
-	t.Cleanup(srv.Close)
-	return base
+	if got := revoke("my-app", "my-secret"); got != http.StatusOK {
+		t.Errorf("the printed credentials: %d, want 200", got)
+	}
+	if got := revoke(defaultClientID, defaultSecret); got == http.StatusOK {
+		t.Errorf("the default credentials were accepted")
+	}
+	if got := revoke("my-app", defaultSecret); got == http.StatusOK {
+		t.Errorf("a wrong secret was accepted")
+	}
 }
 
 // run refuses what would make it unsafe or wrong, before it listens: an
