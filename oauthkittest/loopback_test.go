@@ -1,7 +1,6 @@
 package oauthkittest_test
 
 import (
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -16,24 +15,7 @@ import (
 // answer that did not redirect (the op's error page).
 func leaveProvider(t *testing.T, p *oauthkittest.Provider, u string) (string, int) {
 	t.Helper()
-	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	for range 10 {
-		if !strings.HasPrefix(u, p.Issuer()+"/") {
-			return u, 0
-		}
-		res, err := hc.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		res.Body.Close()
-		loc, err := res.Location()
-		if err != nil {
-			return "", res.StatusCode
-		}
-		u = loc.String()
-	}
-	t.Fatalf("redirect loop from %s", u)
-	return "", 0
+	return redirectsUntil(t, u, func(next string) bool { return !strings.HasPrefix(next, p.Issuer()+"/") })
 }
 
 // An AnyLoopbackRedirect client is sent back to any loopback redirect URI
