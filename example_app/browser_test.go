@@ -14,11 +14,12 @@ import (
 )
 
 // TestBrowserLogin clicks through the site in headless Chromium: home page,
-// provider button, the embedded provider's login form, the profile with the
-// demo user's email, the provider API page, logout (the kit's page, whose
-// hashed script POSTs the logout to the provider, which sends the browser
-// back to /logged-out and home), and the profile asking
-// to sign in again. It saves screenshots of the home and profile pages in
+// provider button, the embedded provider's login page (its password form),
+// the profile with the demo user's email, the provider API page, logout
+// (the kit's page, whose hashed script POSTs the logout to the provider,
+// which sends the browser back to /logged-out and home), the profile
+// asking to sign in again, and a sign-in with one click on a user of the
+// provider's page. It saves screenshots of the home and profile pages in
 // t.TempDir(), or in the directory EXAMPLE_APP_SCREENSHOTS names (the
 // committed ones: EXAMPLE_APP_SCREENSHOTS=docs).
 func TestBrowserLogin(t *testing.T) {
@@ -66,7 +67,7 @@ func TestBrowserLogin(t *testing.T) {
 		chromedp.WaitVisible(chromedp.ID("username")),
 		chromedp.SendKeys(chromedp.ID("username"), "test-user2"),
 		chromedp.SendKeys(chromedp.ID("password"), devPassword),
-		chromedp.Click(chromedp.CSS(`button[type="submit"]`)),
+		chromedp.Click(chromedp.ID("password-submit")),
 		chromedp.WaitVisible(chromedp.ID("email")),
 	))
 	loc, err := chromedp.Run(ctx, chromedp.Location())
@@ -74,7 +75,7 @@ func TestBrowserLogin(t *testing.T) {
 	assert.Equal(t, base+"/profile", loc)
 	email, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("email")))
 	require.NoError(t, err)
-	assert.Equal(t, "test-user2@zitadel.ch", email)
+	assert.Equal(t, "test-user2@example.com", email)
 	screenshot("profile.png")
 
 	require.NoError(t, chromedp.Do(ctx,
@@ -83,8 +84,8 @@ func TestBrowserLogin(t *testing.T) {
 	))
 	body, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("api-response")))
 	require.NoError(t, err)
-	assert.Contains(t, body, `"sub": "id2"`)
-	assert.Contains(t, body, `"email": "test-user2@zitadel.ch"`)
+	assert.Contains(t, body, `"sub": "test-user2"`)
+	assert.Contains(t, body, `"email": "test-user2@example.com"`)
 
 	require.NoError(t, chromedp.Do(ctx,
 		chromedp.Click(chromedp.ID("logout")),
@@ -95,4 +96,17 @@ func TestBrowserLogin(t *testing.T) {
 	loc, err = chromedp.Run(ctx, chromedp.Location())
 	require.NoError(t, err)
 	assert.Equal(t, base+"/login?next=%2Fprofile", loc, "signed out: the profile asks to sign in again")
+
+	require.NoError(t, chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("signin-dev")),
+		chromedp.WaitVisible(chromedp.CSS(`button[data-user="admin"]`)),
+		chromedp.Click(chromedp.CSS(`button[data-user="admin"]`)),
+		chromedp.WaitVisible(chromedp.ID("email")),
+	))
+	loc, err = chromedp.Run(ctx, chromedp.Location())
+	require.NoError(t, err)
+	assert.Equal(t, base+"/profile", loc, "back to the page that asked")
+	email, err = chromedp.Run(ctx, chromedp.Text(chromedp.ID("email")))
+	require.NoError(t, err)
+	assert.Equal(t, "admin@example.com", email, "one click signs in as that user")
 }

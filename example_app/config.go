@@ -243,7 +243,7 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if a.cfg.DevProvider() {
-		dev, err := startDevProvider(a.logger, "127.0.0.1:0", a.callbackURL("dev"), a.postLogoutURL())
+		dev, err := startDevProvider("127.0.0.1:0", a.callbackURL("dev"), a.postLogoutURL())
 		if err != nil {
 			return nil, err
 		}
@@ -251,14 +251,14 @@ func (a *app) providers(ctx context.Context) ([]oauthkit.Provider, error) {
 		a.closers = append(a.closers, dev.Close)
 		c, err := client.DiscoverOpenID(dctx, dev.Issuer, dev.ClientID, dev.ClientSecret,
 			client.WithName("dev"), client.WithDisplayName("Development provider"), clock,
-			// offline_access: the example OP issues refresh tokens only then.
+			// offline_access: the provider issues refresh tokens only then.
 			client.WithScopes("openid", "profile", "email", "offline_access"))
 		if err != nil {
 			return nil, fmt.Errorf("embedded provider: %w", err)
 		}
 		add(c, oauthkit.Provider{PostLogoutRedirectURL: a.postLogoutURL()})
 		a.logger.Info("embedded development provider (no provider configured)",
-			"issuer", dev.Issuer, "users", strings.Join(dev.Users, ", "), "password", devPassword)
+			"issuer", dev.Issuer, "users", strings.Join(dev.userNames(), ", "), "password", devPassword)
 		if u, err := url.Parse(a.baseURL); err == nil && !isLoopback(u.Hostname()) {
 			a.logger.Warn("the embedded provider listens on loopback only: just a browser on this machine can sign in; configure a real provider for " + a.baseURL)
 		}

@@ -151,7 +151,7 @@ func TestOIDCIssuerPostLogoutURL(t *testing.T) {
 		(*site.Load()).ServeHTTP(w, r)
 	}))
 	defer front.Close()
-	dev, err := startDevProvider(testLogger(t), "", front.URL+"/auth/openid/callback", front.URL+"/logged-out")
+	dev, err := startDevProvider("", front.URL+"/auth/openid/callback", front.URL+"/logged-out")
 	require.NoError(t, err)
 	defer dev.Close()
 	cfg, err := configFromEnv(envMap(map[string]string{
@@ -171,7 +171,7 @@ func TestOIDCIssuerPostLogoutURL(t *testing.T) {
 	res, err := noFollow(c).PostForm(front.URL+"/logout", nil)
 	require.NoError(t, err)
 	action, fields := endSessionForm(t, readPage(t, res))
-	assert.Equal(t, dev.Issuer+"end_session", action)
+	assert.Equal(t, dev.Issuer+"/end_session", action)
 	assert.Equal(t, front.URL+"/logged-out", fields.Get("post_logout_redirect_uri"))
 	res, err = noFollow(c).PostForm(action, fields)
 	require.NoError(t, err)

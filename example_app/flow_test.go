@@ -18,8 +18,9 @@ import (
 
 // TestFlowWithoutBrowser drives the whole site against the embedded
 // provider with an HTTP client and a cookie jar: the provider's real login
-// form, the profile, the user API with the token's expiry, a refresh after the access token expires
-// (moved clock), refresh-token rotation, and revocation at logout.
+// page (its password form), the profile, the user API with the token's
+// expiry, a refresh after the access token expires (moved clock),
+// refresh-token rotation and reuse detection, and revocation at logout.
 func TestFlowWithoutBrowser(t *testing.T) {
 	clock := &testClock{}
 	a, base := startApp(t, Config{now: clock.Now}, "127.0.0.1")
@@ -42,12 +43,12 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	profile := loginHTTP(t, c, base, "/auth/dev/login?next=%2Fprofile", "test-user2")
 	require.Equal(t, http.StatusOK, profile.Status, profile.Body)
 	require.Equal(t, "/profile", profile.URL.Path)
-	assert.Contains(t, profile.Body, "test-user2@zitadel.ch")
+	assert.Contains(t, profile.Body, "test-user2@example.com")
 	assert.Contains(t, profile.Body, "Development provider")
-	assert.Contains(t, profile.Body, `<code id="user-id">id2</code>`)
-	assert.Contains(t, profile.Body, `<dd id="name">Test User2</dd>`, "the ID token's name")
+	assert.Contains(t, profile.Body, `<code id="user-id">test-user2</code>`)
+	assert.Contains(t, profile.Body, `<dd id="name">Second Test User</dd>`, "the ID token's name")
 	assert.Contains(t, profile.Body, `<span class="muted" id="email-verified">(verified)</span>`)
-	assert.NotContains(t, profile.Body, `id="avatar"`, "the example OP gives no picture")
+	assert.NotContains(t, profile.Body, `id="avatar"`, "the demo users have no picture")
 	assert.Equal(t, "no-store", profile.Header.Get("Cache-Control"))
 	// The session record is oauthkit.SessionCodec's, not gob.
 	baseURL, _ := url.Parse(base)
@@ -69,23 +70,20 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	t1 := getToken(t, c, base)
 	api := get(t, c, base+"/api-demo")
 	require.Equal(t, http.StatusOK, api.Status, api.Body)
-	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;id2&#34;`, "userinfo, pretty-printed and escaped")
+	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;test-user2&#34;`, "userinfo, pretty-printed and escaped")
 	assert.NotContains(t, api.Body, `id="refreshed"`)
 	assert.Contains(t, api.Body, "valid for")
 
-	// The access token (5 minutes at the example OP) counts as expired:
+	// The access token (5 minutes at the embedded provider) counts as expired:
 	// the API page refreshes it first, and the refresh token rotates.
 	clock.Advance(10 * time.Minute)
 	api = get(t, c, base+"/api-demo")
 	require.Equal(t, http.StatusOK, api.Status, api.Body)
 	assert.Contains(t, api.Body, `id="refreshed"`)
-	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;id2&#34;`)
+	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;test-user2&#34;`)
 	t2 := getToken(t, c, base)
 	assert.NotEqual(t, t1.Access, t2.Access, "refresh gave a new access token")
 	assert.NotEqual(t, t1.Refresh, t2.Refresh, "the refresh token rotated")
-	status, code := opRefresh(t, a.dev, t1.Refresh)
-	assert.Equal(t, http.StatusBadRequest, status)
-	assert.Equal(t, "invalid_grant", code, "the rotated-out refresh token is dead")
 
 	// Once more, so the token the session holds at logout is known to work.
 	clock.Advance(10 * time.Minute)
@@ -95,16 +93,30 @@ func TestFlowWithoutBrowser(t *testing.T) {
 	assert.NotEqual(t, t2.Refresh, t3.Refresh)
 	require.Equal(t, http.StatusOK, opUserinfo(t, a.dev, t3.Access))
 
+	// A rotated-out refresh token is dead, and presenting it (as a thief
+	// with a copy would) ends the whole grant: the site's tokens die with
+	// it and its next refresh asks the user to log in again.
+	status, code := opRefresh(t, a.dev, t1.Refresh)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Equal(t, "invalid_grant", code, "the rotated-out refresh token is dead")
+	assert.NotEqual(t, http.StatusOK, opUserinfo(t, a.dev, t3.Access), "reuse ended the grant")
+	clock.Advance(10 * time.Minute)
+	api = get(t, c, base+"/api-demo")
+	assert.Contains(t, api.Body, `id="reauth"`, "the refresh was refused: log in again")
+
 	// Logout (POST) revokes the grant at the provider and ends the session;
 	// the page that ends the provider's session too is TestProviderLogout's.
+	loginHTTP(t, c, base, "/auth/dev/login", "test-user2")
+	t4 := getToken(t, c, base)
+	require.Equal(t, http.StatusOK, opUserinfo(t, a.dev, t4.Access))
 	res, err := noFollow(c).PostForm(base+"/logout", nil)
 	require.NoError(t, err)
 	res.Body.Close()
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	status, code = opRefresh(t, a.dev, t3.Refresh)
+	status, code = opRefresh(t, a.dev, t4.Refresh)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Equal(t, "invalid_grant", code, "logout revoked the refresh token")
-	assert.NotEqual(t, http.StatusOK, opUserinfo(t, a.dev, t3.Access), "and its access token")
+	assert.NotEqual(t, http.StatusOK, opUserinfo(t, a.dev, t4.Access), "and its access token")
 
 	after := get(t, c, base+"/profile")
 	assert.Equal(t, "/login", after.URL.Path, "signed out: the profile asks to sign in again")
@@ -118,9 +130,9 @@ func TestFlowWithoutBrowser(t *testing.T) {
 // the site's no-script one. Submitting it ends the user's session at the
 // provider, which sends the browser back to /logged-out and then home.
 //
-// The example OP keeps no login session of its own (its form asks for the
-// password on every login, logged out or not); what its end_session does
-// is delete every token it issued to this client for the user the
+// The embedded provider keeps no login session of its own (its page asks
+// who signs in on every login, logged out or not); what its end_session
+// does is end every grant it gave this client for the user the
 // id_token_hint names. So the proof is another browser's tokens, which the
 // app's own logout (revocation of this browser's grant) leaves alive: they
 // die when, and only when, the provider accepted the logout.
@@ -137,7 +149,7 @@ func TestProviderLogout(t *testing.T) {
 	logout := readPage(t, res)
 	require.Equal(t, http.StatusOK, logout.Status, logout.Body)
 	action, fields := endSessionForm(t, logout)
-	assert.Equal(t, a.dev.Issuer+"end_session", action, "the embedded OP's end_session_endpoint")
+	assert.Equal(t, a.dev.Issuer+"/end_session", action, "the embedded provider's end_session_endpoint")
 	assert.Equal(t, a.dev.ClientID, fields.Get("client_id"))
 	assert.Len(t, strings.Split(fields.Get("id_token_hint"), "."), 3, "the login's ID token, a JWS")
 	assert.Equal(t, base+"/logged-out", fields.Get("post_logout_redirect_uri"))
@@ -177,9 +189,9 @@ func TestProviderLogout(t *testing.T) {
 	replay := get(t, c, back.String())
 	assert.Equal(t, http.StatusBadRequest, replay.Status, "the state is single use")
 
-	// Signing in again goes through the provider's password form.
+	// Signing in again goes through the provider's login page.
 	form := get(t, c, base+"/auth/dev/login")
-	assert.Contains(t, form.URL.Path, "/login/username")
+	assert.Equal(t, devLoginPath, form.URL.Path)
 	assert.Contains(t, form.Body, `name="password"`)
 }
 
@@ -317,8 +329,9 @@ func TestFriendlyErrorPages(t *testing.T) {
 		assert.Contains(t, css.Header.Get("Content-Type"), "text/css")
 
 		form := get(t, c, base+"/auth/dev/login")
-		require.Contains(t, form.URL.Path, "/login/username")
-		assert.Equal(t, "DENY", form.Header.Get("X-Frame-Options"), "the provider's login form cannot be framed")
-		assert.Equal(t, "frame-ancestors 'none'", form.Header.Get("Content-Security-Policy"))
+		require.Equal(t, devLoginPath, form.URL.Path)
+		assert.Equal(t, "DENY", form.Header.Get("X-Frame-Options"), "the provider's login page cannot be framed")
+		assert.Contains(t, form.Header.Get("Content-Security-Policy"), "frame-ancestors 'none'")
+		assert.Contains(t, form.Header.Get("Content-Security-Policy"), "default-src 'none'", "a self-contained page")
 	})
 }

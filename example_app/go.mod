@@ -8,6 +8,8 @@ replace github.com/oauthkit/oauthkit/redisclaim => ../redisclaim
 
 replace github.com/oauthkit/oauthkit/pgclaim => ../pgclaim
 
+replace github.com/oauthkit/oauthkit/oauthkittest => ../oauthkittest
+
 replace github.com/oauthkit/oauthkit/otelkit => ../otelkit
 
 require (
@@ -18,11 +20,11 @@ require (
 	github.com/gomodule/redigo v1.9.3
 	github.com/lib/pq v1.12.3
 	github.com/oauthkit/oauthkit v0.0.0-00010101000000-000000000000
+	github.com/oauthkit/oauthkit/oauthkittest v0.0.0-00010101000000-000000000000
 	github.com/oauthkit/oauthkit/otelkit v0.0.0-00010101000000-000000000000
 	github.com/oauthkit/oauthkit/pgclaim v0.0.0-00010101000000-000000000000
 	github.com/oauthkit/oauthkit/redisclaim v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
-	github.com/zitadel/oidc/v3 v3.52.0
 	go.opentelemetry.io/otel/exporters/stdout/stdoutmetric v1.47.0
 	go.opentelemetry.io/otel/exporters/stdout/stdouttrace v1.47.0
 	go.opentelemetry.io/otel/sdk v1.47.0
@@ -44,6 +46,7 @@ require (
 	github.com/muhlemmer/gu v0.3.1 // indirect
 	github.com/muhlemmer/httpforwarded v0.1.0 // indirect
 	github.com/rs/cors v1.11.1 // indirect
+	github.com/zitadel/oidc/v3 v3.52.0 // indirect
 	github.com/zitadel/schema v1.3.2 // indirect
 	go.opentelemetry.io/auto/sdk v1.2.1 // indirect
 	go.opentelemetry.io/otel v1.47.0 // indirect

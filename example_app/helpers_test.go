@@ -142,7 +142,6 @@ func readPage(t *testing.T, res *http.Response) page {
 
 var (
 	formAction = regexp.MustCompile(`<form[^>]*action="([^"]+)"`)
-	formID     = regexp.MustCompile(`name="id" value="([^"]*)"`)
 	hiddenRe   = regexp.MustCompile(`<input type="hidden" name="([^"]+)" value="([^"]*)">`)
 )
 
@@ -159,23 +158,28 @@ func endSessionForm(t *testing.T, p page) (string, url.Values) {
 	return html.UnescapeString(action[1]), fields
 }
 
-// submitLogin fills in the embedded provider's login form shown on p and
-// submits it with c, returning the response (after whatever redirects c
-// follows).
+// devLoginPath is the path of the embedded provider's login page.
+const devLoginPath = "/oauthkittest/login"
+
+// submitLogin fills in the password form of the embedded provider's login
+// page shown on p and submits it with c, returning the response (after
+// whatever redirects c follows).
 func submitLogin(t *testing.T, c *http.Client, p page, username, password string) *http.Response {
 	t.Helper()
-	require.Equal(t, http.StatusOK, p.Status, "login form: %s", p.Body)
-	action := formAction.FindStringSubmatch(p.Body)
-	id := formID.FindStringSubmatch(p.Body)
-	require.NotNil(t, action, "no form on the provider's login page: %s", p.Body)
-	require.NotNil(t, id, "no auth request id on the provider's login page")
+	require.Equal(t, http.StatusOK, p.Status, "login page: %s", p.Body)
+	require.Equal(t, devLoginPath, p.URL.Path, "not the provider's login page")
+	form := regexp.MustCompile(`(?s)<form[^>]*id="password-form"[^>]*>.*?</form>`).FindString(p.Body)
+	require.NotEmpty(t, form, "no password form on the provider's login page: %s", p.Body)
+	action := formAction.FindStringSubmatch(form)
+	require.NotNil(t, action)
+	fields := url.Values{"username": {username}, "password": {password}}
+	for _, m := range hiddenRe.FindAllStringSubmatch(form, -1) {
+		fields.Add(html.UnescapeString(m[1]), html.UnescapeString(m[2]))
+	}
+	require.NotEmpty(t, fields.Get("authRequestID"), "no authorization request id in the password form")
 	target, err := p.URL.Parse(html.UnescapeString(action[1]))
 	require.NoError(t, err)
-	res, err := c.PostForm(target.String(), url.Values{
-		"id":       {html.UnescapeString(id[1])},
-		"username": {username},
-		"password": {password},
-	})
+	res, err := c.PostForm(target.String(), fields)
 	require.NoError(t, err)
 	return res
 }
@@ -185,7 +189,7 @@ func submitLogin(t *testing.T, c *http.Client, p page, username, password string
 func loginHTTP(t *testing.T, c *http.Client, base, loginPath, username string) page {
 	t.Helper()
 	form := get(t, c, base+loginPath)
-	require.Contains(t, form.URL.Path, "/login/username", "the login route must lead to the provider's form")
+	require.Equal(t, devLoginPath, form.URL.Path, "the login route must lead to the provider's login page")
 	return readPage(t, submitLogin(t, c, form, username, devPassword))
 }
 
@@ -193,7 +197,7 @@ func loginHTTP(t *testing.T, c *http.Client, base, loginPath, username string) p
 // returns the HTTP status and the OAuth error code.
 func opRefresh(t *testing.T, d *devProvider, refreshToken string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, d.Issuer+"oauth/token", strings.NewReader(url.Values{
+	req, err := http.NewRequest(http.MethodPost, d.Issuer+"/oauth/token", strings.NewReader(url.Values{
 		"grant_type":    {"refresh_token"},
 		"refresh_token": {refreshToken},
 	}.Encode()))
@@ -213,7 +217,7 @@ func opRefresh(t *testing.T, d *devProvider, refreshToken string) (int, string) 
 // opUserinfo calls the provider's userinfo endpoint and returns the status.
 func opUserinfo(t *testing.T, d *devProvider, accessToken string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, d.Issuer+"userinfo", nil)
+	req, err := http.NewRequest(http.MethodGet, d.Issuer+"/userinfo", nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+accessToken)
 	res, err := http.DefaultClient.Do(req)

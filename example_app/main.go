@@ -2,7 +2,7 @@
 // Google / any OpenID Connect provider" on server-rendered pages.
 //
 // With no provider configured it starts an embedded OpenID Connect provider
-// (the zitadel/oidc example OP) on a loopback port, so
+// (oauthkittest's, with its demo users) on a loopback port, so
 //
 //	go run ./example_app
 //

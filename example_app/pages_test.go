@@ -47,7 +47,7 @@ func TestReauthPage(t *testing.T) {
 	api := loginHTTP(t, c, base, "/auth/dev/login?next=%2Fapi-demo", "test-user2")
 	require.Equal(t, http.StatusOK, api.Status, api.Body)
 	assert.Equal(t, "/api-demo", api.URL.Path)
-	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;id2&#34;`)
+	assert.Contains(t, api.Body, `&#34;sub&#34;: &#34;test-user2&#34;`)
 }
 
 // TestLogoutEverywhere: the profile's "Sign out everywhere" button ends
@@ -61,7 +61,7 @@ func TestLogoutEverywhere(t *testing.T) {
 	assert.Contains(t, profile.Body, `<form method="post" action="/account/logout-everywhere">`)
 	assert.Contains(t, profile.Body, `id="logout-everywhere"`)
 	loginHTTP(t, second, base, "/auth/dev/login", "test-user2")
-	loginHTTP(t, someoneElse, base, "/auth/dev/login", a.dev.Users[0])
+	loginHTTP(t, someoneElse, base, "/auth/dev/login", a.dev.Users[0].Subject)
 	signedIn := func(c *http.Client) bool {
 		t.Helper()
 		return get(t, c, base+"/profile").URL.Path == "/profile"

@@ -20,6 +20,13 @@
 //     wrong audience, nonce or expiry; Provider.Requests counts requests
 //     per endpoint; Provider.RotateSigningKey changes the signing key.
 //
+// For local development, the oauthkit-dev command (cmd/oauthkit-dev) runs
+// a Provider on a fixed loopback port with DemoUsers and a client whose
+// AnyLoopbackRedirect accepts an application on any local port. A browser
+// that reaches the login step with no user chosen gets a self-contained
+// page listing the users, one click each, with a password form for users
+// that have a Password.
+//
 // Provider-shaped fakes stand in for built-in providers whose wire shapes
 // differ from plain OpenID Connect: GitHub (its OAuth web flow, GET /user
 // and GET /user/emails), Google (Google's URLs, issuer and People API) and

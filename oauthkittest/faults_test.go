@@ -212,7 +212,16 @@ func TestRotateSigningKey(t *testing.T) {
 	if got := p.Requests(oauthkittest.JWKS); got != 2 {
 		t.Fatalf("Requests(JWKS) = %d, want 2 (refetched for the new kid)", got)
 	}
-	fresh := r.oidc.Verifier(&oidc.Config{ClientID: "web"})
+	// A key set of its own: the provider's shared one may still hold the
+	// old keys for a moment after a refetch (go-oidc wakes the waiting
+	// verifier before it stores the new set).
+	var meta struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := r.oidc.Claims(&meta); err != nil {
+		t.Fatal(err)
+	}
+	fresh := oidc.NewVerifier(p.Issuer(), oidc.NewRemoteKeySet(t.Context(), meta.JWKS), &oidc.Config{ClientID: "web"})
 	if _, err := fresh.Verify(t.Context(), before.Extra("id_token").(string)); err == nil {
 		t.Fatal("a token of the retired key still verifies")
 	}

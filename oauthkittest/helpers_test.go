@@ -96,14 +96,26 @@ func (r *rp) authorize(t *testing.T, user string, opts ...oauth2.AuthCodeOption)
 // redirect URI, and returns that URI's query.
 func follow(t *testing.T, u, redirect string) url.Values {
 	t.Helper()
+	loc, status := redirectsUntil(t, u, func(next string) bool { return strings.HasPrefix(next, redirect) })
+	if loc == "" {
+		t.Fatalf("GET %s: %d, no redirect to %s", u, status, redirect)
+	}
+	parsed, err := url.Parse(loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return parsed.Query()
+}
+
+// redirectsUntil GETs u and the redirects it answers with until stop
+// accepts the next URL, which it returns (unrequested); an answer that
+// does not redirect returns "" and its status.
+func redirectsUntil(t *testing.T, u string, stop func(string) bool) (string, int) {
+	t.Helper()
 	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for range 10 {
-		if strings.HasPrefix(u, redirect) {
-			parsed, err := url.Parse(u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return parsed.Query()
+		if stop(u) {
+			return u, 0
 		}
 		res, err := hc.Get(u)
 		if err != nil {
@@ -112,12 +124,12 @@ func follow(t *testing.T, u, redirect string) url.Values {
 		res.Body.Close()
 		loc, err := res.Location()
 		if err != nil {
-			t.Fatalf("GET %s: %s without a redirect", u, res.Status)
+			return "", res.StatusCode
 		}
 		u = loc.String()
 	}
-	t.Fatalf("no redirect to %s", redirect)
-	return nil
+	t.Fatalf("more than 10 redirects from %s", u)
+	return "", 0
 }
 
 // login authorizes and exchanges the code.

@@ -48,6 +48,14 @@ type Client struct {
 	RedirectURIs []string
 	// PostLogoutRedirectURIs are where end-session may send the browser.
 	PostLogoutRedirectURIs []string
+	// AnyLoopbackRedirect accepts, besides RedirectURIs and
+	// PostLogoutRedirectURIs, any http or https URI on localhost or a
+	// loopback IP address (127.0.0.1, [::1]), on any port and path, as a
+	// redirect and as a post-logout redirect: for a development client
+	// that applications on any local port sign in with, without
+	// registering each. URIs with user information or a fragment are
+	// refused, so "http://localhost@evil.example" never qualifies.
+	AnyLoopbackRedirect bool
 	// AuthMethod is the one method the client may use; the zero value is
 	// AuthMethodBasic.
 	AuthMethod AuthMethod
@@ -83,6 +91,10 @@ type User struct {
 	AuthTime time.Time
 	// Claims are extra claims of ID tokens and UserInfo.
 	Claims map[string]any
+	// Password, when set, lets the user sign in with the password form of
+	// the provider's login page (typing the Subject or the Email); users
+	// without one sign in only with a click, LoginAs or SetNextLogin.
+	Password string
 }
 
 // Errors of registration and of LoginAs, for errors.Is.
@@ -281,7 +293,7 @@ func start(opts []Option, sh shape) (*Provider, error) {
 		mux.HandleFunc(path, rt.handler(p))
 		p.extra[path] = rt.endpoint
 	}
-	var h http.Handler = p.fb.middleware(p.endpointOf, p.authenticateClients(mux))
+	var h http.Handler = p.fb.middleware(p.endpointOf, p.authenticateClients(p.loopbackRedirects(mux)))
 	if sh.front != nil {
 		h = sh.front(p, h)
 	}

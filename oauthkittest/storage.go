@@ -414,14 +414,14 @@ func (s *storage) KeySet(context.Context) ([]op.Key, error) {
 	return s.keys.published(), nil
 }
 
-func (s *storage) GetClientByClientID(_ context.Context, id string) (op.Client, error) {
+func (s *storage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c, ok := s.clients[id]
 	if !ok {
 		return nil, fmt.Errorf("client %q: %w", id, errNotFound)
 	}
-	return opClient{c, s.p}, nil
+	return opClient{c, s.p, loopbackFrom(ctx)}, nil
 }
 
 // AuthorizeClientIDSecret checks a client_secret_basic or

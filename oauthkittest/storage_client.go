@@ -16,11 +16,31 @@ type registeredClient struct {
 type opClient struct {
 	c *registeredClient
 	p *Provider
+	// loopback are the loopback URIs of the request the op looks the
+	// client up for; an AnyLoopbackRedirect client lists them.
+	loopback loopbackURIs
 }
 
-func (c opClient) GetID() string                    { return c.c.ID }
-func (c opClient) RedirectURIs() []string           { return c.c.Client.RedirectURIs }
-func (c opClient) PostLogoutRedirectURIs() []string { return c.c.Client.PostLogoutRedirectURIs }
+func (c opClient) GetID() string { return c.c.ID }
+
+// RedirectURIs are the registered ones and, for an AnyLoopbackRedirect
+// client, the loopback URI the request asks for.
+func (c opClient) RedirectURIs() []string {
+	return c.withLoopback(c.c.Client.RedirectURIs, c.loopback.redirect)
+}
+
+// PostLogoutRedirectURIs are the registered ones and, for an
+// AnyLoopbackRedirect client, the loopback URI the request asks for.
+func (c opClient) PostLogoutRedirectURIs() []string {
+	return c.withLoopback(c.c.Client.PostLogoutRedirectURIs, c.loopback.postLogout)
+}
+
+func (c opClient) withLoopback(registered []string, asked string) []string {
+	if !c.c.AnyLoopbackRedirect || asked == "" {
+		return registered
+	}
+	return append(append([]string(nil), registered...), asked)
+}
 
 // ApplicationType is native for public clients, so that their loopback
 // redirect URIs match on any port (RFC 8252 §7.3); web otherwise.
