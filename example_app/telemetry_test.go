@@ -46,7 +46,7 @@ func TestOTelStdout(t *testing.T) {
 			a, base := startApp(t, cfg, "127.0.0.1")
 			profile := loginHTTP(t, browserlessClient(t), base, "/auth/dev/login?next=%2Fprofile", "test-user2")
 			require.Equal(t, http.StatusOK, profile.Status, profile.Body)
-			require.Contains(t, profile.Body, "test-user2@zitadel.ch")
+			require.Contains(t, profile.Body, "test-user2@example.com")
 			a.Close() // flushes the metrics
 
 			printed := out.String()
@@ -58,7 +58,7 @@ func TestOTelStdout(t *testing.T) {
 				`"Name": "oauthkit.token_exchange"`, `"Name": "oauthkit.user_api"`, `"Name": "oauthkit.logins"`} {
 				assert.Contains(t, printed, want)
 			}
-			assert.NotContains(t, printed, "test-user2@zitadel.ch")
+			assert.NotContains(t, printed, "test-user2@example.com")
 		})
 	}
 }
