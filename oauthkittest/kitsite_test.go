@@ -35,7 +35,7 @@ func (s *kitSite) advance(d time.Duration) { s.later.Add(int64(d)) }
 
 // newKitSite registers c at p with the site's callback and back-channel
 // logout URI, and starts the site.
-func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, opts ...client.Option) *kitSite {
+func newKitSite(t testing.TB, p *oauthkittest.Provider, c oauthkittest.Client, opts ...client.Option) *kitSite {
 	t.Helper()
 	return newSite(t, func(callback string) client.Provider {
 		c.RedirectURIs = []string{callback}
@@ -57,7 +57,7 @@ func newKitSite(t *testing.T, p *oauthkittest.Provider, c oauthkittest.Client, o
 
 // newSite starts a kit site signing in with the client mk makes for the
 // site's callback URL.
-func newSite(t *testing.T, mk func(callback string) client.Provider) *kitSite {
+func newSite(t testing.TB, mk func(callback string) client.Provider) *kitSite {
 	t.Helper()
 	srv := httptest.NewUnstartedServer(nil)
 	base := "http://" + srv.Listener.Addr().String()
@@ -105,7 +105,7 @@ func newSite(t *testing.T, mk func(callback string) client.Provider) *kitSite {
 }
 
 // browser is a test's browser: a cookie jar, no redirects followed.
-func browser(t *testing.T) *http.Client {
+func browser(t testing.TB) *http.Client {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {

@@ -272,3 +272,17 @@ func TestDemoUsers(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLoginAs is one LoginAs through a kit site on loopback: the
+// login start, authorize, the ticketed login step, the callback with its
+// code exchange and UserInfo; each iteration a new browser.
+func BenchmarkLoginAs(b *testing.B) {
+	p := oauthkittest.NewProvider(b, oauthkittest.WithUser(ada))
+	s := newKitSite(b, p, oauthkittest.Client{ID: "app", Secret: "s3cret"})
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.LoginAs(b.Context(), browser(b), s.url+"/login", "ada"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
