@@ -248,13 +248,23 @@ func (SessionCodec) Decode(b []byte) (time.Time, map[string]interface{}, error) 
 // minutes (-1 for UTC), as time.Time.MarshalBinary (and so gob) keeps it:
 // the instant and the offset, not the location's name.
 func appendTime(b []byte, t time.Time) []byte {
-	b = binary.AppendVarint(b, t.Unix())
-	b = binary.AppendUvarint(b, uint64(t.Nanosecond()))
+	sec, nsec := unixParts(t)
+	b = binary.AppendVarint(b, sec)
+	b = binary.AppendUvarint(b, nsec)
 	return binary.AppendVarint(b, zoneOffset(t))
 }
 
 func timeLen(t time.Time) int {
-	return varintLen(t.Unix()) + uvarintLen(uint64(t.Nanosecond())) + varintLen(zoneOffset(t))
+	sec, nsec := unixParts(t)
+	return varintLen(sec) + uvarintLen(nsec) + varintLen(zoneOffset(t))
+}
+
+// unixParts is t's Unix seconds and nanoseconds, the nanoseconds below a
+// second: time.Time.UnmarshalBinary, and so a gob record, accepts more,
+// which Decode would then refuse.
+func unixParts(t time.Time) (int64, uint64) {
+	sec, nsec := t.Unix(), int64(t.Nanosecond())
+	return sec + nsec/1e9, uint64(nsec % 1e9)
 }
 
 // zoneOK: the zone offset in minutes fits 16 bits, as MarshalBinary
