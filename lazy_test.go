@@ -110,7 +110,7 @@ func TestLazyProviderGarbageMetadata(t *testing.T) {
 func TestLazyProviderKeyRotation(t *testing.T) {
 	as := newFakeAS(t)
 	as.EnableOpenID()
-	a := newApp(t, withLazyCorp(t, as, newClock()))
+	a := newApp(t, withLazyCorp(t, as, newClock()), withBudgetTimeout(t))
 	require.Equal(t, http.StatusFound, a.login(a.browser(), "/auth/corp/login").StatusCode)
 	require.EqualValues(t, 1, as.JWKSHits.Load())
 	as.RotateKey()
@@ -135,7 +135,7 @@ func TestLazyProviderKeyRotation(t *testing.T) {
 func TestLazyProviderColdStampede(t *testing.T) {
 	as := newFakeAS(t)
 	as.EnableOpenID()
-	a := newApp(t, withLazyCorp(t, as, newClock()))
+	a := newApp(t, withLazyCorp(t, as, newClock()), withBudgetTimeout(t))
 	const n = 100
 	var wg sync.WaitGroup
 	codes := make(chan int, n)

@@ -165,13 +165,15 @@ func TestLazyFetchTimeout(t *testing.T) {
 	hc, n, gate := gatedIssuer(t, f)
 	t.Cleanup(func() { close(gate) })
 	l, err := LazyOpenID(testIssuer, "CID", "SEC", WithHTTPClient(hc),
-		WithLazy(WithLazyFetchTimeout(20*time.Millisecond)))
+		WithLazy(WithLazyFetchTimeout(200*time.Millisecond)))
 	require.NoError(t, err)
 	_, err = l.Resolve(context.Background())
 	assert.ErrorIs(t, err, ErrProviderUnavailable)
 	assert.ErrorIs(t, err, ErrOpenIDConfiguration)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
-	assert.Equal(t, int32(1), n.Load())
+	// One fetch; on a loaded machine the deadline may even pass before
+	// the request reaches the issuer.
+	assert.LessOrEqual(t, n.Load(), int32(1))
 }
 
 // TestLazyConcurrentColdResolve: 100 concurrent Resolve calls on a cold
