@@ -209,15 +209,6 @@ func peekForm(r *http.Request) (url.Values, error) {
 	return url.ParseQuery(string(b))
 }
 
-// track counts in-flight handlers, so that Close can wait for them.
-func (p *Provider) track(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p.inflight.Add(1)
-		defer p.inflight.Done()
-		next.ServeHTTP(w, r)
-	})
-}
-
 // middleware counts every request per endpoint (as classify names it)
 // and applies the next queued fault of its endpoint.
 func (b *faultBox) middleware(classify func(*http.Request) Endpoint, next http.Handler) http.Handler {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/url"
@@ -67,10 +66,7 @@ type GitHubEmail struct {
 // the real URLs runs unchanged.
 type GitHub struct {
 	host     string
-	srv      *http.Server
-	served   chan struct{}
-	inflight sync.WaitGroup
-	once     sync.Once
+	srv      server
 	fb       faultBox
 	expiring bool
 	optErrs  []error
@@ -131,7 +127,6 @@ func NewGitHub(t testing.TB, opts ...GitHubOption) *GitHub {
 // StartGitHub starts a GitHub fake on a free loopback port; Close stops it.
 func StartGitHub(opts ...GitHubOption) (*GitHub, error) {
 	g := &GitHub{
-		served:  make(chan struct{}),
 		fb:      newFaultBox(),
 		clients: map[string]Client{},
 		users:   map[string]*GitHubUser{},
@@ -156,31 +151,12 @@ func StartGitHub(opts ...GitHubOption) (*GitHub, error) {
 	mux.HandleFunc("POST /login/oauth/access_token", g.token)
 	mux.HandleFunc("GET /user", g.user)
 	mux.HandleFunc("GET /user/emails", g.emails)
-	g.srv = &http.Server{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			g.inflight.Add(1)
-			defer g.inflight.Done()
-			g.fb.middleware(g.endpointOf, mux).ServeHTTP(w, r)
-		}),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go func() {
-		defer close(g.served)
-		_ = g.srv.Serve(ln)
-	}()
+	g.srv.serve(ln, g.fb.middleware(g.endpointOf, mux), g.fb.closing)
 	return g, nil
 }
 
 // Close stops the fake and waits for its handlers; safe to call twice.
-func (g *GitHub) Close() {
-	g.once.Do(func() {
-		close(g.fb.closing)
-		_ = g.srv.Close()
-		<-g.served
-		g.inflight.Wait()
-	})
-}
+func (g *GitHub) Close() { g.srv.close() }
 
 // AddClient registers an OAuth App: ID, Secret and RedirectURIs (GitHub
 // accepts the secret in the form or in basic authentication).

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"strings"
@@ -163,13 +162,9 @@ type Provider struct {
 	extra map[string]Endpoint // paths of shape routes
 	op    *op.Provider
 	st    *storage
-	srv   *http.Server
 	ln    net.Listener
-
-	served   chan struct{} // closed when Serve returns
-	inflight sync.WaitGroup
-	once     sync.Once
-	fb       faultBox
+	srv   server
+	fb    faultBox
 
 	mu      sync.Mutex
 	tickets map[string]*loginTicket // LoginAs tickets
@@ -224,7 +219,6 @@ func start(opts []Option, sh shape) (*Provider, error) {
 	}
 	p := &Provider{
 		opts:    o,
-		served:  make(chan struct{}),
 		fb:      newFaultBox(),
 		tickets: map[string]*loginTicket{},
 		jtis:    map[string]time.Time{},
@@ -297,28 +291,13 @@ func start(opts []Option, sh shape) (*Provider, error) {
 	if sh.front != nil {
 		h = sh.front(p, h)
 	}
-	p.srv = &http.Server{
-		Handler:           p.track(h),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          log.New(io.Discard, "", 0),
-	}
-	go func() {
-		defer close(p.served)
-		_ = p.srv.Serve(ln)
-	}()
+	p.srv.serve(ln, h, p.fb.closing)
 	return p, nil
 }
 
 // Close stops the provider: hanging answers return, connections close,
 // and Close waits for every handler to finish. It is safe to call twice.
-func (p *Provider) Close() {
-	p.once.Do(func() {
-		close(p.fb.closing)
-		_ = p.srv.Close()
-		<-p.served
-		p.inflight.Wait()
-	})
-}
+func (p *Provider) Close() { p.srv.close() }
 
 // Issuer is the provider's issuer URL (http://127.0.0.1:port, no trailing
 // slash): what an application passes to discovery.
