@@ -28,20 +28,24 @@ type tenants struct {
 	cid   map[string]string // client id override per tenant
 	calls map[string]int
 	// fail, when set, is returned for every tenant; block makes the
-	// resolver wait for its context to end.
+	// resolver wait for its context to end, late also then answer as if
+	// it had not noticed.
 	fail  error
 	block bool
+	late  bool
 	base  string // the site's URL
 }
 
 func (ts *tenants) provider(ctx context.Context, tenant string) (oauthkit.Provider, error) {
 	ts.mu.Lock()
 	ts.calls[tenant]++
-	as, fail, block, cid := ts.as[tenant], ts.fail, ts.block, ts.cid[tenant]
+	as, fail, block, late, cid := ts.as[tenant], ts.fail, ts.block, ts.late, ts.cid[tenant]
 	ts.mu.Unlock()
-	if block {
+	if block || late {
 		<-ctx.Done()
-		return oauthkit.Provider{}, ctx.Err()
+		if block {
+			return oauthkit.Provider{}, ctx.Err()
+		}
 	}
 	if fail != nil {
 		return oauthkit.Provider{}, fail
@@ -247,6 +251,24 @@ func TestResolverFailures(t *testing.T) {
 	err = a.takeErr()
 	assert.ErrorIs(t, err, oauthkit.ErrProviderUnavailable)
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// One that ignores its context and answers after the deadline: still
+	// 503, and nothing cached.
+	ts.set(func(ts *tenants) { ts.block, ts.late = false, true })
+	res = a.get(a.browser(), "/t/b/login")
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	err = a.takeErr()
+	assert.ErrorIs(t, err, oauthkit.ErrProviderUnavailable)
+	assert.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// A caller that goes away while the resolver works gets its own
+	// error at once; the shared call goes on for the others.
+	ts.set(func(ts *tenants) { ts.late, ts.block = false, true })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = a.kit.TokenFor(ctx, "sso:a:1", "sso:a") // tenant a: b's recovery below must not join this call
+	assert.ErrorIs(t, err, oauthkit.ErrProviderUnavailable)
+	assert.ErrorIs(t, err, context.Canceled)
 
 	// Recovered: no restart needed, errors were not cached.
 	ts.set(func(ts *tenants) { ts.block = false })
