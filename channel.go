@@ -176,19 +176,22 @@ func (k *Kit) FrontChannelLogoutHandler(provider string) http.Handler {
 	if !ok && p.lazy == nil {
 		panic(fmt.Sprintf("oauthkit: FrontChannelLogoutHandler(%q): the provider has no issuer", provider))
 	}
-	static := p
+	static, staticFrame := p, frame
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, frame := static, frame
+		p, frame := static, staticFrame
 		if p.lazy != nil {
-			var err error
-			if p, err = k.live(r.Context(), p); err != nil {
+			// A discovered client's issuer is known once it resolves.
+			lp, err := k.live(r.Context(), p)
+			if err != nil {
 				k.fail(w, r, provider, err)
 				return
 			}
-			if frame, ok = frameAncestors(p.Issuer); !ok {
+			f, ok := frameAncestors(lp.Issuer)
+			if !ok {
 				k.fail(w, r, provider, wrap(ErrInvalidCallback, errors.New("the provider has no issuer")))
 				return
 			}
+			p, frame = lp, f
 		}
 		h := w.Header()
 		h.Set("Cache-Control", "no-cache, no-store")

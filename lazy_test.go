@@ -1,6 +1,7 @@
 package oauthkit_test
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"sync"
@@ -156,4 +157,56 @@ func TestLazyProviderColdStampede(t *testing.T) {
 	assert.EqualValues(t, 1, as.DiscoveryHits.Load())
 	assert.EqualValues(t, 1, as.JWKSHits.Load())
 	assert.EqualValues(t, n, as.TokenOK.Load())
+}
+
+// The logout notification handlers of a lazy provider resolve it per
+// request: 503 while the issuer was never reached, then back- and
+// front-channel logouts end the sessions of the login they name.
+func TestLazyProviderLogoutNotifications(t *testing.T) {
+	as := newFakeAS(t)
+	as.EnableOpenID()
+	as.Stop()
+	lazyClock := newClock()
+	a := newApp(t, withLazyCorp(t, as, lazyClock))
+	a.mux.Handle("/backchannel", a.kit.BackChannelLogoutHandler("corp"))
+	a.mux.Handle("/frontchannel", a.kit.FrontChannelLogoutHandler("corp"))
+
+	res, _ := a.do(a.browser(), http.MethodGet, "/frontchannel?iss=x&sid=y", nil)
+	assert.Equal(t, http.StatusServiceUnavailable, res.StatusCode)
+	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrProviderUnavailable)
+
+	require.NoError(t, as.Restart())
+	lazyClock.Add(time.Hour)
+	b1, b2 := a.browser(), a.browser()
+	for _, b := range []*http.Client{b1, b2} {
+		require.Equal(t, http.StatusFound, a.login(b, "/auth/corp/login").StatusCode)
+	}
+	// Both logins share the fake's provider session: a front-channel
+	// logout for it ends both, framed by the discovered issuer only.
+	fres, err := as.FrontChannelLogout(context.Background(), a.srv.Client(), a.srv.URL+"/frontchannel", as.SessionID(fakeas.DefaultUser.ID))
+	require.NoError(t, err)
+	fres.Body.Close()
+	assert.Equal(t, http.StatusOK, fres.StatusCode)
+	assert.Equal(t, "frame-ancestors "+as.URL, fres.Header.Get("Content-Security-Policy"))
+	assert.False(t, a.signedIn(b1))
+	assert.False(t, a.signedIn(b2))
+
+	// Concurrent requests to it share nothing they write (-race).
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			res, _ := a.do(a.browser(), http.MethodGet, "/frontchannel", nil)
+			assert.Equal(t, http.StatusOK, res.StatusCode)
+		})
+	}
+	wg.Wait()
+
+	b3 := a.browser()
+	require.Equal(t, http.StatusFound, a.login(b3, "/auth/corp/login").StatusCode)
+	token := as.LogoutToken(fakeas.LogoutTokenOptions{Subject: fakeas.DefaultUser.ID})
+	bres, err := as.BackChannelLogout(context.Background(), a.srv.Client(), a.srv.URL+"/backchannel", token)
+	require.NoError(t, err)
+	bres.Body.Close()
+	assert.Equal(t, http.StatusOK, bres.StatusCode)
+	assert.False(t, a.signedIn(b3))
 }
