@@ -53,18 +53,12 @@ func (ts *tenants) provider(ctx context.Context, tenant string) (oauthkit.Provid
 	if as == nil {
 		return oauthkit.Provider{}, fmt.Errorf("tenant %q: %w", tenant, oauthkit.ErrUnknownProvider)
 	}
-	var c client.Provider
-	if cid == "" {
-		p, err := as.Client("corp", nil)
-		if err != nil {
-			return oauthkit.Provider{}, err
-		}
-		c = p
-	} else {
-		p, err := as.Client("corp", nil)
-		if err != nil {
-			return oauthkit.Provider{}, err
-		}
+	p, err := as.Client("corp", nil)
+	if err != nil {
+		return oauthkit.Provider{}, err
+	}
+	var c client.Provider = p
+	if cid != "" {
 		cfg := p.Config()
 		cfg.ClientID = cid
 		oc, err := client.New(cfg, fakeas.Options("corp", nil)...)
@@ -279,11 +273,8 @@ func TestResolverFailures(t *testing.T) {
 }
 
 func TestResolverSignedInTenantUser(t *testing.T) {
-	a, ts := tenantApp(t, func(cfg *oauthkit.Config) {
-		// Short-lived access tokens, so Token refreshes.
-		cfg.Providers[0].Scopes = nil
-	})
-	ts.as["a"].ExpiresIn = 60
+	a, ts := tenantApp(t)
+	ts.as["a"].ExpiresIn = 60 // short-lived access tokens, so Token refreshes
 	b := a.browser()
 	a.login(b, "/t/a/login")
 	require.True(t, a.signedIn(b))
