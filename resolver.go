@@ -54,7 +54,9 @@ type ProviderResolver struct {
 	// however many requests arrive together, with a context bounded by
 	// Config.ProviderTimeout. An error matching ErrUnknownProvider answers
 	// 404; any other, and a slow answer, ErrProviderUnavailable (503).
-	// Errors are not cached.
+	// Errors are not cached. Return the same Client while the tenant's
+	// registration is unchanged (keep them in a map of your own): a new
+	// client.Lazy each TTL means a new discovery and key-set fetch.
 	Provider func(ctx context.Context, tenant string) (Provider, error)
 	// TTL is how long a tenant's provider is reused before Provider is
 	// asked again (default DefaultResolverTTL). A tenant whose provider
