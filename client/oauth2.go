@@ -403,16 +403,12 @@ func (c *OAuth2) tokenRequest(ctx context.Context, op error, endpoint string, fo
 	if err != nil {
 		return nil, err
 	}
-	m, err := parseTokenBody(res.status, res.contentType, res.body)
+	t, err := tokenFromBody(res.status, res.contentType, res.body, c.cfg.Now(), key != nil)
 	if err != nil {
 		var oe *OAuthError
 		if errors.As(err, &oe) {
 			return nil, &RequestError{Op: op, Err: redactSecrets(req, err)}
 		}
-		return nil, unusableResponse(op, err, res)
-	}
-	t, err := tokenFromFields(m, jsonBody(res.contentType, res.body), c.cfg.Now(), key != nil)
-	if err != nil {
 		return nil, unusableResponse(op, err, res)
 	}
 	t.DPoPKey = key

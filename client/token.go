@@ -140,8 +140,7 @@ func parseTokenBody(status int, contentType string, body []byte) (map[string]any
 // decodeBody decodes a JSON object, or a form-encoded body when the content
 // type says so. Numbers are kept as json.Number so large ids stay exact.
 func decodeBody(contentType string, body []byte) (map[string]any, error) {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" {
+	if isFormType(contentType) {
 		vals, err := url.ParseQuery(string(body))
 		if err != nil {
 			return nil, fmt.Errorf("%w: form body: %v", ErrInvalidResponse, err)
@@ -157,6 +156,17 @@ func decodeBody(contentType string, body []byte) (map[string]any, error) {
 		return nil, fmt.Errorf("%w: not a JSON object", ErrInvalidResponse)
 	}
 	return m, nil
+}
+
+// isFormType reports that a response's Content-Type is form encoding
+// (text/plain is GitHub's without Accept); anything else, no type or a
+// malformed one included, is read as JSON.
+func isFormType(contentType string) bool {
+	if contentType == "application/json" || strings.HasPrefix(contentType, "application/json;") {
+		return false // the common answer, without ParseMediaType's map
+	}
+	mt, _, _ := mime.ParseMediaType(contentType)
+	return mt == "application/x-www-form-urlencoded" || mt == "text/plain"
 }
 
 // decodeExact decodes JSON with numbers as json.Number, so ids above 2^53
@@ -203,8 +213,7 @@ func stringify(v any) string {
 // one valid JSON value, and nil otherwise (form encoding, or trailing bytes
 // json.Decoder stops before): what tokenFromFields can keep as Raw as it is.
 func jsonBody(contentType string, body []byte) json.RawMessage {
-	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/x-www-form-urlencoded" || mt == "text/plain" || !json.Valid(body) {
+	if isFormType(contentType) || !json.Valid(body) {
 		return nil
 	}
 	return body

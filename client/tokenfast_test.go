@@ -1,0 +1,118 @@
+package client
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var fastNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// typicalTokenBody is the shape nearly every provider answers with.
+const typicalTokenBody = `{"access_token":"gho_16C7e42F292c6912E7710c838347Ae178B4a","token_type":"bearer","scope":"repo,gist","expires_in":28800,"refresh_token":"ghr_1B4a2e77838347a7E420ce178F2E7c6912E169246c34E1ccbF66C46812d16D5B1A9Dc86A1498"}` + "\n"
+
+// The shortcut is taken for the common shapes, or it would be dead code.
+func TestFastTokenBodyTaken(t *testing.T) {
+	for _, c := range []struct{ ctype, body string }{
+		{"application/json", typicalTokenBody},
+		{"application/json; charset=utf-8", `{"access_token":"a"}`},
+		{"", `{"access_token":"a","id_token":"h.p.s","expires_in":3600.5}`},
+		{"application/json", ` {"access_token":"a","unknown":{"x":[1,2]},"scope":""} `},
+	} {
+		got, ok := fastTokenBody(c.ctype, []byte(c.body), fastNow, false)
+		require.True(t, ok, "%s %s", c.ctype, c.body)
+		want, err := slowTokenBody(200, c.ctype, []byte(c.body), fastNow, false)
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+	}
+}
+
+// Bodies the struct could read differently from the map are left to the
+// general path, and tokenFromBody answers as the general path does.
+func TestFastTokenBodyDeclines(t *testing.T) {
+	for _, c := range []struct{ name, ctype, body string }{
+		{"case variant", "application/json", `{"Access_Token":"a"}`},
+		{"case variant after the member", "application/json", `{"access_token":"a","TOKEN_TYPE":"mac"}`},
+		{"folding rune", "application/json", `{"acceſs_token":"a"}`},
+		{"kelvin sign", "application/json", "{\"access_to\u212aen\":\"a\"}"},
+		{"escaped name", "application/json", `{"access_token":"a","\u0054oken_type":"mac"}`},
+		{"null duplicate", "application/json", `{"access_token":"a","scope":"x","scope":null}`},
+		{"null access token duplicate", "application/json", `{"access_token":"a","access_token":null}`},
+		{"trailing bytes", "application/json", `{"access_token":"a"} x`},
+		{"expires_in string", "application/json", `{"access_token":"a","expires_in":"3600.5"}`},
+		{"expires_at", "application/json", `{"access_token":"a","expires_at":1}`},
+		{"error member", "application/json", `{"access_token":"a","error":"invalid_grant"}`},
+		{"empty error member", "application/json", `{"access_token":"a","error":""}`},
+		{"scope array", "application/json", `{"access_token":"a","scope":["x","y"]}`},
+		{"token_type mac", "application/json", `{"access_token":"a","token_type":"mac"}`},
+		{"number access token", "application/json", `{"access_token":1}`},
+		{"no access token", "application/json", `{"token_type":"bearer"}`},
+		{"not an object", "application/json", `["access_token"]`},
+		{"form", "application/x-www-form-urlencoded", `access_token=a`},
+		{"text/plain", "text/plain", `{"access_token":"a"}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, ok := fastTokenBody(c.ctype, []byte(c.body), fastNow, false)
+			assert.False(t, ok)
+			want, wantErr := slowTokenBody(200, c.ctype, []byte(c.body), fastNow, false)
+			got, err := tokenFromBody(200, c.ctype, []byte(c.body), fastNow, false)
+			assert.Equal(t, want, got)
+			assert.Equal(t, wantErr, err)
+		})
+	}
+}
+
+// FuzzTokenFromBody: whatever the body, the shortcut gives exactly the
+// general path's Token, or declines.
+func FuzzTokenFromBody(f *testing.F) {
+	for _, s := range []string{
+		typicalTokenBody,
+		`{"access_token":"a","expires_in":1e300}`,
+		`{"access_token":"a","expires_in":-5,"token_type":"DPoP"}`,
+		`{"access_token":"a","token_type":"BeArEr","expires_in":0}`,
+		`{"access_token":"a","Scope":"x"}`,
+		`{"access_token":"a","scope":"x","scope":"y"}`,
+		`{"access_token":"a","expires_in":5,"expires_in":7}`,
+		`{"access_token":"a","expires_in":10.9}`,
+		`{"access_token":"a","expires_in":[]}`,
+		`{"access_token":"a","refresh_token":{}}`,
+		`{"access_token":"a"}{}`,
+		`{"access_token":"a","x":"\"access_token\""}`,
+		` {"access_token" : "a" } `,
+	} {
+		f.Add("application/json", []byte(s), false)
+		f.Add("application/json", []byte(s), true)
+	}
+	f.Add("", []byte(`{"access_token":"a"}`), false)
+	f.Add("application/json;charset=utf-8", []byte(`{"access_token":"a"}`), false)
+	f.Fuzz(func(t *testing.T, ctype string, body []byte, dpop bool) {
+		got, ok := fastTokenBody(ctype, body, fastNow, dpop)
+		if !ok {
+			return
+		}
+		want, err := slowTokenBody(200, ctype, body, fastNow, dpop)
+		require.NoError(t, err, "the shortcut accepted what the general path refuses: %q", body)
+		require.Equal(t, want, got, "%q", body)
+	})
+}
+
+// BenchmarkTokenFromBody: a typical response through the shortcut and
+// through the general path, side by side.
+func BenchmarkTokenFromBody(b *testing.B) {
+	body := []byte(typicalTokenBody)
+	for _, c := range []struct {
+		name  string
+		parse func(int, string, []byte, time.Time, bool) (*Token, error)
+	}{{"shortcut", tokenFromBody}, {"general", slowTokenBody}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := c.parse(200, "application/json", body, fastNow, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
