@@ -427,7 +427,8 @@ func nonceRetryError(op, err error) error {
 // once with it: the request is built again, so the retry has a new proof
 // and a new client assertion (new jti each; servers refuse a replayed
 // one). The code was not consumed by the refused request, so the code
-// exchange is retried too; nothing else is.
+// exchange is retried too; nothing else is. form is the caller's to give
+// away: client authentication is added to it.
 func (c *OAuth2) sendToken(ctx context.Context, op error, endpoint string, form url.Values, key *DPoPKey) (*http.Request, *response, error) {
 	nonce := ""
 	for retried := false; ; retried = true {
@@ -435,7 +436,11 @@ func (c *OAuth2) sendToken(ctx context.Context, op error, endpoint string, form 
 		if key != nil {
 			rctx, probe = probeContext(ctx, c.cfg.dpop.nonces)
 		}
-		req, err := c.formRequest(rctx, endpoint, maps.Clone(form), c.cfg.TokenEndpointAuthMethod)
+		f := form
+		if key != nil {
+			f = maps.Clone(form) // formRequest adds to it, and a nonce retry sends it again
+		}
+		req, err := c.formRequest(rctx, endpoint, f, c.cfg.TokenEndpointAuthMethod)
 		if err != nil {
 			return nil, nil, &RequestError{Op: op, Err: err}
 		}
