@@ -95,8 +95,8 @@ func fastTokenBody(contentType string, body []byte, now time.Time, dpop bool) (*
 }
 
 // plainJSONNames reports that body is ASCII without escapes and holds no
-// quoted string that equals a member of tokenMembers but for case: a body
-// on which struct and map decoding see the same member names.
+// member name that equals one of tokenMembers but for case: a body on which
+// struct and map decoding see the same member names.
 func plainJSONNames(body []byte) bool {
 	for _, c := range body {
 		if c >= 0x80 || c == '\\' {
@@ -114,11 +114,30 @@ func plainJSONNames(body []byte) bool {
 		if n < 0 {
 			return true // unterminated: Unmarshal refuses it
 		}
+		name := rest[:n]
+		rest = rest[n+1:]
+		if !isName(rest) {
+			continue // a value: struct and map read values alike
+		}
 		for _, k := range tokenMembers {
-			if n == len(k) && bytes.EqualFold(rest[:n], k) && !bytes.Equal(rest[:n], k) {
+			if n == len(k) && bytes.EqualFold(name, k) && !bytes.Equal(name, k) {
 				return false
 			}
 		}
-		rest = rest[n+1:]
 	}
+}
+
+// isName reports that the string just closed before rest is a member name:
+// a colon follows it.
+func isName(rest []byte) bool {
+	for _, c := range rest {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		case ':':
+			return true
+		}
+		return false
+	}
+	return false
 }

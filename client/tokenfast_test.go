@@ -20,6 +20,7 @@ func TestFastTokenBodyTaken(t *testing.T) {
 		{"application/json; charset=utf-8", `{"access_token":"a"}`},
 		{"", `{"access_token":"a","id_token":"h.p.s","expires_in":3600.5}`},
 		{"application/json", ` {"access_token":"a","unknown":{"x":[1,2]},"scope":""} `},
+		{"application/json", `{"access_token":"ACCESS_TOKEN","refresh_token":"Refresh_Token"}`},
 	} {
 		got, ok := fastTokenBody(c.ctype, []byte(c.body), fastNow, false)
 		require.True(t, ok, "%s %s", c.ctype, c.body)
@@ -35,6 +36,7 @@ func TestFastTokenBodyDeclines(t *testing.T) {
 	for _, c := range []struct{ name, ctype, body string }{
 		{"case variant", "application/json", `{"Access_Token":"a"}`},
 		{"case variant after the member", "application/json", `{"access_token":"a","TOKEN_TYPE":"mac"}`},
+		{"case variant before a spaced colon", "application/json", "{\"access_token\":\"a\",\"Scope\" \n\t: \"x\"}"},
 		{"folding rune", "application/json", `{"acceſs_token":"a"}`},
 		{"kelvin sign", "application/json", "{\"access_to\u212aen\":\"a\"}"},
 		{"escaped name", "application/json", `{"access_token":"a","\u0054oken_type":"mac"}`},
@@ -81,6 +83,8 @@ func FuzzTokenFromBody(f *testing.F) {
 		`{"access_token":"a"}{}`,
 		`{"access_token":"a","x":"\"access_token\""}`,
 		` {"access_token" : "a" } `,
+		`{"access_token":"ACCESS_TOKEN","x":["Scope","scope"]}`,
+		`{"Scope" :"a","access_token":"Scope"}`,
 	} {
 		f.Add("application/json", []byte(s), false)
 		f.Add("application/json", []byte(s), true)
