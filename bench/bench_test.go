@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/alexedwards/scs/v2"
+	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
+	"github.com/oauthkit/oauthkit/internal/fakeas"
 	"golang.org/x/oauth2"
 )
 
@@ -162,8 +165,39 @@ func callback() work {
 			runCallback(b, a.callback, a.startLogin, "/auth/bench/callback?", true)
 		}},
 		{"oauthkit-client", runKitClient},
+		{"oauthkit-noio", runKitNoIO},
 		{"bare-roundtrips", runBareRoundTrips},
 	}}
+}
+
+// runKitNoIO is oauthkit's callback with a provider that answers from
+// memory: the session's work alone, with warm caches (in the real flow it
+// runs after each wait on the network).
+func runKitNoIO(b *testing.B) {
+	a := newKitAppWith(b, newMemstore(), redirectURL, oauthkit.SessionCodec{}, func(c *fakeas.Provider) client.Provider { return memoryProvider{c} })
+	reqs := a.callbackRequests(b, b.N)
+	w := newSink()
+	runtime.GC()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := serve(a.callback, w, reqs[i], http.StatusFound); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// memoryProvider is the bench client with the two provider calls of a
+// callback answered from memory.
+type memoryProvider struct{ *fakeas.Provider }
+
+func (memoryProvider) AccessToken(context.Context, string, string, string) (*client.Token, error) {
+	return &client.Token{AccessToken: fakeAccessToken, TokenType: "Bearer", RefreshToken: "rt-static", Scope: "user",
+		Raw: []byte(`{"access_token":"` + fakeAccessToken + `","token_type":"Bearer","refresh_token":"rt-static","scope":"user"}`)}, nil
+}
+
+func (memoryProvider) Identify(context.Context, *client.Token, string) (*client.Identity, error) {
+	return &client.Identity{Subject: userID, Email: fakeas.DefaultUser.Email}, nil
 }
 
 // runKitClient is the provider calls of oauthkit's callback and nothing

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/oauthkit/oauthkit"
+	"github.com/oauthkit/oauthkit/client"
 	"github.com/oauthkit/oauthkit/internal/fakeas"
 )
 
@@ -101,13 +102,19 @@ func newKitApp(tb testing.TB, store scs.Store, redirect string) *kitApp {
 // contender keeps scs's default gob.
 func newKitAppCodec(tb testing.TB, store scs.Store, redirect string, codec scs.Codec) *kitApp {
 	tb.Helper()
+	return newKitAppWith(tb, store, redirect, codec, func(c *fakeas.Provider) client.Provider { return c })
+}
+
+// newKitAppWith is newKitAppCodec with the bench client wrapped by wrap.
+func newKitAppWith(tb testing.TB, store scs.Store, redirect string, codec scs.Codec, wrap func(*fakeas.Provider) client.Provider) *kitApp {
+	tb.Helper()
 	sm := scs.New()
 	sm.Store = store
 	sm.Codec = codec
 	sm.Lifetime = 30 * time.Minute
 	kit, err := oauthkit.New(oauthkit.Config{
 		Sessions:  sm,
-		Providers: []oauthkit.Provider{{Client: newClient(tb, fp.httpClient()), RedirectURL: redirect}},
+		Providers: []oauthkit.Provider{{Client: wrap(newClient(tb, fp.httpClient())), RedirectURL: redirect}},
 		LoginPath: "/auth/bench/login",
 	})
 	if err != nil {
