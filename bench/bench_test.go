@@ -138,19 +138,7 @@ func callback() work {
 		{"oauthkit", func(b *testing.B) {
 			a := newKitApp(b, newMemstore(), redirectURL)
 			sessionBytes := a.storedBytes(b, a.signedIn(b))
-			reqs := a.callbackRequests(b, b.N) // one pending login per callback: states are single-use
-			w := newSink()
-			// The setup's garbage (a login start per callback) is collected
-			// now, as testing does before every run, rather than by the
-			// timed loop: the peers replay one request and have none.
-			runtime.GC()
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := range b.N {
-				if err := serve(a.callback, w, reqs[i], http.StatusFound); err != nil {
-					b.Fatal(err)
-				}
-			}
+			runKitCallbacks(b, a)
 			b.ReportMetric(float64(sessionBytes), "session-B")
 		}},
 		{"gologin", func(b *testing.B) {
@@ -174,9 +162,17 @@ func callback() work {
 // memory: the session's work alone, with warm caches (in the real flow it
 // runs after each wait on the network).
 func runKitNoIO(b *testing.B) {
-	a := newKitAppWith(b, newMemstore(), redirectURL, oauthkit.SessionCodec{}, func(c *fakeas.Provider) client.Provider { return memoryProvider{c} })
+	runKitCallbacks(b, newKitAppWith(b, newMemstore(), redirectURL, oauthkit.SessionCodec{}, func(c *fakeas.Provider) client.Provider { return memoryProvider{c} }))
+}
+
+// runKitCallbacks times b.N callbacks of a, each completing a pending
+// login of its own: states are single-use.
+func runKitCallbacks(b *testing.B, a *kitApp) {
 	reqs := a.callbackRequests(b, b.N)
 	w := newSink()
+	// The setup's garbage (a login start per callback) is collected now,
+	// as testing does before every run, rather than by the timed loop: the
+	// peers replay one request and have none.
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
