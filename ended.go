@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"math"
 	"sync"
 	"time"
 
@@ -30,37 +31,57 @@ type EndedSessions interface {
 	Ended(ctx context.Context, token string) (bool, error)
 }
 
-// memoryEnded is the in-process EndedSessions. Tokens are kept as SHA-256
-// sums, oldest first, and forgotten once their ttl has passed, so the set is
-// bounded by the logouts of one session lifetime.
+// memoryEnded is the in-process EndedSessions. Tokens are kept as the
+// first 128 bits of their SHA-256 sums, with a deadline in nanoseconds of
+// the monotonic clock since the record began, oldest first, and forgotten
+// once their ttl has passed, so the set is bounded by the logins and
+// logouts of one session lifetime. That lifetime is long (24 h by default)
+// and every login ends a token, so an entry is kept to about 70 bytes;
+// 128 bits leave a live token's chance of matching an ended one
+// negligible.
 type memoryEnded struct {
 	mu    sync.Mutex
-	set   map[[32]byte]time.Time
+	start time.Time // set with set
+	set   map[endedKey]int64
 	order []endedEntry
 }
 
+type endedKey [16]byte
+
 type endedEntry struct {
-	sum   [32]byte
-	until time.Time
+	key   endedKey
+	until int64
+}
+
+// endedKeyOf is token's key. Every load and write of a session asks; a
+// stack buffer keeps the conversion of an scs token (43 bytes) from
+// allocating.
+func endedKeyOf(token string) endedKey {
+	var buf [64]byte
+	sum := sha256.Sum256(append(buf[:0], token...))
+	return endedKey(sum[:16])
 }
 
 func (m *memoryEnded) End(_ context.Context, token string, ttl time.Duration) error {
-	now := time.Now()
-	sum := sha256.Sum256([]byte(token))
+	key := endedKeyOf(token)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.set == nil {
-		m.set = make(map[[32]byte]time.Time)
+		m.start, m.set = time.Now(), make(map[endedKey]int64)
 	}
-	for len(m.order) > 0 && now.After(m.order[0].until) {
-		if m.set[m.order[0].sum] == m.order[0].until {
-			delete(m.set, m.order[0].sum)
+	now := int64(time.Since(m.start))
+	for len(m.order) > 0 && now > m.order[0].until {
+		if m.set[m.order[0].key] == m.order[0].until {
+			delete(m.set, m.order[0].key)
 		}
 		m.order = m.order[1:]
 	}
-	until := now.Add(ttl)
-	m.set[sum] = until
-	m.order = append(m.order, endedEntry{sum: sum, until: until})
+	until := now + int64(ttl)
+	if until < now {
+		until = math.MaxInt64 // a ttl beyond int64 nanoseconds: for ever
+	}
+	m.set[key] = until
+	m.order = append(m.order, endedEntry{key: key, until: until})
 	return nil
 }
 
@@ -69,14 +90,11 @@ func (m *memoryEnded) Ended(_ context.Context, token string) (bool, error) {
 }
 
 func (m *memoryEnded) has(token string) bool {
-	// Every load and write of a session asks; a stack buffer keeps the
-	// conversion of an scs token (43 bytes) from allocating.
-	var buf [64]byte
-	sum := sha256.Sum256(append(buf[:0], token...))
+	key := endedKeyOf(token)
 	m.mu.Lock()
-	until, ok := m.set[sum]
-	m.mu.Unlock()
-	return ok && time.Now().Before(until)
+	defer m.mu.Unlock()
+	until, ok := m.set[key]
+	return ok && int64(time.Since(m.start)) < until
 }
 
 // guardedStore is the session store the kit installs in front of the

@@ -3,7 +3,10 @@ package oauthkit_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"net/http"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -222,4 +225,59 @@ func TestSharedEndedSessionsFailing(t *testing.T) {
 	assert.ErrorIs(t, a.takeErr(), oauthkit.ErrSession)
 	shared.down.Store(false)
 	assert.False(t, a.signedIn(c))
+}
+
+// The in-process record holds every token a login or logout ended for a
+// whole session lifetime (24 h by default), so its entries are kept small:
+// at 2,000 logins a second that is 173 million entries a day.
+func TestMemoryEndedRetained(t *testing.T) {
+	per := retainedPerEnded(t, 20_000)
+	t.Logf("retained %.0f B per ended token", per)
+	assert.Less(t, per, 100.0, "169 B before the entries were made compact")
+}
+
+// BenchmarkEndedRetained: the live heap the in-process ended-session record
+// keeps per ended token.
+func BenchmarkEndedRetained(b *testing.B) {
+	var per float64
+	for b.Loop() {
+		per = retainedPerEnded(b, 10_000)
+	}
+	b.ReportMetric(per, "retained-B/ended")
+}
+
+// retainedPerEnded is the live heap a fresh in-process record holds per
+// token after n ends of distinct scs-sized tokens.
+func retainedPerEnded(tb testing.TB, n int) float64 {
+	ctx := context.Background()
+	runtime.GC()
+	base := liveHeap()
+	e := oauthkit.NewMemoryEnded()
+	for i := range n {
+		if err := e.End(ctx, fmt.Sprintf("%043d", i), time.Hour); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	runtime.GC()
+	retained := liveHeap() - base
+	runtime.KeepAlive(e)
+	return retained / float64(n)
+}
+
+// The in-process record answers for the tokens it was given, for their ttl
+// (a ttl past the int64 nanosecond range is for ever, not already over).
+func TestMemoryEnded(t *testing.T) {
+	ctx := context.Background()
+	e := oauthkit.NewMemoryEnded()
+	ended, err := e.Ended(ctx, "never-seen")
+	require.NoError(t, err)
+	assert.False(t, ended, "an empty record")
+	require.NoError(t, e.End(ctx, "token-a", time.Hour))
+	require.NoError(t, e.End(ctx, "token-b", 0))
+	require.NoError(t, e.End(ctx, "token-c", time.Duration(math.MaxInt64)))
+	for token, want := range map[string]bool{"token-a": true, "token-b": false, "token-c": true, "token-d": false, "token-": false} {
+		ended, err := e.Ended(ctx, token)
+		require.NoError(t, err)
+		assert.Equal(t, want, ended, token)
+	}
 }

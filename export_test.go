@@ -134,3 +134,6 @@ func HandlerObserved(k *Kit, provider string) bool {
 	wrapped := k.observed(OpLogin, provider, h)
 	return reflect.ValueOf(wrapped).Pointer() != reflect.ValueOf(h).Pointer()
 }
+
+// NewMemoryEnded is the kit's default EndedSessions.
+func NewMemoryEnded() EndedSessions { return &memoryEnded{} }
