@@ -98,9 +98,11 @@ func (m *memoryEnded) Ended(_ context.Context, token string) (bool, error) {
 func (m *memoryEnded) has(token string) bool {
 	key := endedKeyOf(token)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	until, ok := m.set[key]
-	return ok && int64(time.Since(m.start)) < until
+	start := m.start
+	m.mu.Unlock()
+	// Every request's session load asks: the clock is read after the lock.
+	return ok && int64(time.Since(start)) < until
 }
 
 // guardedStore is the session store the kit installs in front of the
