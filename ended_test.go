@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math"
 	"net/http"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -250,18 +249,15 @@ func BenchmarkEndedRetained(b *testing.B) {
 // token after n ends of distinct scs-sized tokens.
 func retainedPerEnded(tb testing.TB, n int) float64 {
 	ctx := context.Background()
-	runtime.GC()
-	base := liveHeap()
-	e := oauthkit.NewMemoryEnded()
-	for i := range n {
-		if err := e.End(ctx, fmt.Sprintf("%043d", i), time.Hour); err != nil {
-			tb.Fatal(err)
+	return retainedPer(n, func() any {
+		e := oauthkit.NewMemoryEnded()
+		for i := range n {
+			if err := e.End(ctx, fmt.Sprintf("%043d", i), time.Hour); err != nil {
+				tb.Fatal(err)
+			}
 		}
-	}
-	runtime.GC()
-	retained := liveHeap() - base
-	runtime.KeepAlive(e)
-	return retained / float64(n)
+		return e
+	})
 }
 
 // The in-process record answers for the tokens it was given, for their ttl

@@ -485,19 +485,28 @@ func TestMemoryClaimsSingleUseAndRetained(t *testing.T) {
 func retainedPerClaim(t testing.TB, n int) float64 {
 	ctx := context.Background()
 	line := "GET /auth/test/callback?code=" + strings.Repeat("c", 2000) + "&state="
+	return retainedPer(n, func() any {
+		c := oauthkit.NewMemoryClaims(time.Now)
+		for i := range n {
+			req := fmt.Sprintf("%s%043d HTTP/1.1", line, i)
+			state := req[len(line) : len(line)+43]
+			if won, err := c.Claim(ctx, state, time.Hour); err != nil || !won {
+				t.Fatalf("claim %d: %v %v", i, won, err)
+			}
+		}
+		return c
+	})
+}
+
+// retainedPer is the live heap that what build makes and returns still
+// holds after a GC, per one of its n entries.
+func retainedPer(n int, build func() any) float64 {
 	runtime.GC()
 	base := liveHeap()
-	c := oauthkit.NewMemoryClaims(time.Now)
-	for i := range n {
-		req := fmt.Sprintf("%s%043d HTTP/1.1", line, i)
-		state := req[len(line) : len(line)+43]
-		if won, err := c.Claim(ctx, state, time.Hour); err != nil || !won {
-			t.Fatalf("claim %d: %v %v", i, won, err)
-		}
-	}
+	v := build()
 	runtime.GC()
 	retained := liveHeap() - base
-	runtime.KeepAlive(c)
+	runtime.KeepAlive(v)
 	return retained / float64(n)
 }
 
